@@ -1,0 +1,73 @@
+// CPU matrix products on OpenBLAS (OpenMP build). Operands are passed to
+// sgemm/dgemm as they are, transposed or not, whenever their strides allow;
+// only a matrix with no unit stride is copied first.
+#include <cblas.h>
+
+#include <optional>
+
+#include "cpu_kernels.h"
+#include "strided_loop.h"
+
+namespace lg::cpu {
+namespace {
+
+struct BlasOperand {
+  CBLAS_TRANSPOSE trans;
+  int64_t ld;
+};
+
+// How a rows x cols matrix with strides (rs, cs) is handed to row-major BLAS.
+std::optional<BlasOperand> blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= std::max<int64_t>(cols, 1)))
+    return BlasOperand{CblasNoTrans, rows == 1 ? std::max<int64_t>(cols, 1) : rs};
+  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= std::max<int64_t>(rows, 1)))
+    return BlasOperand{CblasTrans, cols == 1 ? std::max<int64_t>(rows, 1) : cs};
+  return std::nullopt;
+}
+
+template <typename T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+  } else {
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, ldc);
+  }
+}
+
+template <typename T>
+void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
+  const int64_t B = out.shape()[0], M = out.shape()[1], N = out.shape()[2];
+  const int64_t K = a_in.shape()[2];
+  if (B * M * N == 0) return;
+  T* c = ptr<T>(out);
+  if (K == 0) {
+    std::fill(c, c + B * M * N, T(0));
+    return;
+  }
+  auto la = blas_layout(M, K, a_in.strides()[1], a_in.strides()[2]);
+  auto lb = blas_layout(K, N, b_in.strides()[1], b_in.strides()[2]);
+  Tensor a = la ? a_in : a_in.contiguous();
+  Tensor b = lb ? b_in : b_in.contiguous();
+  if (!la) la = blas_layout(M, K, K, 1);
+  if (!lb) lb = blas_layout(K, N, N, 1);
+  const T* pa = ptr<T>(a);
+  const T* pb = ptr<T>(b);
+  const int64_t sa = a.strides()[0], sb = b.strides()[0];
+  // Many small products: one per thread (OpenBLAS runs single-threaded inside
+  // an OpenMP region). Few large ones: let OpenBLAS thread each.
+  const bool per_thread = B > 1 && M * N * K < 64 * 64 * 64;
+#pragma omp parallel for if (per_thread) schedule(static)
+  for (int64_t i = 0; i < B; ++i)
+    gemm<T>(la->trans, lb->trans, M, N, K, pa + i * sa, la->ld, pb + i * sb, lb->ld,
+            c + i * M * N, N);
+}
+
+}  // namespace
+
+void fill_blas_kernels(KernelTable& t, DType dtype) {
+  if (dtype == kFloat32) t.matmul = matmul<float>;
+  if (dtype == kFloat64) t.matmul = matmul<double>;
+}
+
+}  // namespace lg::cpu

@@ -1,0 +1,11 @@
+// Internal to the CPU backend: each kernel file fills its part of the table.
+#pragma once
+#include "../../core/kernels.h"
+
+namespace lg::cpu {
+
+void fill_elementwise_kernels(KernelTable& table, DType dtype);
+void fill_reduce_kernels(KernelTable& table, DType dtype);
+void fill_blas_kernels(KernelTable& table, DType dtype);
+
+}  // namespace lg::cpu

@@ -1,0 +1,195 @@
+// CPU elementwise kernels: fill, copy/cast, unary and binary math,
+// comparisons, the finiteness check, and counter-based random fills.
+#include <cmath>
+
+#include "../../core/philox.h"
+#include "cpu_kernels.h"
+#include "strided_loop.h"
+
+namespace lg::cpu {
+namespace {
+
+template <typename T>
+void fill(const Tensor& out, const Scalar& value) {
+  const T v = value.to<T>();
+  T* o = ptr<T>(out);
+  for_each_run<1>(out.shape(), {&out.strides()}, [&](int64_t n, auto off, auto st) {
+    T* p = o + off[0];
+    if (st[0] == 1) {
+      std::fill(p, p + n, v);
+    } else {
+      for (int64_t i = 0; i < n; ++i) p[i * st[0]] = v;
+    }
+  });
+}
+
+template <typename To, typename From>
+void copy_typed(const Tensor& dst, const Tensor& src) {
+  To* o = ptr<To>(dst);
+  const From* s = ptr<From>(src);
+  for_each_run<2>(dst.shape(), {&dst.strides(), &src.strides()}, [&](int64_t n, auto off, auto st) {
+    To* po = o + off[0];
+    const From* ps = s + off[1];
+    if (st[0] == 1 && st[1] == 1) {
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<To>(ps[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = static_cast<To>(ps[i * st[1]]);
+    }
+  });
+}
+
+template <typename T>
+void copy(const Tensor& dst, const Tensor& src) {
+  visit_dtype(src.dtype(), [&](auto s) { copy_typed<T, decltype(s)>(dst, src); });
+}
+
+template <typename Out, typename T, typename F>
+void map1(const Tensor& out, const Tensor& in, F f) {
+  Out* o = ptr<Out>(out);
+  const T* a = ptr<T>(in);
+  for_each_run<2>(out.shape(), {&out.strides(), &in.strides()}, [&](int64_t n, auto off, auto st) {
+    Out* po = o + off[0];
+    const T* pa = a + off[1];
+    if (st[0] == 1 && st[1] == 1) {
+      for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = f(pa[i * st[1]]);
+    }
+  });
+}
+
+template <typename Out, typename T, typename F>
+void map2(const Tensor& out, const Tensor& x, const Tensor& y, F f) {
+  Out* o = ptr<Out>(out);
+  const T* a = ptr<T>(x);
+  const T* b = ptr<T>(y);
+  for_each_run<3>(out.shape(), {&out.strides(), &x.strides(), &y.strides()},
+                  [&](int64_t n, auto off, auto st) {
+                    Out* po = o + off[0];
+                    const T* pa = a + off[1];
+                    const T* pb = b + off[2];
+                    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+                      for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+                    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+                      const T vb = *pb;
+                      for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], vb);
+                    } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+                      const T va = *pa;
+                      for (int64_t i = 0; i < n; ++i) po[i] = f(va, pb[i]);
+                    } else {
+                      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = f(pa[i * st[1]], pb[i * st[2]]);
+                    }
+                  });
+}
+
+template <typename T>
+T power(T a, T b) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return a || !b;
+  } else if constexpr (std::is_integral_v<T>) {
+    if (b < 0) return a == 1 ? 1 : (a == -1 ? (b % 2 ? -1 : 1) : 0);
+    T r = 1;
+    for (; b > 0; b >>= 1, a *= a)
+      if (b & 1) r *= a;
+    return r;
+  } else {
+    return std::pow(a, b);
+  }
+}
+
+template <typename T>
+void unary(UnaryOp op, const Tensor& out, const Tensor& in) {
+  using F = std::conditional_t<std::is_floating_point_v<T>, T, double>;
+  switch (op) {
+    case UnaryOp::Neg: return map1<T, T>(out, in, [](T a) { return static_cast<T>(-a); });
+    case UnaryOp::Exp: return map1<T, T>(out, in, [](T a) { return static_cast<T>(std::exp(F(a))); });
+    case UnaryOp::Log: return map1<T, T>(out, in, [](T a) { return static_cast<T>(std::log(F(a))); });
+    case UnaryOp::Sqrt: return map1<T, T>(out, in, [](T a) { return static_cast<T>(std::sqrt(F(a))); });
+    case UnaryOp::Abs: return map1<T, T>(out, in, [](T a) { return a < 0 ? static_cast<T>(-a) : a; });
+    case UnaryOp::Count: break;
+  }
+}
+
+template <typename T>
+void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  switch (op) {
+    case BinaryOp::Add: return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x + y); });
+    case BinaryOp::Sub: return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x - y); });
+    case BinaryOp::Mul: return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x * y); });
+    case BinaryOp::Div:
+      return map2<T, T>(out, a, b, [](T x, T y) {
+        if constexpr (std::is_integral_v<T>) return y == 0 ? T(0) : static_cast<T>(x / y);
+        else return x / y;
+      });
+    case BinaryOp::Pow: return map2<T, T>(out, a, b, [](T x, T y) { return power<T>(x, y); });
+    case BinaryOp::Maximum:  // NaN propagates, as in PyTorch
+      return map2<T, T>(out, a, b, [](T x, T y) { return (x != x || x > y) ? x : y; });
+    case BinaryOp::Minimum:
+      return map2<T, T>(out, a, b, [](T x, T y) { return (x != x || x < y) ? x : y; });
+    case BinaryOp::Eq: return map2<bool, T>(out, a, b, [](T x, T y) { return x == y; });
+    case BinaryOp::Ne: return map2<bool, T>(out, a, b, [](T x, T y) { return x != y; });
+    case BinaryOp::Lt: return map2<bool, T>(out, a, b, [](T x, T y) { return x < y; });
+    case BinaryOp::Le: return map2<bool, T>(out, a, b, [](T x, T y) { return x <= y; });
+    case BinaryOp::Gt: return map2<bool, T>(out, a, b, [](T x, T y) { return x > y; });
+    case BinaryOp::Ge: return map2<bool, T>(out, a, b, [](T x, T y) { return x >= y; });
+    case BinaryOp::Count: break;
+  }
+}
+
+template <typename T>
+bool all_finite(const Tensor& in) {
+  const T* a = ptr<T>(in);
+  bool ok = true;
+  for_each_run<1>(in.shape(), {&in.strides()}, [&](int64_t n, auto off, auto st) {
+    bool local = true;
+    for (int64_t i = 0; i < n; ++i) local = local && std::isfinite(a[off[0] + i * st[0]]);
+    if (!local) {
+#pragma omp atomic write
+      ok = false;
+    }
+  });
+  return ok;
+}
+
+// out is contiguous (the ops layer guarantees it for random fills).
+template <typename T>
+void uniform(const Tensor& out, double low, double high, uint64_t seed, uint64_t offset) {
+  T* o = ptr<T>(out);
+  const int64_t n = out.numel();
+  const double span = high - low;
+#pragma omp parallel for if (n > kParallelGrain) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t w = philox::word(seed, offset, static_cast<uint64_t>(i));
+    // float32 takes 24 bits so that the value cannot round up to 1.
+    double u = std::is_same_v<T, float> ? (w >> 8) * (1.0 / 16777216.0) : philox::to_unit(w);
+    o[i] = static_cast<T>(low + span * u);
+  }
+}
+
+template <typename T>
+void normal(const Tensor& out, double mean, double std, uint64_t seed, uint64_t offset) {
+  T* o = ptr<T>(out);
+  const int64_t n = out.numel();
+#pragma omp parallel for if (n > kParallelGrain / 8) schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    o[i] = static_cast<T>(mean + std * philox::normal(seed, offset, static_cast<uint64_t>(i)));
+}
+
+}  // namespace
+
+void fill_elementwise_kernels(KernelTable& t, DType dtype) {
+  visit_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    t.fill = fill<T>;
+    t.copy = copy<T>;
+    t.binary = binary<T>;
+    if constexpr (!std::is_same_v<T, bool>) t.unary = unary<T>;
+    if constexpr (std::is_floating_point_v<T>) {
+      t.all_finite = all_finite<T>;
+      t.uniform = uniform<T>;
+      t.normal = normal<T>;
+    }
+  });
+}
+
+}  // namespace lg::cpu

@@ -1,0 +1,172 @@
+// CPU reductions: sum/max/min over any set of dims, and argmax/argmin along
+// one dim. Fast paths for the layouts training hits most (reducing the
+// innermost or the outermost dims of a contiguous tensor).
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "cpu_kernels.h"
+#include "strided_loop.h"
+
+namespace lg::cpu {
+namespace {
+
+template <typename T>
+using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+
+template <typename T>
+struct SumOp {
+  using A = Acc<T>;
+  static A init() { return A(0); }
+  static A combine(A acc, T v) { return acc + A(v); }
+};
+template <typename T>
+struct MaxOp {
+  using A = T;
+  static A init() { return std::numeric_limits<T>::lowest(); }
+  static A combine(A acc, T v) { return (v != v || v > acc) ? v : acc; }  // NaN wins
+};
+template <typename T>
+struct MinOp {
+  using A = T;
+  static A init() { return std::numeric_limits<T>::max(); }
+  static A combine(A acc, T v) { return (v != v || v < acc) ? v : acc; }
+};
+
+// out[k] = reduce over r of in[r * K + k] (reduced dims lead, input contiguous).
+template <typename T, typename Op>
+void reduce_leading(T* out, const T* in, int64_t R, int64_t K) {
+  int64_t chunks = R * K >= kParallelGrain ? std::min<int64_t>(omp_get_max_threads(), (K + 63) / 64) : 1;
+#pragma omp parallel for num_threads(static_cast<int>(std::max<int64_t>(chunks, 1))) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    int64_t k0 = K * c / chunks, k1 = K * (c + 1) / chunks;
+    std::vector<typename Op::A> acc(k1 - k0, Op::init());
+    for (int64_t r = 0; r < R; ++r) {
+      const T* row = in + r * K;
+      for (int64_t k = k0; k < k1; ++k) acc[k - k0] = Op::combine(acc[k - k0], row[k]);
+    }
+    for (int64_t k = k0; k < k1; ++k) out[k] = static_cast<T>(acc[k - k0]);
+  }
+}
+
+// out[k] = reduce of the contiguous block in[k * R, (k + 1) * R).
+template <typename T, typename Op>
+void reduce_trailing(T* out, const T* in, int64_t K, int64_t R) {
+#pragma omp parallel for if (K * R >= kParallelGrain) schedule(static)
+  for (int64_t k = 0; k < K; ++k) {
+    const T* block = in + k * R;
+    typename Op::A acc = Op::init();
+    if constexpr (std::is_same_v<Op, SumOp<T>>) {
+#pragma omp simd reduction(+ : acc)
+      for (int64_t r = 0; r < R; ++r) acc += typename Op::A(block[r]);
+    } else {
+      for (int64_t r = 0; r < R; ++r) acc = Op::combine(acc, block[r]);
+    }
+    out[k] = static_cast<T>(acc);
+  }
+}
+
+template <typename T, typename Op>
+void reduce_generic(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
+  // Kept dims index the output; reduced dims are walked per output element.
+  Shape kept_shape, kept_strides, red_shape, red_strides;
+  for (int64_t d = 0; d < in.dim(); ++d) {
+    bool reduced = std::find(dims.begin(), dims.end(), d) != dims.end();
+    (reduced ? red_shape : kept_shape).push_back(in.shape()[d]);
+    (reduced ? red_strides : kept_strides).push_back(in.strides()[d]);
+  }
+  const int64_t K = shape_numel(kept_shape);
+  const int64_t R = shape_numel(red_shape);
+  const Shape kept_contig = contiguous_strides(kept_shape);
+  const T* base = ptr<T>(in);
+  T* o = ptr<T>(out);
+#pragma omp parallel for if (K * R >= kParallelGrain && K > 1) schedule(static)
+  for (int64_t k = 0; k < K; ++k) {
+    int64_t off = 0, rem = k;
+    for (size_t d = 0; d < kept_shape.size(); ++d) {
+      off += (rem / kept_contig[d]) * kept_strides[d];
+      rem %= kept_contig[d];
+    }
+    typename Op::A acc = Op::init();
+    if (R > 0) {
+      for_each_run<1>(red_shape, {&red_strides}, [&](int64_t n, auto roff, auto st) {
+        const T* p = base + off + roff[0];
+        for (int64_t i = 0; i < n; ++i) acc = Op::combine(acc, p[i * st[0]]);
+      }, std::numeric_limits<int64_t>::max());
+    }
+    o[k] = static_cast<T>(acc);
+  }
+}
+
+template <typename T, typename Op>
+void reduce_with(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
+  if (in.is_contiguous() && !dims.empty()) {
+    bool leading = true, trailing = true;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      leading = leading && dims[i] == static_cast<int64_t>(i);
+      trailing = trailing && dims[i] == in.dim() - static_cast<int64_t>(dims.size() - i);
+    }
+    int64_t R = 1;
+    for (int64_t d : dims) R *= in.shape()[d];
+    int64_t K = in.numel() / std::max<int64_t>(R, 1);
+    if (R > 0 && trailing) return reduce_trailing<T, Op>(ptr<T>(out), ptr<T>(in), K, R);
+    if (R > 0 && leading) return reduce_leading<T, Op>(ptr<T>(out), ptr<T>(in), R, K);
+  }
+  reduce_generic<T, Op>(out, in, dims);
+}
+
+template <typename T>
+void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
+  switch (op) {
+    case ReduceOp::Sum: return reduce_with<T, SumOp<T>>(out, in, dims);
+    case ReduceOp::Max: return reduce_with<T, MaxOp<T>>(out, in, dims);
+    case ReduceOp::Min: return reduce_with<T, MinOp<T>>(out, in, dims);
+    case ReduceOp::Count: break;
+  }
+}
+
+template <typename T>
+void arg_reduce(ReduceOp op, const Tensor& out, const Tensor& in, int64_t dim) {
+  const bool want_max = op == ReduceOp::Max;
+  const int64_t n = in.shape()[dim], stride = in.strides()[dim];
+  Shape outer_shape = in.shape(), outer_strides = in.strides();
+  outer_shape.erase(outer_shape.begin() + dim);
+  outer_strides.erase(outer_strides.begin() + dim);
+  const Shape contig = contiguous_strides(outer_shape);
+  const int64_t K = shape_numel(outer_shape);
+  const T* base = ptr<T>(in);
+  int64_t* o = ptr<int64_t>(out);
+#pragma omp parallel for if (K * n >= kParallelGrain) schedule(static)
+  for (int64_t k = 0; k < K; ++k) {
+    int64_t off = 0, rem = k;
+    for (size_t d = 0; d < outer_shape.size(); ++d) {
+      off += (rem / contig[d]) * outer_strides[d];
+      rem %= contig[d];
+    }
+    const T* p = base + off;
+    int64_t best = 0;
+    T bv = p[0];
+    for (int64_t i = 1; i < n && bv == bv; ++i) {  // the first NaN wins
+      T v = p[i * stride];
+      if (v != v || (want_max ? v > bv : v < bv)) {
+        bv = v;
+        best = i;
+      }
+    }
+    o[k] = best;
+  }
+}
+
+}  // namespace
+
+void fill_reduce_kernels(KernelTable& t, DType dtype) {
+  visit_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (!std::is_same_v<T, bool>) {
+      t.reduce = reduce<T>;
+      t.arg_reduce = arg_reduce<T>;
+    }
+  });
+}
+
+}  // namespace lg::cpu

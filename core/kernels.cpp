@@ -1,0 +1,59 @@
+#include "kernels.h"
+
+#include <array>
+
+namespace lg {
+namespace {
+using Tables = std::array<std::array<KernelTable, kNumDTypes>, kNumDeviceTypes>;
+Tables& tables() {
+  static Tables t;
+  return t;
+}
+std::array<DeviceKernels, kNumDeviceTypes>& device_tables() {
+  static std::array<DeviceKernels, kNumDeviceTypes> t;
+  return t;
+}
+std::array<bool, kNumDeviceTypes>& registered() {
+  static std::array<bool, kNumDeviceTypes> r{};
+  return r;
+}
+}  // namespace
+
+const char* op_name(UnaryOp op) {
+  static const char* names[] = {"neg", "exp", "log", "sqrt", "abs"};
+  return names[static_cast<int>(op)];
+}
+
+const char* op_name(BinaryOp op) {
+  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
+                                "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
+  return names[static_cast<int>(op)];
+}
+
+void register_kernels(DeviceType device, DType dtype, const KernelTable& table) {
+  tables()[static_cast<size_t>(device)][static_cast<size_t>(dtype)] = table;
+  registered()[static_cast<size_t>(device)] = true;
+}
+
+void register_device_kernels(DeviceType device, const DeviceKernels& kernels) {
+  device_tables()[static_cast<size_t>(device)] = kernels;
+}
+
+bool has_kernels(DeviceType device) {
+  detail::ensure_runtime();
+  return registered()[static_cast<size_t>(device)];
+}
+
+const KernelTable& kernel_table(Device device, DType dtype) {
+  detail::ensure_runtime();
+  LG_CHECK(registered()[static_cast<size_t>(device.type)], "no kernels registered for device ",
+           device.str(), " (backend not built or no device present)");
+  return tables()[static_cast<size_t>(device.type)][static_cast<size_t>(dtype)];
+}
+
+const DeviceKernels& device_kernels(Device device) {
+  detail::ensure_runtime();
+  return device_tables()[static_cast<size_t>(device.type)];
+}
+
+}  // namespace lg

@@ -1,0 +1,83 @@
+// The kernel interface: one table of kernels per device × dtype, filled by the
+// backends (backends/cpu, backends/cuda) at library start-up. ops/ calls
+// kernels only through these tables, so a new device is one folder under
+// backends/ that fills the same tables.
+//
+// Conventions: `out` is allocated by the caller with the final shape and the
+// table's dtype (bool for comparisons). Inputs are views of any strides
+// (broadcast inputs come as expanded views with stride 0) with out's shape,
+// already converted to the table's dtype and placed on the table's device.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "scalar.h"
+#include "tensor.h"
+
+namespace lg {
+
+enum class UnaryOp : uint8_t { Neg, Exp, Log, Sqrt, Abs, Count };
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum,   // arithmetic: out has the table's dtype
+  Eq, Ne, Lt, Le, Gt, Ge,                      // comparisons: out is bool
+  Count
+};
+enum class ReduceOp : uint8_t { Sum, Max, Min, Count };
+
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+const char* op_name(UnaryOp op);
+const char* op_name(BinaryOp op);
+
+struct KernelTable {
+  void (*fill)(const Tensor& out, const Scalar& value) = nullptr;
+  // dst has the table's dtype; src has dst's shape, any dtype, same device.
+  void (*copy)(const Tensor& dst, const Tensor& src) = nullptr;
+  void (*unary)(UnaryOp op, const Tensor& out, const Tensor& in) = nullptr;
+  void (*binary)(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) = nullptr;
+  // out has `in`'s shape with the reduced dims set to 1 (contiguous).
+  void (*reduce)(ReduceOp op, const Tensor& out, const Tensor& in,
+                 const std::vector<int64_t>& dims) = nullptr;
+  // Index of the max (op Max) or min (op Min) along dim; out is int64 with size 1 at dim.
+  void (*arg_reduce)(ReduceOp op, const Tensor& out, const Tensor& in, int64_t dim) = nullptr;
+  // Batched matrix product: a [B,M,K] @ b [B,K,N] -> out [B,M,N] (out contiguous).
+  void (*matmul)(const Tensor& out, const Tensor& a, const Tensor& b) = nullptr;
+  // Counter-based random numbers: element i of out draws from (seed, offset + i),
+  // so results do not depend on the thread count.
+  void (*uniform)(const Tensor& out, double low, double high, uint64_t seed,
+                  uint64_t offset) = nullptr;
+  void (*normal)(const Tensor& out, double mean, double std, uint64_t seed,
+                 uint64_t offset) = nullptr;
+  bool (*all_finite)(const Tensor& in) = nullptr;
+};
+
+// Per device (not per dtype): moving bytes across devices.
+struct DeviceKernels {
+  // Copies src into dst: same dtype and shape, both contiguous, one of them on
+  // this device and the other on the CPU.
+  void (*copy_across_devices)(const Tensor& dst, const Tensor& src) = nullptr;
+  void (*synchronize)() = nullptr;
+};
+
+void register_kernels(DeviceType device, DType dtype, const KernelTable& table);
+void register_device_kernels(DeviceType device, const DeviceKernels& kernels);
+const KernelTable& kernel_table(Device device, DType dtype);
+const DeviceKernels& device_kernels(Device device);
+bool has_kernels(DeviceType device);
+
+// Fetches one kernel, throwing "op: not implemented for float32 on cuda:0" if absent.
+template <typename Fn>
+Fn kernel(Fn KernelTable::*member, Device device, DType dtype, const char* op) {
+  Fn fn = kernel_table(device, dtype).*member;
+  LG_CHECK(fn != nullptr, op, ": not implemented for ", dtype_name(dtype), " on ", device.str());
+  return fn;
+}
+
+namespace detail {
+// Library start-up (registers backends and ops once). Declared in core,
+// defined at the library's top level (runtime.cpp) so that every program
+// that uses core links it: registration is explicit, never a static
+// initialiser that a static library's linker could drop.
+void ensure_runtime();
+}  // namespace detail
+
+}  // namespace lg

@@ -1,0 +1,60 @@
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
+// SC 2011): a counter-based generator. Header-only and free of host-only
+// calls so both the CPU and the CUDA backends draw identical numbers.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define LG_HOST_DEVICE __host__ __device__
+#else
+#define LG_HOST_DEVICE
+#endif
+
+namespace lg::philox {
+
+struct Block {
+  uint32_t v[4];
+};
+
+LG_HOST_DEVICE inline uint32_t mulhilo(uint32_t a, uint32_t b, uint32_t* hi) {
+  uint64_t p = static_cast<uint64_t>(a) * b;
+  *hi = static_cast<uint32_t>(p >> 32);
+  return static_cast<uint32_t>(p);
+}
+
+// Four 32-bit random words for counter `counter` under key `seed`.
+LG_HOST_DEVICE inline Block draw(uint64_t seed, uint64_t counter) {
+  uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32);
+  uint32_t c2 = 0, c3 = 0;
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    uint32_t hi0, hi1;
+    uint32_t lo0 = mulhilo(0xD2511F53u, c0, &hi0);
+    uint32_t lo1 = mulhilo(0xCD9E8D57u, c2, &hi1);
+    uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
+    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return {{c0, c1, c2, c3}};
+}
+
+// Uniform in [0, 1) with 24 (float) or 32 random bits.
+LG_HOST_DEVICE inline double to_unit(uint32_t x) { return x * (1.0 / 4294967296.0); }
+
+// Element i of a stream that starts at counter `offset` (a multiple of 4).
+LG_HOST_DEVICE inline uint32_t word(uint64_t seed, uint64_t offset, uint64_t i) {
+  Block b = draw(seed, (offset + i) / 4);
+  return b.v[(offset + i) % 4];
+}
+
+// Standard normal for element i (Box-Muller on two words of its own block pair).
+LG_HOST_DEVICE inline double normal(uint64_t seed, uint64_t offset, uint64_t i) {
+  Block b = draw(seed ^ 0x9E3779B97F4A7C15ull, offset + i);
+  double u1 = (b.v[0] + 1.0) * (1.0 / 4294967297.0);  // (0, 1)
+  double u2 = to_unit(b.v[1]);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+}  // namespace lg::philox

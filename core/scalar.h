@@ -1,0 +1,51 @@
+// Scalar: a number of any arithmetic type, so that 2 * t, 2.0 * t, t / 3 and
+// t + 1.5f all resolve to one overload. A Tensor is never made from a number
+// implicitly, which keeps these calls unambiguous.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+#include "dtype.h"
+
+namespace lg {
+
+class Scalar {
+ public:
+  enum class Kind : uint8_t { Bool, Int, Float };
+
+  template <typename T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
+  Scalar(T v) {  // NOLINT(google-explicit-constructor): implicit by design
+    if constexpr (std::is_same_v<T, bool>) {
+      kind_ = Kind::Bool;
+      i_ = v ? 1 : 0;
+    } else if constexpr (std::is_integral_v<T>) {
+      kind_ = Kind::Int;
+      i_ = static_cast<int64_t>(v);
+    } else {
+      kind_ = Kind::Float;
+      d_ = static_cast<double>(v);
+    }
+  }
+
+  Kind kind() const { return kind_; }
+  bool is_floating() const { return kind_ == Kind::Float; }
+  double to_double() const { return kind_ == Kind::Float ? d_ : static_cast<double>(i_); }
+  int64_t to_int() const { return kind_ == Kind::Float ? static_cast<int64_t>(d_) : i_; }
+  template <typename T>
+  T to() const {
+    if constexpr (std::is_same_v<T, bool>) return kind_ == Kind::Float ? d_ != 0 : i_ != 0;
+    else if constexpr (std::is_floating_point_v<T>) return static_cast<T>(to_double());
+    else return static_cast<T>(to_int());
+  }
+  // The dtype a number of this kind has on its own (Python's rule: float -> float32).
+  DType default_dtype() const {
+    return kind_ == Kind::Float ? kFloat32 : kind_ == Kind::Int ? kInt64 : kBool;
+  }
+
+ private:
+  Kind kind_;
+  int64_t i_ = 0;
+  double d_ = 0;
+};
+
+}  // namespace lg

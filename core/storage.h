@@ -1,0 +1,44 @@
+// Storage: one allocation on one device, shared by a tensor and all its views.
+// It carries the version counter that in-place ops bump and autograd checks.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "device.h"
+
+namespace lg {
+
+// Device memory comes from the allocator a backend registers for its device.
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual void* allocate(size_t nbytes) = 0;
+  virtual void deallocate(void* ptr, size_t nbytes) = 0;
+};
+
+void register_allocator(DeviceType type, Allocator* allocator);
+Allocator* allocator_for(Device device);  // throws lg::Error if none is registered
+
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+  uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+  Allocator* allocator_ = nullptr;
+  uint64_t version_ = 0;
+};
+
+}  // namespace lg

@@ -1,0 +1,174 @@
+#include "tensor.h"
+
+#include <iomanip>
+#include <ostream>
+
+#include "autograd.h"
+
+namespace lg {
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  int64_t s = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= std::max<int64_t>(shape[i], 1);
+  }
+  return strides;
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
+  int64_t n = std::max<int64_t>(ndim, 1);
+  LG_CHECK(dim >= -n && dim < n, op, ": dimension ", dim, " out of range for a ", ndim,
+           "-d tensor (expected in [", -n, ", ", n - 1, "])");
+  return dim < 0 ? dim + n : dim;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t s : shape) LG_CHECK(s >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(shape_numel(shape) * element_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.storage();
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = t.dtype();
+  return Tensor(std::move(impl));
+}
+
+namespace {
+TensorImpl& checked(const Tensor& t, const char* what) {
+  LG_CHECK(t.defined(), what, ": called on an undefined tensor");
+  return *t.impl();
+}
+}  // namespace
+
+const Shape& Tensor::shape() const { return checked(*this, "shape").shape; }
+const Shape& Tensor::strides() const { return checked(*this, "strides").strides; }
+int64_t Tensor::dim() const { return static_cast<int64_t>(shape().size()); }
+int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::numel() const { return shape_numel(shape()); }
+int64_t Tensor::storage_offset() const { return checked(*this, "storage_offset").offset; }
+DType Tensor::dtype() const { return checked(*this, "dtype").dtype; }
+Device Tensor::device() const { return checked(*this, "device").storage->device(); }
+const std::shared_ptr<Storage>& Tensor::storage() const { return checked(*this, "storage").storage; }
+uint64_t Tensor::version() const { return storage()->version(); }
+void Tensor::bump_version() const { storage()->bump_version(); }
+
+bool Tensor::is_contiguous() const {
+  const auto& sh = shape();
+  const auto& st = strides();
+  int64_t expected = 1;
+  for (size_t i = sh.size(); i-- > 0;) {
+    if (sh[i] == 1) continue;
+    if (st[i] != expected) return false;
+    expected *= sh[i];
+  }
+  return true;
+}
+
+std::string Tensor::describe() const {
+  if (!defined()) return "undefined";
+  return std::string(dtype_name(dtype())) + shape_str(shape()) +
+         (device().is_cpu() ? "" : " on " + device().str());
+}
+
+void* Tensor::raw_data() const {
+  const auto& impl = checked(*this, "data_ptr");
+  return static_cast<char*>(impl.storage->data()) + impl.offset * element_size(impl.dtype);
+}
+
+void Tensor::check_element_type(DType expected, const char* what) const {
+  LG_CHECK(dtype() == expected, what, ": tensor has dtype ", dtype_name(dtype()),
+           " but the element type asked for is ", dtype_name(expected));
+}
+
+bool Tensor::requires_grad() const { return defined() && impl_->requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool requires_grad) {
+  auto& impl = checked(*this, "requires_grad_");
+  LG_CHECK(is_leaf() || requires_grad, "requires_grad_: can only change the flag of a leaf tensor; ",
+           "use detach() to cut a non-leaf ", describe(), " from the graph");
+  LG_CHECK(!requires_grad || is_floating(impl.dtype),
+           "requires_grad_: only floating-point tensors can require gradients, got ", describe());
+  impl.requires_grad = requires_grad;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return checked(*this, "grad").grad; }
+void Tensor::set_grad(const Tensor& g) const { checked(*this, "set_grad").grad = g; }
+void Tensor::zero_grad() const { checked(*this, "zero_grad").grad = Tensor(); }
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked(*this, "grad_fn").grad_fn; }
+int Tensor::output_nr() const { return checked(*this, "output_nr").output_nr; }
+bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
+
+Tensor Tensor::detach() const {
+  const auto& impl = checked(*this, "detach");
+  return make_view(*this, impl.shape, impl.strides, impl.offset);
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  lg::backward({*this}, {gradient}, retain_graph, create_graph);
+}
+
+// Printing: PyTorch-like, values with a shared format per tensor.
+namespace {
+void print_rec(std::ostream& os, const std::vector<double>& v, const Shape& shape, size_t d,
+               int64_t& pos, int indent, bool is_int, bool is_bool) {
+  if (d == shape.size()) {
+    double x = v[pos++];
+    if (is_bool) os << (x != 0 ? "true" : "false");
+    else if (is_int) os << static_cast<int64_t>(x);
+    else os << std::setw(10) << std::setprecision(4) << x;
+    return;
+  }
+  os << "[";
+  int64_t n = shape[d];
+  const int64_t kEdge = 3;
+  for (int64_t i = 0; i < n; ++i) {
+    if (n > 2 * kEdge + 1 && i == kEdge) {
+      os << "...";
+      int64_t skip = n - 2 * kEdge;
+      int64_t inner = 1;
+      for (size_t k = d + 1; k < shape.size(); ++k) inner *= shape[k];
+      pos += skip * inner;
+      i += skip - 1;
+      if (i + 1 < n) os << (d + 1 == shape.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
+      continue;
+    }
+    print_rec(os, v, shape, d + 1, pos, indent + 1, is_int, is_bool);
+    if (i + 1 < n) os << (d + 1 == shape.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
+  }
+  os << "]";
+}
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "tensor(undefined)";
+  std::vector<double> values = t.detach().to_vector<double>();
+  int64_t pos = 0;
+  os << "tensor(";
+  print_rec(os, values, t.shape(), 0, pos, 7, t.dtype() == kInt64, t.dtype() == kBool);
+  os << ", shape=" << shape_str(t.shape()) << ", dtype=" << dtype_name(t.dtype());
+  if (!t.device().is_cpu()) os << ", device=" << t.device();
+  if (t.grad_fn()) os << ", grad_fn=" << t.grad_fn()->name();
+  else if (t.requires_grad()) os << ", requires_grad=true";
+  return os << ")";
+}
+
+}  // namespace lg

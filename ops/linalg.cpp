@@ -1,0 +1,107 @@
+#include "linalg.h"
+
+#include "op_support.h"
+#include "registry.h"
+#include "samples.h"
+#include "view.h"
+
+namespace lg {
+using detail::BackwardArgs;
+
+namespace {
+
+// Views [batch..., r, c] as [B, r, c] without copying when the batch dims
+// merge (always true for contiguous or broadcast-expanded batches).
+Tensor as_3d(const Tensor& t, int64_t batch) {
+  int64_t nb = t.dim() - 2;
+  std::vector<int64_t> dims;  // batch dims of size > 1, outer to inner
+  for (int64_t i = 0; i < nb; ++i)
+    if (t.shape()[i] != 1) dims.push_back(i);
+  bool merges = true;
+  for (size_t k = 0; k + 1 < dims.size(); ++k)
+    merges = merges && t.strides()[dims[k]] == t.strides()[dims[k + 1]] * t.shape()[dims[k + 1]];
+  Tensor base = merges ? t : t.contiguous();
+  int64_t bstride = dims.empty() ? 0 : base.strides()[dims.back()];
+  return make_view(base, {batch, t.shape()[nb], t.shape()[nb + 1]},
+                   {bstride, base.strides()[nb], base.strides()[nb + 1]}, base.storage_offset());
+}
+
+// a [..., M, K] @ b [..., K, N] with broadcast batch dims; both at least 2-d.
+Tensor matmul_nd(const Tensor& a, const Tensor& b) {
+  int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1];
+  int64_t K2 = b.shape()[b.dim() - 2], N = b.shape()[b.dim() - 1];
+  LG_CHECK(K == K2, "matmul: inner dimensions differ: ", shape_str(a.shape()), " @ ",
+           shape_str(b.shape()));
+  Shape batch_a(a.shape().begin(), a.shape().end() - 2);
+  Shape batch_b(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = detail::broadcast_shapes(batch_a, batch_b, "matmul");
+  int64_t nbatch = shape_numel(batch);
+  DType dtype = detail::result_type(a, b);
+  LG_CHECK(is_floating(dtype), "matmul: needs floating-point operands, got ", a.describe(), " @ ",
+           b.describe());
+
+  Shape ea = batch, eb = batch, out_shape = batch;
+  ea.insert(ea.end(), {M, K});
+  eb.insert(eb.end(), {K, N});
+  out_shape.insert(out_shape.end(), {M, N});
+  Tensor a3 = as_3d(detail::broadcast_view(detail::cast_raw(a.detach(), dtype), ea, "matmul"), nbatch);
+  Tensor b3 = as_3d(detail::broadcast_view(detail::cast_raw(b.detach(), dtype), eb, "matmul"), nbatch);
+  Tensor out = Tensor::empty(out_shape, dtype, a.device());
+  Tensor o3 = make_view(out, {nbatch, M, N}, {M * N, N, 1}, 0);
+  kernel(&KernelTable::matmul, a.device(), dtype, "matmul")(o3, a3, b3);
+
+  Tensor keep_a = b.requires_grad() ? a : Tensor();
+  Tensor keep_b = a.requires_grad() ? b : Tensor();
+  return detail::record("matmul", out, {a, b}, {keep_a, keep_b},
+                        [ma = detail::meta(a), mb = detail::meta(b)](const BackwardArgs& c) {
+                          const Tensor& sa = c.saved[0];
+                          const Tensor& sb = c.saved[1];
+                          Tensor ga, gb;
+                          if (c.needs(0)) ga = detail::grad_for(matmul(c.grad, sb.transpose(-1, -2)), ma);
+                          if (c.needs(1)) gb = detail::grad_for(matmul(sa.transpose(-1, -2), c.grad), mb);
+                          return std::vector<Tensor>{ga, gb};
+                        });
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::check_defined(a, "matmul");
+  detail::check_defined(b, "matmul");
+  detail::check_same_device(a, b, "matmul");
+  LG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dimension, got ",
+           a.describe(), " @ ", b.describe());
+  if (a.dim() == 1 && b.dim() == 1) {
+    LG_CHECK(a.shape()[0] == b.shape()[0], "matmul: inner dimensions differ: ",
+             shape_str(a.shape()), " @ ", shape_str(b.shape()));
+    return matmul_nd(a.unsqueeze(0), b.unsqueeze(1)).reshape({});
+  }
+  if (a.dim() == 1) return matmul_nd(a.unsqueeze(0), b).squeeze(-2);
+  if (b.dim() == 1) return matmul_nd(a, b.unsqueeze(1)).squeeze(-1);
+  return matmul_nd(a, b);
+}
+
+Tensor Tensor::matmul(const Tensor& other) const { return lg::matmul(*this, other); }
+
+}  // namespace lg
+
+// ---- registry entries ----------------------------------------------------------
+
+namespace lg {
+
+void register_linalg_ops() {
+  using samples::leaf;
+  using samples::strided_leaf;
+  register_op({"matmul", [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, [] {
+                 return std::vector<OpSample>{
+                     {"[3,4] @ [4,2]", {leaf({3, 4}), leaf({4, 2})}},
+                     {"transposed operands", {strided_leaf({3, 4}), strided_leaf({4, 2})}},
+                     {"batch broadcast [2,1,3,4] @ [3,4,2]", {leaf({2, 1, 3, 4}), leaf({3, 4, 2})}},
+                     {"[4] @ [4,3]", {leaf({4}), leaf({4, 3})}},
+                     {"[2,3,4] @ [4]", {leaf({2, 3, 4}), leaf({4})}},
+                     {"[5] @ [5]", {leaf({5}), leaf({5})}},
+                 };
+               }});
+}
+
+}  // namespace lg

@@ -1,0 +1,62 @@
+// Internal helpers shared by the op families: recording an op in the autograd
+// graph, type promotion, broadcasting, and forward helpers that bypass
+// autograd. Not part of the public API.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "../core/autograd.h"
+#include "../core/kernels.h"
+
+namespace lg::detail {
+
+struct BackwardArgs {
+  const std::vector<Tensor>& saved;  // in the order given to record()
+  const Tensor& grad;                // gradient w.r.t. the op's output
+  const Node& node;                  // node.needs_input_grad(i)
+  bool needs(size_t i) const { return node.needs_input_grad(i); }
+};
+// Returns one gradient per input (an undefined Tensor where none is needed).
+using BackwardFn = std::function<std::vector<Tensor>(const BackwardArgs&)>;
+
+struct RecordOptions {
+  bool save_output = false;  // append the op's output to the saved tensors
+  bool fused_backward = false;
+};
+
+// Links `out` into the graph as the result of `name` applied to `inputs`,
+// if grad mode is on and an input requires grad; otherwise returns out as is.
+Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs,
+              const std::vector<Tensor>& saved, BackwardFn backward, RecordOptions options = {});
+
+// PyTorch's result type of a binary op (zero-dim tensors and Python numbers
+// only raise the category).
+DType result_type(const Tensor& a, const Tensor& b);
+DType result_type(const Tensor& a, const Scalar& s);
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// A view of t broadcast to `shape` (stride 0 along broadcast dims), no autograd.
+Tensor broadcast_view(const Tensor& t, const Shape& shape, const char* op);
+// t converted to dtype without recording autograd (returns t itself if equal).
+Tensor cast_raw(const Tensor& t, DType dtype);
+// A 0-d tensor holding s.
+Tensor scalar_tensor(const Scalar& s, DType dtype, Device device);
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+void check_defined(const Tensor& t, const char* op, const char* what = "input");
+
+// What a backward needs to know of an input it does not keep.
+struct TensorMeta {
+  Shape shape;
+  DType dtype = kFloat32;
+};
+inline TensorMeta meta(const Tensor& t) { return {t.shape(), t.dtype()}; }
+
+// Reduces a broadcast gradient back to `shape` (summing broadcast dims).
+Tensor sum_to(const Tensor& grad, const Shape& shape);
+// The gradient for an input: summed to its shape and cast to its dtype.
+Tensor grad_for(const Tensor& grad, const TensorMeta& input);
+inline Tensor grad_for(const Tensor& grad, const Tensor& input) { return grad_for(grad, meta(input)); }
+
+}  // namespace lg::detail

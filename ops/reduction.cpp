@@ -1,0 +1,178 @@
+#include "reduction.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "arithmetic.h"
+#include "op_support.h"
+#include "registry.h"
+#include "samples.h"
+
+namespace lg {
+using detail::BackwardArgs;
+
+namespace {
+
+std::vector<int64_t> normalize_dims(const Tensor& a, const std::vector<int64_t>& dims,
+                                    const char* op) {
+  std::vector<int64_t> out;
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(d, a.dim(), op);
+    LG_CHECK(std::find(out.begin(), out.end(), w) == out.end(), op, ": dimension ", d,
+             " appears more than once for ", a.describe());
+    out.push_back(w);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<int64_t> all_dims(const Tensor& a) {
+  std::vector<int64_t> dims(a.dim());
+  std::iota(dims.begin(), dims.end(), 0);
+  return dims;
+}
+
+Shape keepdim_shape(const Shape& shape, const std::vector<int64_t>& dims) {
+  Shape out = shape;
+  for (int64_t d : dims) out[d] = 1;
+  return out;
+}
+
+Shape reduced_shape(const Shape& shape, const std::vector<int64_t>& dims, bool keepdim) {
+  if (keepdim) return keepdim_shape(shape, dims);
+  Shape out;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (std::find(dims.begin(), dims.end(), static_cast<int64_t>(i)) == dims.end())
+      out.push_back(shape[i]);
+  return out;
+}
+
+// Runs a reduce kernel; the result has keepdim shape.
+Tensor reduce_raw(ReduceOp op, const Tensor& a, const std::vector<int64_t>& dims, DType dtype,
+                  const char* name) {
+  Tensor in = detail::cast_raw(a, dtype);
+  Tensor out = Tensor::empty(keepdim_shape(a.shape(), dims), dtype, a.device());
+  kernel(&KernelTable::reduce, a.device(), dtype, name)(op, out, in, dims);
+  return out;
+}
+
+Tensor sum_impl(const Tensor& a, std::vector<int64_t> dims, bool keepdim) {
+  detail::check_defined(a, "sum");
+  DType dtype = is_floating(a.dtype()) ? a.dtype() : kInt64;  // PyTorch: integer sums are int64
+  Tensor out = reduce_raw(ReduceOp::Sum, a, dims, dtype, "sum");
+  Shape final_shape = reduced_shape(a.shape(), dims, keepdim);
+  out = make_view(out, final_shape, contiguous_strides(final_shape), 0);
+  return detail::record("sum", out, {a}, {},
+                        [in = detail::meta(a), dims, keepdim](const BackwardArgs& c) {
+                          Tensor g = keepdim ? c.grad : c.grad.reshape(keepdim_shape(in.shape, dims));
+                          return std::vector<Tensor>{g.expand(in.shape)};
+                        });
+}
+
+// max/min values; the gradient goes to the extremal elements, shared among ties.
+Tensor extreme_impl(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, bool keepdim,
+                    const char* name) {
+  detail::check_defined(a, name);
+  LG_CHECK(a.numel() > 0, name, ": cannot reduce an empty tensor ", a.describe(),
+           " (the result has no identity)");
+  for (int64_t d : dims)
+    LG_CHECK(a.shape()[d] > 0, name, ": cannot reduce over empty dimension ", d, " of ",
+             a.describe());
+  Tensor kept = reduce_raw(op, a, dims, a.dtype(), name);
+  Shape final_shape = reduced_shape(a.shape(), dims, keepdim);
+  Tensor out = make_view(kept, final_shape, contiguous_strides(final_shape), 0);
+  return detail::record(name, out, {a}, {a}, [dims, keepdim](const BackwardArgs& c) {
+    const Tensor& x = c.saved[0];
+    const Tensor& y = c.saved[1];
+    Shape ks = keepdim_shape(x.shape(), dims);
+    Tensor yk = keepdim ? y : y.reshape(ks);
+    Tensor gk = keepdim ? c.grad : c.grad.reshape(ks);
+    Tensor mask = eq(x, yk.detach()).to(x.dtype());
+    Tensor count = sum(mask, dims, /*keepdim=*/true);
+    return std::vector<Tensor>{gk * mask / count};
+  }, {.save_output = true});
+}
+
+Tensor arg_impl(ReduceOp op, const Tensor& a, int64_t dim, bool keepdim, const char* name) {
+  detail::check_defined(a, name);
+  int64_t d = wrap_dim(dim, a.dim(), name);
+  LG_CHECK(a.dim() == 0 || a.shape()[d] > 0, name, ": cannot reduce over empty dimension ", dim,
+           " of ", a.describe());
+  Tensor in = a.dim() == 0 ? a.reshape({1}) : a;
+  Tensor out = Tensor::empty(keepdim_shape(in.shape(), {d}), kInt64, a.device());
+  kernel(&KernelTable::arg_reduce, a.device(), a.dtype(), name)(op, out, in.detach(), d);
+  if (a.dim() == 0) return out.reshape({});
+  return keepdim ? out : out.squeeze(d);
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a) { return sum_impl(a, all_dims(a), false); }
+Tensor sum(const Tensor& a, int64_t dim, bool keepdim) {
+  return sum_impl(a, normalize_dims(a, {dim}, "sum"), keepdim);
+}
+Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  return sum_impl(a, normalize_dims(a, dims, "sum"), keepdim);
+}
+
+Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  detail::check_defined(a, "mean");
+  LG_CHECK(is_floating(a.dtype()), "mean: needs a floating-point tensor, got ", a.describe(),
+           "; convert with .to(kFloat32)");
+  std::vector<int64_t> nd = normalize_dims(a, dims, "mean");
+  int64_t count = 1;
+  for (int64_t d : nd) count *= a.shape()[d];
+  return sum_impl(a, nd, keepdim) / static_cast<double>(count);
+}
+Tensor mean(const Tensor& a) { return mean(a, all_dims(a), false); }
+Tensor mean(const Tensor& a, int64_t dim, bool keepdim) { return mean(a, std::vector<int64_t>{dim}, keepdim); }
+
+Tensor max(const Tensor& a) { return extreme_impl(ReduceOp::Max, a, all_dims(a), false, "max"); }
+Tensor max(const Tensor& a, int64_t dim, bool keepdim) {
+  return extreme_impl(ReduceOp::Max, a, normalize_dims(a, {dim}, "max"), keepdim, "max");
+}
+Tensor min(const Tensor& a) { return extreme_impl(ReduceOp::Min, a, all_dims(a), false, "min"); }
+Tensor min(const Tensor& a, int64_t dim, bool keepdim) {
+  return extreme_impl(ReduceOp::Min, a, normalize_dims(a, {dim}, "min"), keepdim, "min");
+}
+
+Tensor argmax(const Tensor& a) { return arg_impl(ReduceOp::Max, a.reshape({-1}), 0, false, "argmax"); }
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) {
+  return arg_impl(ReduceOp::Max, a, dim, keepdim, "argmax");
+}
+Tensor argmin(const Tensor& a) { return arg_impl(ReduceOp::Min, a.reshape({-1}), 0, false, "argmin"); }
+Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) {
+  return arg_impl(ReduceOp::Min, a, dim, keepdim, "argmin");
+}
+
+}  // namespace lg
+
+// ---- registry entries ----------------------------------------------------------
+
+namespace lg {
+
+void register_reduction_ops() {
+  using samples::leaf;
+  using samples::strided_leaf;
+  auto shapes = [] {
+    return std::vector<OpSample>{
+        {"[3,4]", {leaf({3, 4})}},
+        {"non-contiguous [2,3,4]", {strided_leaf({2, 3, 4})}},
+    };
+  };
+  register_op({"sum", [](const std::vector<Tensor>& in) { return sum(in[0]); }, shapes});
+  register_op({"sum.dim",
+               [](const std::vector<Tensor>& in) {
+                 return sum(in[0], 1) * 2 + sum(in[0], std::vector<int64_t>{0, -1}, true).sum();
+               },
+               shapes});
+  register_op({"mean", [](const std::vector<Tensor>& in) { return mean(in[0]); }, shapes});
+  register_op({"mean.dim", [](const std::vector<Tensor>& in) { return mean(in[0], -1, true); }, shapes});
+  // Uniform random samples have no ties, so max/min are differentiable there.
+  register_op({"max", [](const std::vector<Tensor>& in) { return max(in[0]); }, shapes});
+  register_op({"max.dim", [](const std::vector<Tensor>& in) { return max(in[0], 0); }, shapes});
+  register_op({"min", [](const std::vector<Tensor>& in) { return min(in[0]); }, shapes});
+  register_op({"min.dim", [](const std::vector<Tensor>& in) { return min(in[0], 1, true); }, shapes});
+}
+
+}  // namespace lg

@@ -1,0 +1,44 @@
+#include "registry.h"
+
+#include "../core/kernels.h"
+
+namespace lg {
+
+// Each op family registers its own entries, beside its forward and backward.
+void register_arithmetic_ops();
+void register_reduction_ops();
+void register_linalg_ops();
+void register_view_ops();
+
+namespace {
+std::vector<OpInfo>& registry() {
+  static std::vector<OpInfo> ops;
+  return ops;
+}
+}  // namespace
+
+void register_op(OpInfo info) {
+  LG_CHECK(find_op(info.name) == nullptr, "register_op: an op named '", info.name,
+           "' is already registered");
+  registry().push_back(std::move(info));
+}
+
+const std::vector<OpInfo>& op_registry() {
+  detail::ensure_runtime();
+  return registry();
+}
+
+const OpInfo* find_op(const std::string& name) {
+  for (const OpInfo& op : registry())
+    if (op.name == name) return &op;
+  return nullptr;
+}
+
+void register_builtin_ops() {
+  register_arithmetic_ops();
+  register_reduction_ops();
+  register_linalg_ops();
+  register_view_ops();
+}
+
+}  // namespace lg

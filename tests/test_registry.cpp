@@ -1,0 +1,3 @@
+#include <doctest/doctest.h>
+#include <lasergrad/lasergrad.h>
+using namespace lg;
