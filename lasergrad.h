@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/function.h"
 #include "core/grad_mode.h"
+#include "core/kernels.h"
 #include "core/random.h"
 #include "core/scalar.h"
 #include "core/tensor.h"

@@ -1,6 +1,7 @@
 #include "storage.h"
 
 #include <array>
+#include <atomic>
 
 #include "error.h"
 #include "kernels.h"
@@ -11,7 +12,22 @@ std::array<Allocator*, kNumDeviceTypes>& allocators() {
   static std::array<Allocator*, kNumDeviceTypes> table{};
   return table;
 }
+struct MemoryCounters {
+  std::atomic<size_t> current{0};
+  std::atomic<size_t> peak{0};
+};
+std::array<MemoryCounters, kNumDeviceTypes>& counters() {
+  static std::array<MemoryCounters, kNumDeviceTypes> c;
+  return c;
+}
+MemoryCounters& counters_for(Device d) { return counters()[static_cast<size_t>(d.type)]; }
 }  // namespace
+
+size_t memory_allocated(Device device) { return counters_for(device).current; }
+size_t max_memory_allocated(Device device) { return counters_for(device).peak; }
+void reset_peak_memory_allocated(Device device) {
+  counters_for(device).peak = counters_for(device).current.load();
+}
 
 void register_allocator(DeviceType type, Allocator* allocator) {
   allocators()[static_cast<size_t>(type)] = allocator;
@@ -28,10 +44,16 @@ Allocator* allocator_for(Device device) {
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   allocator_ = allocator_for(device);
   data_ = nbytes ? allocator_->allocate(nbytes) : nullptr;
+  MemoryCounters& c = counters_for(device);
+  size_t now = c.current += nbytes;
+  size_t peak = c.peak;
+  while (now > peak && !c.peak.compare_exchange_weak(peak, now)) {
+  }
 }
 
 Storage::~Storage() {
   if (data_) allocator_->deallocate(data_, nbytes_);
+  counters_for(device_).current -= nbytes_;
 }
 
 }  // namespace lg

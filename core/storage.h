@@ -18,6 +18,12 @@ class Allocator {
 };
 
 void register_allocator(DeviceType type, Allocator* allocator);
+
+// Bytes held by live tensor storages on a device, and the peak since start
+// (or since reset_peak_memory_allocated).
+size_t memory_allocated(Device device = Device::cpu());
+size_t max_memory_allocated(Device device = Device::cpu());
+void reset_peak_memory_allocated(Device device = Device::cpu());
 Allocator* allocator_for(Device device);  // throws lg::Error if none is registered
 
 class Storage {
