@@ -26,6 +26,8 @@ Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, DType compute) 
 }
 
 Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b) {
+  detail::check_defined(a, op_name(op));
+  detail::check_defined(b, op_name(op));
   return binary_raw(op, a, b, detail::result_type(a, b));
 }
 
@@ -41,6 +43,7 @@ Tensor unary_raw(UnaryOp op, const Tensor& a, DType compute) {
 DType float_dtype(const Tensor& a) { return is_floating(a.dtype()) ? a.dtype() : kFloat32; }
 
 Tensor scalar_like(const Tensor& a, const Scalar& s) {
+  detail::check_defined(a, "scalar op");
   return detail::scalar_tensor(s, detail::result_type(a, s), a.device());
 }
 
@@ -78,6 +81,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  detail::check_defined(a, "div");
+  detail::check_defined(b, "div");
   DType compute = detail::result_type(a, b);  // true division: integers divide as float32
   Tensor out = binary_raw(BinaryOp::Div, a, b, is_floating(compute) ? compute : kFloat32);
   return detail::record("div", out, {a, b}, {a, b},

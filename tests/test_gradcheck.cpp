@@ -1,3 +1,82 @@
+// gradcheck itself: it must fail on a wrong backward and say where.
 #include <doctest/doctest.h>
+
 #include <lasergrad/lasergrad.h>
+
 using namespace lg;
+
+namespace {
+
+// Correct forward, backward off by a factor for element 2 only.
+struct BrokenSquare : Function<BrokenSquare> {
+  static Tensor forward(Context& ctx, const Tensor& x) {
+    ctx.save({x});
+    return x * x;
+  }
+  static std::vector<Tensor> backward(Context& ctx, const Tensor& g) {
+    Tensor scale = ones_like(ctx.saved(0));
+    {
+      NoGradGuard no_grad;
+      scale.select(0, 2).fill_(1.5);
+    }
+    return {2.0 * ctx.saved(0) * g * scale};
+  }
+};
+
+// First derivative right, second derivative wrong (backward not differentiable
+// in x: it detaches the saved input).
+struct DetachedBackward : Function<DetachedBackward> {
+  static Tensor forward(Context& ctx, const Tensor& x) {
+    ctx.save({x});
+    return x * x * x;
+  }
+  static std::vector<Tensor> backward(Context& ctx, const Tensor& g) {
+    return {3.0 * ctx.saved(0).detach() * ctx.saved(0).detach() * g};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("gradcheck passes a correct op and reports its worst element") {
+  Tensor a = randn({3, 4}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor b = randn({4, 2}, {.dtype = kFloat64, .requires_grad = true});
+  auto r = gradcheck([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, {a, b});
+  CHECK_MESSAGE(r.ok, r.message);
+  CHECK(r.max_abs_error < 1e-6);
+  CHECK(r.worst_input >= 0);
+  CHECK(r.message.find("ok") == 0);
+}
+
+TEST_CASE("gradcheck catches a wrong backward and names input, element and values") {
+  Tensor x = from_vector(std::vector<double>{0.5, -1.0, 2.0, 3.0}, {4}, {.dtype = kFloat64});
+  x.requires_grad_();
+  auto r = gradcheck([](const std::vector<Tensor>& in) { return BrokenSquare::apply(in[0]); }, {x});
+  CHECK_FALSE(r.ok);
+  CHECK(r.worst_input == 0);
+  CHECK(r.worst_index == 2);
+  CHECK(r.numeric == doctest::Approx(4.0).epsilon(1e-6));
+  CHECK(r.analytic == doctest::Approx(6.0));
+  CHECK(r.message.find("input 0 element 2") != std::string::npos);
+}
+
+TEST_CASE("gradcheck checks only inputs that require grad, and honours tolerances") {
+  Tensor x = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor c = randn({3}, {.dtype = kFloat64});
+  auto r = gradcheck([](const std::vector<Tensor>& in) { return in[0] * in[1]; }, {x, c});
+  CHECK(r.ok);
+  CHECK(r.worst_input == 0);
+  // a large eps makes the finite differences of a cubic visibly wrong
+  auto cubic = [](const std::vector<Tensor>& in) { return in[0] * in[0] * in[0]; };
+  CHECK_FALSE(gradcheck(cubic, {x}, {.eps = 0.1, .atol = 1e-8, .rtol = 1e-8}).ok);
+  CHECK(gradcheck(cubic, {x}, {.eps = 0.1, .atol = 0.1, .rtol = 0.1}).ok);
+}
+
+TEST_CASE("gradgradcheck catches a backward that is not differentiable") {
+  Tensor x = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  auto fn = [](const std::vector<Tensor>& in) { return DetachedBackward::apply(in[0]); };
+  CHECK(gradcheck(fn, {x}).ok);
+  CHECK_FALSE(gradgradcheck(fn, {x}).ok);
+  auto good = [](const std::vector<Tensor>& in) { return in[0] * in[0] * in[0]; };
+  auto r = gradgradcheck(good, {x});
+  CHECK_MESSAGE(r.ok, r.message);
+}
