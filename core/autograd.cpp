@@ -47,6 +47,26 @@ Tensor zeros_for(const OutputMeta& m) {
 
 Node::Node(std::string name) : name_(std::move(name)), sequence_nr_(next_sequence_nr++) {}
 
+// Dropping the last reference to the head of a long chain (say 10^5 ops)
+// would destroy node after node recursively and overflow the stack. Instead
+// the outermost destructor collects the nodes below and frees them one at a
+// time; nested destructors only hand over their edges.
+Node::~Node() {
+  thread_local bool tearing_down = false;
+  thread_local std::vector<std::shared_ptr<Node>> pending;
+  for (Edge& e : next_edges_)
+    if (e.node) pending.push_back(std::move(e.node));
+  next_edges_.clear();
+  if (tearing_down) return;
+  tearing_down = true;
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    n.reset();  // may run a nested destructor that appends to pending
+  }
+  tearing_down = false;
+}
+
 std::vector<Tensor> Node::run_backward(std::vector<Tensor> grad_outputs) {
   LG_CHECK(!released_, "backward: trying to backward through the graph a second time (at op '",
            name_, "'); its saved tensors were freed by the first backward. Pass "

@@ -52,7 +52,7 @@ struct OutputMeta {
 class Node : public std::enable_shared_from_this<Node> {
  public:
   explicit Node(std::string name);
-  virtual ~Node() = default;
+  virtual ~Node();  // frees long chains iteratively (no deep recursion)
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 

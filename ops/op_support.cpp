@@ -10,8 +10,8 @@ namespace {
 
 class OpNode : public Node {
  public:
-  OpNode(const char* name, BackwardFn fn, bool fused)
-      : Node(name), fn_(std::move(fn)), fused_(fused) {}
+  OpNode(const char* name, BackwardFn fn, bool fused, BackwardFn composite)
+      : Node(name), fn_(std::move(fn)), composite_(std::move(composite)), fused_(fused) {}
   std::vector<SavedTensor>& saved() { return saved_; }
   bool has_fused_backward() const override { return fused_; }
 
@@ -21,15 +21,23 @@ class OpNode : public Node {
     saved.reserve(saved_.size());
     auto self = shared_from_this();
     for (const SavedTensor& s : saved_) saved.push_back(s.unpack(self));
-    return fn_(BackwardArgs{saved, grad_outputs[0], *this});
+    BackwardArgs args{saved, grad_outputs[0], *this};
+    if (fused_ && GradMode::is_enabled()) {  // create_graph: the fused kernel is opaque
+      LG_CHECK(composite_ != nullptr, name(), ": double backward (create_graph=true) is not ",
+               "supported: this op's backward is a fused kernel with no composite fallback");
+      return composite_(args);
+    }
+    return fn_(args);
   }
   void release_saved() override {
     saved_.clear();
     fn_ = nullptr;
+    composite_ = nullptr;
   }
 
  private:
   BackwardFn fn_;
+  BackwardFn composite_;
   std::vector<SavedTensor> saved_;
   bool fused_;
 };
@@ -41,7 +49,8 @@ int category(DType t) { return t == kBool ? 0 : t == kInt64 ? 1 : 2; }
 Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs,
               const std::vector<Tensor>& saved, BackwardFn backward, RecordOptions options) {
   if (!any_requires_grad(inputs)) return out;
-  auto node = std::make_shared<OpNode>(name, std::move(backward), options.fused_backward);
+  auto node = std::make_shared<OpNode>(name, std::move(backward), options.fused_backward,
+                                       std::move(options.composite));
   collect_next_edges(*node, inputs);
   if (is_anomaly_enabled()) {
     std::ostringstream os;

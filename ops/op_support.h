@@ -22,7 +22,11 @@ using BackwardFn = std::function<std::vector<Tensor>(const BackwardArgs&)>;
 
 struct RecordOptions {
   bool save_output = false;  // append the op's output to the saved tensors
+  // A backward that runs a fused kernel, which autograd cannot differentiate.
+  // Under create_graph the node runs `composite` instead (a backward written
+  // in differentiable ops, with the same saved tensors), or throws if none.
   bool fused_backward = false;
+  BackwardFn composite;
 };
 
 // Links `out` into the graph as the result of `name` applied to `inputs`,

@@ -175,3 +175,18 @@ TEST_CASE("the engine runs a node only after all its consumers") {
   sum(c).backward();
   CHECK(x.grad().item<double>() == doctest::Approx(128));
 }
+
+TEST_CASE("a very long graph is freed without deep recursion") {
+  Tensor x = ones({1}, {.requires_grad = true});
+  {
+    Tensor y = x;
+    for (int i = 0; i < 200000; ++i) y = y * 1.0;
+    std::weak_ptr<Node> head = y.grad_fn();
+    y = Tensor();
+    CHECK(head.expired());
+  }
+  Tensor z = x;
+  for (int i = 0; i < 20000; ++i) z = z + 1.0;
+  sum(z).backward();
+  CHECK(x.grad().item<double>() == 1.0);
+}
