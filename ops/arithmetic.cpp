@@ -85,7 +85,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   detail::check_defined(b, "div");
   DType compute = detail::result_type(a, b);  // true division: integers divide as float32
   Tensor out = binary_raw(BinaryOp::Div, a, b, is_floating(compute) ? compute : kFloat32);
-  return detail::record("div", out, {a, b}, {a, b},
+  Tensor keep_a = b.requires_grad() ? a : Tensor();  // only b's gradient needs a
+  return detail::record("div", out, {a, b}, {keep_a, b},
                         [a_ = detail::meta(a), b_ = detail::meta(b)](const BackwardArgs& c) {
                           const Tensor& sa = c.saved[0];
                           const Tensor& sb = c.saved[1];

@@ -26,7 +26,7 @@ struct RecordOptions {
   // Under create_graph the node runs `composite` instead (a backward written
   // in differentiable ops, with the same saved tensors), or throws if none.
   bool fused_backward = false;
-  BackwardFn composite;
+  BackwardFn composite = nullptr;
 };
 
 // Links `out` into the graph as the result of `name` applied to `inputs`,
