@@ -28,6 +28,17 @@ inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 const char* op_name(UnaryOp op);
 const char* op_name(BinaryOp op);
 
+// An attention call as the kernels see it: q [B,H,Tq,d], k and v [B,H,Tk,d],
+// contiguous; mask undefined or an additive mask of q's dtype viewed as
+// [B,H,Tq,Tk] (stride 0 on broadcast dims); causal is bottom-right aligned.
+struct AttentionProblem {
+  Tensor q, k, v;
+  Tensor mask;
+  bool causal = false;
+  bool laser = false;
+  double scale = 1.0;
+};
+
 struct KernelTable {
   void (*fill)(const Tensor& out, const Scalar& value) = nullptr;
   // dst has the table's dtype; src has dst's shape, any dtype, same device.
@@ -48,6 +59,16 @@ struct KernelTable {
   void (*normal)(const Tensor& out, double mean, double std, uint64_t seed,
                  uint64_t offset) = nullptr;
   bool (*all_finite)(const Tensor& in) = nullptr;
+
+  // ---- attention (ops/attention.cpp): one tiled kernel family for softmax and LASER ----
+  // Forward writes out [B,H,Tq,d] and lse [B,H,Tq] (+inf for a row with no attended key);
+  // for LASER also row_max [B,H,Tq,d] (the running column max r each row used) and
+  // flags [B,H,Tq] (rows recomputed exactly). Backward fills dq, dk, dv (zeroed by the caller).
+  void (*attention_forward)(const AttentionProblem& p, const Tensor& out, const Tensor& lse,
+                            const Tensor& row_max, const Tensor& flags) = nullptr;
+  void (*attention_backward)(const AttentionProblem& p, const Tensor& out, const Tensor& grad_out,
+                             const Tensor& lse, const Tensor& row_max, const Tensor& flags,
+                             const Tensor& dq, const Tensor& dk, const Tensor& dv) = nullptr;
 };
 
 // Per device (not per dtype): moving bytes across devices.

@@ -9,6 +9,7 @@ void register_arithmetic_ops();
 void register_reduction_ops();
 void register_linalg_ops();
 void register_view_ops();
+void register_attention_ops();
 
 namespace {
 std::vector<OpInfo>& registry() {
@@ -18,8 +19,9 @@ std::vector<OpInfo>& registry() {
 }  // namespace
 
 void register_op(OpInfo info) {
-  LG_CHECK(find_op(info.name) == nullptr, "register_op: an op named '", info.name,
-           "' is already registered");
+  for (const OpInfo& op : registry())
+    LG_CHECK(op.name != info.name, "register_op: an op named '", info.name,
+             "' is already registered");
   registry().push_back(std::move(info));
 }
 
@@ -29,7 +31,7 @@ const std::vector<OpInfo>& op_registry() {
 }
 
 const OpInfo* find_op(const std::string& name) {
-  for (const OpInfo& op : registry())
+  for (const OpInfo& op : op_registry())
     if (op.name == name) return &op;
   return nullptr;
 }
@@ -39,6 +41,7 @@ void register_builtin_ops() {
   register_reduction_ops();
   register_linalg_ops();
   register_view_ops();
+  register_attention_ops();
 }
 
 }  // namespace lg

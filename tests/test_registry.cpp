@@ -41,7 +41,9 @@ TEST_CASE("the registry holds exactly the public differentiable ops") {
       "sum", "sum.dim", "mean", "mean.dim", "max", "max.dim", "min", "min.dim",
       "matmul",
       "view", "reshape", "transpose", "permute", "slice", "select", "expand", "squeeze",
-      "unsqueeze", "flatten", "contiguous", "clone", "cat", "slice_backward"};
+      "unsqueeze", "flatten", "contiguous", "clone", "cat", "slice_backward",
+      "scaled_dot_product_attention", "scaled_dot_product_attention.causal", "laser_attention",
+      "laser_attention.causal"};
   std::vector<std::string> names;
   for (const OpInfo& op : op_registry()) names.push_back(op.name);
   CHECK(op_registry().size() == expected.size());

@@ -1,0 +1,389 @@
+// CPU flash-style attention for softmax and LASER (laser.md): tiles of
+// queries walk tiles of keys with an online softmax, so no Tq x Tk matrix is
+// ever stored; the backward recomputes the scores tile by tile. LASER keeps a
+// running column max of V per query tile and recomputes exactly the rare rows
+// that the tile's shared shift cannot represent.
+#include <cblas.h>
+#include <omp.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "cpu_kernels.h"
+#include "strided_loop.h"
+#include "vector_math.h"
+
+namespace lg::cpu {
+namespace {
+
+constexpr int64_t kTileQ = 64;  // the backward's query tiles must equal the forward's (shared r)
+constexpr int64_t kTileK = 64;
+
+template <typename T>
+constexpr T kInf = std::numeric_limits<T>::infinity();
+
+// A row is recomputed exactly when some column sits this far below the tile's
+// shift r (exp(-60) is still a normal float; the double bound is as far).
+template <typename T>
+constexpr T kFlagGap = std::is_same_v<T, float> ? T(60) : T(650);
+
+// Row-major C = alpha * op(A) op(B) + beta * C on single-threaded BLAS calls
+// (OpenBLAS does not spawn threads inside our OpenMP region).
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  auto tA = ta ? CblasTrans : CblasNoTrans, tB = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else
+    cblas_dgemm(CblasRowMajor, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// Index arithmetic for one (batch, head) slice of a problem.
+template <typename T>
+struct Slice {
+  const AttentionProblem& p;
+  int64_t B, H, Tq, Tk, d;
+  Slice(const AttentionProblem& prob) : p(prob) {
+    B = p.q.shape()[0];
+    H = p.q.shape()[1];
+    Tq = p.q.shape()[2];
+    Tk = p.k.shape()[2];
+    d = p.q.shape()[3];
+  }
+  // Key j is visible to query i when j <= i + causal_offset (bottom-right aligned).
+  int64_t causal_offset() const { return Tk - Tq; }
+  const T* q(int64_t bh) const { return ptr<T>(p.q) + bh * Tq * d; }
+  const T* k(int64_t bh) const { return ptr<T>(p.k) + bh * Tk * d; }
+  const T* v(int64_t bh) const { return ptr<T>(p.v) + bh * Tk * d; }
+  // Pointer to mask[b, h, i, 0] and the stride along keys (nullptr: no mask).
+  const T* mask_row(int64_t bh, int64_t i) const {
+    if (!p.mask.defined()) return nullptr;
+    const auto& st = p.mask.strides();
+    return ptr<T>(p.mask) + (bh / H) * st[0] + (bh % H) * st[1] + i * st[2];
+  }
+  int64_t mask_key_stride() const { return p.mask.defined() ? p.mask.strides()[3] : 0; }
+};
+
+// scores[ii, jj] = scale * q_i . k_j + mask, -inf where masked or causal-hidden.
+template <typename T>
+void score_tile(const Slice<T>& s, int64_t bh, int64_t q0, int64_t nq, int64_t k0, int64_t nk,
+                T* scores) {
+  gemm<T>(false, true, nq, nk, s.d, T(s.p.scale), s.q(bh) + q0 * s.d, s.d, s.k(bh) + k0 * s.d,
+          s.d, T(0), scores, kTileK);
+  const int64_t ms = s.mask_key_stride();
+  for (int64_t ii = 0; ii < nq; ++ii) {
+    T* row = scores + ii * kTileK;
+    if (const T* m = s.mask_row(bh, q0 + ii))
+      for (int64_t jj = 0; jj < nk; ++jj) row[jj] += m[(k0 + jj) * ms];
+    if (s.p.causal)
+      for (int64_t jj = std::max<int64_t>(0, q0 + ii + s.causal_offset() + 1 - k0); jj < nk; ++jj)
+        row[jj] = -kInf<T>;
+  }
+}
+
+// Whether some row of the tile attends key jj (its column has a finite score).
+template <typename T>
+void attended_keys(const T* scores, int64_t nq, int64_t nk, std::vector<char>& attended) {
+  attended.assign(nk, 0);
+  for (int64_t ii = 0; ii < nq; ++ii)
+    for (int64_t jj = 0; jj < nk; ++jj) attended[jj] |= scores[ii * kTileK + jj] > -kInf<T>;
+}
+
+// E[jj, c] = exp(V[k0 + jj, c] - r[c]) for attended keys, 0 otherwise (an
+// unattended key may exceed r, and its weight is 0 anyway).
+template <typename T>
+void shifted_exp_values(const T* v, int64_t k0, int64_t nk, int64_t d, const T* r,
+                        const std::vector<char>& attended, T* e) {
+  for (int64_t jj = 0; jj < nk; ++jj) {
+    T* row = e + jj * d;
+    const T* vrow = v + (k0 + jj) * d;
+    if (!attended[jj]) {
+      std::fill(row, row + d, T(0));
+      continue;
+    }
+    for (int64_t c = 0; c < d; ++c) row[c] = vrow[c] - r[c];
+    exp_inplace(row, d);
+  }
+}
+
+// Exact LASER output for one row: O_c = logsumexp_j (s_j - L + v_jc) over attended keys.
+template <typename T>
+void exact_laser_row(const Slice<T>& s, int64_t bh, int64_t i, T lse, T* out_row,
+                     std::vector<T>& scores) {
+  const int64_t d = s.d, Tk = s.Tk;
+  scores.resize(Tk);
+  const T* qi = s.q(bh) + i * d;
+  const T* m = s.mask_row(bh, i);
+  const int64_t ms = s.mask_key_stride();
+  int64_t last = s.p.causal ? std::min(Tk, i + s.causal_offset() + 1) : Tk;
+  for (int64_t j = 0; j < Tk; ++j) {
+    T dot = 0;
+    for (int64_t c = 0; c < d; ++c) dot += qi[c] * s.k(bh)[j * d + c];
+    T sj = dot * T(s.p.scale) + (m ? m[j * ms] : T(0));
+    scores[j] = j < last ? sj - lse : -kInf<T>;
+  }
+  const T* v = s.v(bh);
+  for (int64_t c = 0; c < d; ++c) {
+    T mx = -kInf<T>;
+    for (int64_t j = 0; j < Tk; ++j)
+      if (scores[j] > -kInf<T>) mx = std::max(mx, scores[j] + v[j * d + c]);
+    T sum = 0;
+    for (int64_t j = 0; j < Tk; ++j)
+      if (scores[j] > -kInf<T>) sum += std::exp(scores[j] + v[j * d + c] - mx);
+    out_row[c] = mx + std::log(sum);
+  }
+}
+
+template <typename T>
+void attention_forward(const AttentionProblem& p, const Tensor& out, const Tensor& lse,
+                       const Tensor& row_max, const Tensor& flags) {
+  const Slice<T> s(p);
+  const int64_t d = s.d, Tq = s.Tq, Tk = s.Tk;
+  const int64_t q_tiles = (Tq + kTileQ - 1) / kTileQ;
+  const int64_t tasks = s.B * s.H * q_tiles;
+  T* o = ptr<T>(out);
+  T* L = ptr<T>(lse);
+  T* R = p.laser ? ptr<T>(row_max) : nullptr;
+  bool* F = p.laser ? ptr<bool>(flags) : nullptr;
+
+#pragma omp parallel if (tasks > 1)
+  {
+    std::vector<T> scores(kTileQ * kTileK), acc(kTileQ * d), e(kTileK * d), m(kTileQ),
+        l(kTileQ), r(d), exact_scores;
+    std::vector<char> attended;
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t bh = task / q_tiles, q0 = (task % q_tiles) * kTileQ;
+      const int64_t nq = std::min(kTileQ, Tq - q0);
+      std::fill(acc.begin(), acc.end(), T(0));
+      std::fill(m.begin(), m.end(), -kInf<T>);
+      std::fill(l.begin(), l.end(), T(0));
+      std::fill(r.begin(), r.end(), -kInf<T>);
+      // The last key any row of this tile can see.
+      const int64_t key_end = p.causal ? std::min(Tk, q0 + nq + s.causal_offset()) : Tk;
+
+      for (int64_t k0 = 0; k0 < key_end; k0 += kTileK) {
+        const int64_t nk = std::min(kTileK, Tk - k0);
+        score_tile(s, bh, q0, nq, k0, nk, scores.data());
+        if (p.laser) attended_keys(scores.data(), nq, nk, attended);
+        // Online softmax: rescale the rows whose running max grows.
+        for (int64_t ii = 0; ii < nq; ++ii) {
+          T* row = scores.data() + ii * kTileK;
+          T tile_max = -kInf<T>;
+          for (int64_t jj = 0; jj < nk; ++jj) tile_max = std::max(tile_max, row[jj]);
+          const T m_new = std::max(m[ii], tile_max);
+          if (m_new == -kInf<T>) {  // nothing attended yet: keep the row empty
+            std::fill(row, row + nk, T(0));
+            continue;
+          }
+          const T alpha = std::exp(m[ii] - m_new);
+          for (int64_t jj = 0; jj < nk; ++jj) row[jj] -= m_new;
+          exp_inplace(row, nk);
+          T row_sum = 0;
+          for (int64_t jj = 0; jj < nk; ++jj) row_sum += row[jj];
+          l[ii] = l[ii] * alpha + row_sum;
+          m[ii] = m_new;
+          if (alpha != T(1))
+            for (int64_t c = 0; c < d; ++c) acc[ii * d + c] *= alpha;
+        }
+        const T* values = s.v(bh) + k0 * d;
+        if (p.laser) {
+          // Raise the running column max over attended keys, rescaling acc's columns.
+          for (int64_t jj = 0; jj < nk; ++jj) {
+            if (!attended[jj]) continue;
+            const T* vrow = values + jj * d;
+            for (int64_t c = 0; c < d; ++c) {
+              if (vrow[c] <= r[c]) continue;
+              const T scale = std::exp(r[c] - vrow[c]);  // 0 while r is -inf (acc is 0 then)
+              for (int64_t ii = 0; ii < nq; ++ii) acc[ii * d + c] *= scale;
+              r[c] = vrow[c];
+            }
+          }
+          shifted_exp_values(s.v(bh), k0, nk, d, r.data(), attended, e.data());
+          values = e.data();
+        }
+        gemm<T>(false, false, nq, d, nk, T(1), scores.data(), kTileK, values, d, T(1), acc.data(), d);
+      }
+
+      // Epilogue: normalise; LASER takes the log and adds the shift back.
+      for (int64_t ii = 0; ii < nq; ++ii) {
+        const int64_t i = q0 + ii;
+        T* orow = o + (bh * Tq + i) * d;
+        const T* arow = acc.data() + ii * d;
+        // Every row keeps the tile's r: the backward shifts the tile's values by it.
+        if (p.laser) std::copy(r.begin(), r.end(), R + (bh * Tq + i) * d);
+        if (l[ii] == T(0)) {  // no attended key: output 0, gradient 0 (lse = +inf zeroes P)
+          std::fill(orow, orow + d, T(0));
+          L[bh * Tq + i] = kInf<T>;
+          if (p.laser) F[bh * Tq + i] = false;
+          continue;
+        }
+        L[bh * Tq + i] = m[ii] + std::log(l[ii]);
+        const T inv = T(1) / l[ii];
+        if (!p.laser) {
+          for (int64_t c = 0; c < d; ++c) orow[c] = arow[c] * inv;
+          continue;
+        }
+        bool flagged = false;
+        for (int64_t c = 0; c < d; ++c) {
+          orow[c] = std::log(arow[c] * inv) + r[c];
+          flagged = flagged || !std::isfinite(orow[c]) || r[c] - orow[c] > kFlagGap<T>;
+        }
+        F[bh * Tq + i] = flagged;
+        if (flagged) exact_laser_row(s, bh, i, L[bh * Tq + i], orow, exact_scores);
+      }
+    }
+  }
+}
+
+
+// Exact LASER backward for one flagged row (laser.md): with
+// W_jc = exp(s_j - L + v_jc - O_c), dV_jc += dO_c W_jc and
+// dS_j = sum_c dO_c W_jc - A_j sum_c dO_c, then dQ and dK from dS.
+template <typename T>
+void exact_laser_row_backward(const Slice<T>& s, int64_t bh, int64_t i, T lse, const T* o_row,
+                              const T* do_row, T* dq, T* dk, T* dv, std::vector<T>& scores) {
+  const int64_t d = s.d, Tk = s.Tk;
+  const T scale = T(s.p.scale);
+  scores.resize(Tk);
+  const T* qi = s.q(bh) + i * d;
+  const T* k = s.k(bh);
+  const T* v = s.v(bh);
+  const T* m = s.mask_row(bh, i);
+  const int64_t ms = s.mask_key_stride();
+  const int64_t last = s.p.causal ? std::min(Tk, i + s.causal_offset() + 1) : Tk;
+  T sum_do = 0;
+  for (int64_t c = 0; c < d; ++c) sum_do += do_row[c];
+  for (int64_t j = 0; j < last; ++j) {
+    T dot = 0;
+    for (int64_t c = 0; c < d; ++c) dot += qi[c] * k[j * d + c];
+    const T sj = dot * scale + (m ? m[j * ms] : T(0)) - lse;
+    if (!(sj > -kInf<T>)) continue;
+    T weighted = 0;
+    for (int64_t c = 0; c < d; ++c) {
+      const T w = std::exp(sj + v[j * d + c] - o_row[c]);
+      weighted += do_row[c] * w;
+      dv[j * d + c] += do_row[c] * w;
+    }
+    const T ds = (weighted - std::exp(sj) * sum_do) * scale;
+    for (int64_t c = 0; c < d; ++c) {
+      dq[i * d + c] += ds * k[j * d + c];
+      dk[j * d + c] += ds * qi[c];
+    }
+  }
+}
+
+template <typename T>
+void attention_backward(const AttentionProblem& p, const Tensor& out, const Tensor& grad_out,
+                        const Tensor& lse, const Tensor& row_max, const Tensor& flags,
+                        const Tensor& dq_t, const Tensor& dk_t, const Tensor& dv_t) {
+  const Slice<T> s(p);
+  const int64_t d = s.d, Tq = s.Tq, Tk = s.Tk, BH = s.B * s.H;
+  const T scale = T(p.scale);
+  const T* O = ptr<T>(out);
+  const T* dO = ptr<T>(grad_out);
+  const T* L = ptr<T>(lse);
+  const T* R = p.laser ? ptr<T>(row_max) : nullptr;
+  const bool* F = p.laser ? ptr<bool>(flags) : nullptr;
+
+#pragma omp parallel if (BH > 1)
+  {
+    std::vector<T> prob(kTileQ * kTileK), dprob(kTileQ * kTileK), e(kTileK * d), de(kTileK * d),
+        g(p.laser ? Tq * d : 0), D(Tq), exact_scores;
+    std::vector<char> attended;
+#pragma omp for schedule(dynamic)
+    for (int64_t bh = 0; bh < BH; ++bh) {
+      const T* o = O + bh * Tq * d;
+      const T* go = dO + bh * Tq * d;
+      T* dq = ptr<T>(dq_t) + bh * Tq * d;
+      T* dk = ptr<T>(dk_t) + bh * Tk * d;
+      T* dv = ptr<T>(dv_t) + bh * Tk * d;
+      // D_i = sum_j P_ij dP_ij: rowsum(dO * O) for softmax, rowsum(dO) for LASER,
+      // whose upstream gradient through Y = exp(O - r) is G = dO exp(r - O).
+      for (int64_t i = 0; i < Tq; ++i) {
+        const T* orow = o + i * d;
+        const T* grow = go + i * d;
+        T acc = 0;
+        if (!p.laser) {
+          for (int64_t c = 0; c < d; ++c) acc += grow[c] * orow[c];
+          D[i] = acc;
+          continue;
+        }
+        T* gi = g.data() + i * d;
+        if (F[bh * Tq + i] || !(L[bh * Tq + i] < kInf<T>)) {  // exact path or no attended key
+          std::fill(gi, gi + d, T(0));
+          D[i] = 0;
+          continue;
+        }
+        const T* r = R + (bh * Tq + i) * d;
+        for (int64_t c = 0; c < d; ++c) {
+          gi[c] = r[c] - orow[c];
+          acc += grow[c];
+        }
+        exp_inplace(gi, d);
+        for (int64_t c = 0; c < d; ++c) gi[c] *= grow[c];
+        D[i] = acc;
+      }
+
+      for (int64_t k0 = 0; k0 < Tk; k0 += kTileK) {
+        const int64_t nk = std::min(kTileK, Tk - k0);
+        // Query tiles (aligned as in the forward) with a row that can see this key tile.
+        const int64_t first_row = p.causal ? std::max<int64_t>(0, k0 - s.causal_offset()) : 0;
+        for (int64_t q0 = first_row / kTileQ * kTileQ; q0 < Tq; q0 += kTileQ) {
+          const int64_t nq = std::min(kTileQ, Tq - q0);
+          T* P = prob.data();
+          score_tile(s, bh, q0, nq, k0, nk, P);
+          if (p.laser) attended_keys(P, nq, nk, attended);
+          for (int64_t ii = 0; ii < nq; ++ii) {
+            T* row = P + ii * kTileK;
+            for (int64_t jj = 0; jj < nk; ++jj) row[jj] -= L[bh * Tq + q0 + ii];
+            exp_inplace(row, nk);
+          }
+          T* dP = dprob.data();
+          if (p.laser) {
+            const T* gi = g.data() + q0 * d;
+            shifted_exp_values(s.v(bh), k0, nk, d, R + (bh * Tq + q0) * d, attended, e.data());
+            gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, gi, d, T(0), de.data(), d);
+            for (int64_t x = 0; x < nk * d; ++x) dv[k0 * d + x] += e[x] * de[x];
+            gemm<T>(false, true, nq, nk, d, T(1), gi, d, e.data(), d, T(0), dP, kTileK);
+          } else {
+            gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, go + q0 * d, d, T(1), dv + k0 * d, d);
+            gemm<T>(false, true, nq, nk, d, T(1), go + q0 * d, d, s.v(bh) + k0 * d, d, T(0), dP,
+                    kTileK);
+          }
+          for (int64_t ii = 0; ii < nq; ++ii) {
+            const T Di = D[q0 + ii];
+            T* dsrow = dP + ii * kTileK;
+            const T* prow = P + ii * kTileK;
+            for (int64_t jj = 0; jj < nk; ++jj) dsrow[jj] = prow[jj] * (dsrow[jj] - Di);
+          }
+          gemm<T>(false, false, nq, d, nk, scale, dP, kTileK, s.k(bh) + k0 * d, d, T(1),
+                  dq + q0 * d, d);
+          gemm<T>(true, false, nk, d, nq, scale, dP, kTileK, s.q(bh) + q0 * d, d, T(1),
+                  dk + k0 * d, d);
+        }
+      }
+      if (p.laser)
+        for (int64_t i = 0; i < Tq; ++i)
+          if (F[bh * Tq + i])
+            exact_laser_row_backward(s, bh, i, L[bh * Tq + i], o + i * d, go + i * d, dq, dk, dv,
+                                     exact_scores);
+    }
+  }
+}
+
+}  // namespace
+
+void fill_attention_kernels(KernelTable& t, DType dtype) {
+  if (dtype == kFloat32) {
+    t.attention_forward = attention_forward<float>;
+    t.attention_backward = attention_backward<float>;
+  } else if (dtype == kFloat64) {
+    t.attention_forward = attention_forward<double>;
+    t.attention_backward = attention_backward<double>;
+  }
+}
+
+}  // namespace lg::cpu

@@ -1,0 +1,47 @@
+// Vectorisable elementwise math for the CPU kernels' hot loops, written so
+// the compiler can use AVX-512/AVX2 without -ffast-math (which would turn on
+// flush-to-zero for the whole process: LASER's thresholds need denormals).
+#pragma once
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+namespace lg::cpu {
+
+// exp for float: x = n ln2 + r with |r| <= ln2/2, e^r by the Cephes degree-6
+// polynomial (about 1 ulp), 2^n applied in two normal halves so that results
+// underflow gradually to denormals and overflow to inf. exp(-inf) = 0,
+// exp(nan) = nan.
+inline float exp_float(float x) {
+  const float clamped = std::fmin(std::fmax(x, -104.0f), 88.8f);
+  const float n = std::floor(clamped * 1.44269504088896341f + 0.5f);
+  float r = clamped - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t half = ni / 2;
+  const float s1 = std::bit_cast<float>((half + 127) << 23);
+  const float s2 = std::bit_cast<float>((ni - half + 127) << 23);
+  float y = p * s1 * s2;
+  y = x < -104.0f ? 0.0f : y;
+  y = x > 88.8f ? INFINITY : y;
+  return x != x ? x : y;
+}
+
+template <typename T>
+inline void exp_inplace(T* x, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) x[i] = exp_float(x[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+  }
+}
+
+}  // namespace lg::cpu
