@@ -1,0 +1,58 @@
+// lg-bench: lasergrad's benchmarks, one subcommand per op family, each
+// against its strongest baseline (the composite formula, raw OpenBLAS).
+//   lg-bench                 run every benchmark with its defaults
+//   lg-bench softmax --runs 20 --threads 2
+// Adding a benchmark: write bench/bench_<name>.cpp defining setup_<name>, then
+// declare it and add its row to kBenches below.
+#include <cstdio>
+
+#include "bench_util.h"
+
+namespace lg::bench {
+Runner setup_softmax(CLI::App& cmd);
+}  // namespace lg::bench
+
+namespace {
+
+struct Entry {
+  const char* name;
+  const char* description;
+  lg::bench::Setup setup;
+};
+
+const Entry kBenches[] = {
+    {"softmax", "fused vs composite softmax, log_softmax and cross_entropy",
+     lg::bench::setup_softmax},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lasergrad benchmarks: JSON lines on stdout, a table on stderr"};
+  lg::bench::Common common;
+  app.add_option("--warmup", common.warmup, "Untimed calls before timing")->capture_default_str();
+  app.add_option("--runs", common.runs, "Timed calls (the median is reported)")
+      ->capture_default_str();
+  app.add_option("--threads", common.threads, "CPU threads (0: OpenMP's default)")
+      ->capture_default_str();
+  app.add_option("--device", common.device, "cpu or cuda")->capture_default_str();
+  app.require_subcommand(0, 1);
+  std::vector<std::pair<CLI::App*, lg::bench::Runner>> commands;
+  for (const Entry& e : kBenches) {
+    CLI::App* cmd = app.add_subcommand(e.name, e.description);
+    cmd->fallthrough();  // common options may follow the subcommand
+    commands.emplace_back(cmd, e.setup(*cmd));
+  }
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (common.threads > 0) lg::set_num_threads(common.threads);
+    bool any = false;
+    for (auto& [cmd, run] : commands) any = any || cmd->parsed();
+    for (auto& [cmd, run] : commands)
+      if (!any || cmd->parsed()) run(common);
+  } catch (const lg::Error& e) {
+    std::fprintf(stderr, "lg-bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

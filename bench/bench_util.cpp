@@ -1,0 +1,74 @@
+#include "bench_util.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <tuple>
+
+namespace lg::bench {
+
+Device Common::target() const {
+  if (device == "cpu") return Device::cpu();
+  LG_CHECK(device == "cuda", "lg-bench: unknown device '", device, "' (cpu or cuda)");
+  return Device::cuda(0);
+}
+
+double median_ms(const std::function<void()>& fn, const Common& common) {
+  Device device = common.target();
+  auto sync = [&] {
+    if (!device.is_cpu()) device_kernels(device).synchronize();
+  };
+  for (int i = 0; i < common.warmup; ++i) fn();
+  sync();
+  std::vector<double> times;
+  for (int i = 0; i < std::max(common.runs, 1); ++i) {
+    auto start = std::chrono::steady_clock::now();
+    fn();
+    sync();
+    auto stop = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  size_t n = times.size();
+  return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+}
+
+void report(const Result& r) {
+  static std::map<std::tuple<std::string, std::string, std::string, std::string, std::string>,
+                  double>
+      seen;
+  static bool header = false;
+  auto key = [&](const std::string& impl) {
+    return std::make_tuple(r.bench, impl, r.shape, r.pass, r.dtype);
+  };
+  seen[key(r.impl)] = r.median_ms;
+  std::printf(
+      "{\"bench\":\"%s\",\"impl\":\"%s\",\"shape\":\"%s\",\"pass\":\"%s\",\"dtype\":\"%s\","
+      "\"median_ms\":%.4f}\n",
+      r.bench.c_str(), r.impl.c_str(), r.shape.c_str(), r.pass.c_str(), r.dtype.c_str(),
+      r.median_ms);
+  std::fflush(stdout);
+  if (!header) {
+    std::fprintf(stderr, "%-14s %-10s %-16s %-8s %-8s %11s  %s\n", "bench", "impl", "shape",
+                 "pass", "dtype", "median ms", "speedup");
+    header = true;
+  }
+  std::string ratio;
+  auto base = seen.find(key(r.baseline));
+  if (!r.baseline.empty() && base != seen.end() && r.median_ms > 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2fx vs %s", base->second / r.median_ms, r.baseline.c_str());
+    ratio = buf;
+  }
+  std::fprintf(stderr, "%-14s %-10s %-16s %-8s %-8s %11.3f  %s\n", r.bench.c_str(), r.impl.c_str(),
+               r.shape.c_str(), r.pass.c_str(), r.dtype.c_str(), r.median_ms, ratio.c_str());
+}
+
+std::string shape_string(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace lg::bench

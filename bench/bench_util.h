@@ -1,0 +1,48 @@
+// Shared helpers for the lg-bench subcommands: timing (warm-up, then the
+// median of N runs) and reporting (one JSON line per result on stdout for
+// machines, a table with the speedup over the baseline on stderr for people).
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <lasergrad/lasergrad.h>
+#include <string>
+#include <vector>
+
+namespace lg::bench {
+
+// Options every subcommand honours (given before or after the subcommand).
+struct Common {
+  int warmup = 3;
+  int runs = 10;
+  int threads = 0;  // 0: OpenMP's default
+  std::string device = "cpu";
+  Device target() const;
+};
+
+// A subcommand adds its own options to `cmd` and returns what runs it; the
+// options it binds must outlive the call (capture them by shared_ptr).
+using Runner = std::function<void(const Common&)>;
+using Setup = Runner (*)(CLI::App& cmd);
+
+// Median wall time of fn in milliseconds (steady_clock), after `warmup`
+// untimed calls; waits for the device after each call so that asynchronous
+// backends are timed fully.
+double median_ms(const std::function<void()>& fn, const Common& common);
+
+struct Result {
+  std::string bench = "";     // the op, e.g. "softmax"
+  std::string impl = "";      // e.g. "fused", "composite"
+  std::string shape = "";     // e.g. "[4096,1024]"
+  std::string pass = "";      // "fwd" or "fwd+bwd"
+  std::string dtype = "float32";
+  double median_ms = 0;
+  std::string baseline = "";  // impl to compare against (reported earlier), or empty
+};
+
+// Prints r as a JSON line on stdout and a table row on stderr, with the
+// ratio baseline_ms / median_ms when the baseline row was reported before.
+void report(const Result& r);
+
+std::string shape_string(const Shape& shape);
+
+}  // namespace lg::bench
