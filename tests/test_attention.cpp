@@ -1,0 +1,212 @@
+// Fused softmax and LASER attention against their composite references on
+// random inputs (forward and gradients), LASER's robustness where the paper's
+// global-max formula underflows, the bounds LASER obeys, and error paths.
+#include <doctest/doctest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <lasergrad/lasergrad.h>
+
+using namespace lg;
+
+namespace {
+
+struct Inputs {
+  Tensor q, k, v;
+};
+
+Inputs random_inputs(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t d, DType dtype) {
+  TensorOptions o{.dtype = dtype, .requires_grad = true};
+  return {randn({B, H, Tq, d}, o), randn({B, H, Tk, d}, o), randn({B, H, Tk, d}, o)};
+}
+
+// max |a - b| / (1 + |b|) over all elements.
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  REQUIRE(x.size() == y.size());
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i])) return INFINITY;
+    worst = std::max(worst, std::fabs(x[i] - y[i]) / (1 + std::fabs(y[i])));
+  }
+  return worst;
+}
+
+using AttentionFn = Tensor (*)(const Tensor&, const Tensor&, const Tensor&,
+                               const AttentionOptions&);
+
+// Output and q/k/v gradients of fn for a fixed upstream gradient.
+std::vector<Tensor> run(AttentionFn fn, const Inputs& in, const AttentionOptions& o,
+                        const Tensor& grad_out) {
+  Tensor out = fn(in.q, in.k, in.v, o);
+  std::vector<Tensor> g = grad({out}, {in.q, in.k, in.v}, {}, {grad_out});
+  return {out.detach(), g[0], g[1], g[2]};
+}
+
+void check_fused_matches_reference(bool laser, const Inputs& in, const AttentionOptions& o,
+                                   double tol) {
+  AttentionFn fused = laser ? laser_attention : scaled_dot_product_attention;
+  AttentionFn ref = laser ? laser_attention_reference : scaled_dot_product_attention_reference;
+  Tensor grad_out = randn(fused(in.q, in.k, in.v, o).shape(), {.dtype = in.q.dtype()});
+  std::vector<Tensor> a = run(fused, in, o, grad_out), b = run(ref, in, o, grad_out);
+  const char* what[] = {"output", "dq", "dk", "dv"};
+  for (int i = 0; i < 4; ++i) {
+    CAPTURE(what[i]);
+    CHECK(max_rel_diff(a[i], b[i]) < tol);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fused attention matches the composite reference on random inputs") {
+  manual_seed(42);
+  struct Case {
+    int64_t B, H, Tq, Tk, d;
+    bool causal;
+  };
+  std::vector<Case> cases = {{1, 1, 1, 1, 16, false},   {2, 3, 70, 70, 16, true},
+                             {1, 2, 130, 100, 32, false}, {1, 2, 100, 130, 64, true},
+                             {2, 1, 65, 129, 128, true},  {1, 1, 200, 64, 32, true}};
+  for (bool laser : {false, true}) {
+    for (const Case& c : cases) {
+      CAPTURE(laser);
+      CAPTURE(c.Tq);
+      CAPTURE(c.Tk);
+      CAPTURE(c.d);
+      for (DType dtype : {kFloat32, kFloat64}) {
+        Inputs in = random_inputs(c.B, c.H, c.Tq, c.Tk, c.d, dtype);
+        check_fused_matches_reference(laser, in, {.causal = c.causal},
+                                      dtype == kFloat32 ? 2e-5 : 1e-12);
+      }
+    }
+  }
+}
+
+TEST_CASE("masks: bool keep-masks and additive masks, broadcast, with causal") {
+  manual_seed(43);
+  for (bool laser : {false, true}) {
+    for (DType dtype : {kFloat32, kFloat64}) {
+      double tol = dtype == kFloat32 ? 2e-5 : 1e-12;
+      Inputs in = random_inputs(2, 2, 75, 90, 16, dtype);
+      Tensor keep = gt(rand({2, 1, 75, 90}), 0.3);  // per batch, broadcast over heads
+      check_fused_matches_reference(laser, in, {.mask = keep}, tol);
+      check_fused_matches_reference(laser, in, {.causal = true, .mask = keep}, tol);
+      Tensor additive = randn({90}, {.dtype = dtype});  // broadcast over batch, heads and queries
+      check_fused_matches_reference(laser, in, {.mask = additive, .scale = 0.3}, tol);
+    }
+  }
+}
+
+TEST_CASE("a row whose keys are all masked gives output 0 and gradient 0") {
+  manual_seed(44);
+  for (AttentionFn fn : {laser_attention, scaled_dot_product_attention}) {
+    Inputs in = random_inputs(1, 1, 3, 70, 8, kFloat64);
+    Tensor keep = ones({3, 70}, {.dtype = kBool});
+    {
+      NoGradGuard no_grad;
+      keep.select(0, 1).fill_(false);
+    }
+    Tensor out = fn(in.q, in.k, in.v, {.mask = keep});
+    CHECK(out.select(2, 1).abs().max().item<double>() == 0);
+    sum(out * 3).backward();
+    CHECK(in.q.grad().select(2, 1).abs().max().item<double>() == 0);
+    CHECK(in.q.grad().all_finite());
+    CHECK(in.k.grad().all_finite());
+    CHECK(in.v.grad().all_finite());
+  }
+}
+
+TEST_CASE("LASER is bounded by the softmax average and the max of the attended values") {
+  manual_seed(45);
+  Inputs in = random_inputs(2, 2, 90, 90, 16, kFloat64);
+  {
+    NoGradGuard no_grad;
+    in.v.mul_(4);
+  }
+  Tensor o = laser_attention(in.q, in.k, in.v, {.causal = true}).detach();
+  Tensor avg = scaled_dot_product_attention(in.q, in.k, in.v, {.causal = true}).detach();
+  CHECK(min(o - avg).item<double>() >= -1e-12);
+  // causal prefix max of v along the keys
+  std::vector<double> v = in.v.to_vector<double>(), out = o.to_vector<double>();
+  for (int64_t bh = 0; bh < 4; ++bh)
+    for (int64_t c = 0; c < 16; ++c) {
+      double running = -INFINITY;
+      for (int64_t i = 0; i < 90; ++i) {
+        running = std::max(running, v[(bh * 90 + i) * 16 + c]);
+        CHECK(out[(bh * 90 + i) * 16 + c] <= running + 1e-12);
+      }
+    }
+}
+
+TEST_CASE("LASER stays finite and accurate where the paper's global-max formula underflows") {
+  manual_seed(46);
+  struct Case {
+    const char* what;
+    int64_t T, big_pos;
+  };
+  // A large value at the last position, future for every earlier row under the
+  // causal mask (laser.md's case); and one inside the first (diagonal) tile.
+  for (Case c : {Case{"large value at the end", 64, 63}, Case{"large value in the diagonal tile", 100, 10}}) {
+    CAPTURE(c.what);
+    Inputs in64 = random_inputs(1, 2, c.T, c.T, 8, kFloat64);
+    {
+      NoGradGuard no_grad;
+      in64.v.select(2, c.big_pos).fill_(150.0);
+    }
+    Inputs in32{in64.q.detach().to(kFloat32).requires_grad_(), in64.k.detach().to(kFloat32).requires_grad_(),
+                in64.v.detach().to(kFloat32).requires_grad_()};
+    AttentionOptions causal{.causal = true};
+    // The paper's formula in float32 breaks down...
+    Tensor paper32 = laser_attention_reference(in32.q, in32.k, in32.v, causal);
+    CHECK_FALSE(paper32.all_finite());
+    // ...while the fused kernel in float32 matches the float64 reference.
+    Tensor grad_out = randn({1, 2, c.T, 8}, {.dtype = kFloat64});
+    std::vector<Tensor> want = run(laser_attention_reference, in64, causal, grad_out);
+    std::vector<Tensor> got = run(laser_attention, in32, causal, grad_out.to(kFloat32));
+    const char* what[] = {"output", "dq", "dk", "dv"};
+    for (int i = 0; i < 4; ++i) {
+      CAPTURE(what[i]);
+      CHECK(got[i].all_finite());
+      CHECK(max_rel_diff(got[i], want[i]) < 1e-4);
+    }
+  }
+}
+
+TEST_CASE("flush-to-zero is off: denormals survive (LASER's thresholds assume it)") {
+  volatile float tiny = FLT_MIN;
+  volatile float half = tiny / 2.0f;
+  CHECK(half > 0.0f);
+  Tensor t = exp(full({1}, -100.0f));  // e^-100 is a float32 denormal
+  CHECK(t.item<double>() > 0.0);
+}
+
+TEST_CASE("fused attention memory grows linearly with the sequence length") {
+  manual_seed(47);
+  auto extra = [](int64_t T) {
+    Inputs in = random_inputs(1, 2, T, T, 32, kFloat32);
+    size_t base = memory_allocated();
+    reset_peak_memory_allocated();
+    sum(laser_attention(in.q, in.k, in.v, {.causal = true})).backward();
+    return static_cast<double>(max_memory_allocated() - base);
+  };
+  double small = extra(256), large = extra(1024);
+  CHECK(large / small < 6.0);  // 4x for linear, 16x for a materialised T x T matrix
+}
+
+TEST_CASE("attention errors name the op and the shapes") {
+  Tensor q = randn({1, 2, 5, 8}), k = randn({1, 2, 6, 8}), v = randn({1, 2, 6, 8});
+  CHECK_THROWS_WITH_AS(laser_attention(q.reshape({2, 5, 8}), k, v),
+                       doctest::Contains("laser_attention: expected q, k, v of shape [B,H,T,d]"), Error);
+  CHECK_THROWS_WITH_AS(scaled_dot_product_attention(q, k, randn({1, 2, 7, 8})),
+                       doctest::Contains("same number of keys"), Error);
+  CHECK_THROWS_WITH_AS(laser_attention(q, randn({1, 2, 6, 4}), v), doctest::Contains("head size"), Error);
+  CHECK_THROWS_WITH_AS(laser_attention(q, k, v.to(kFloat64)), doctest::Contains("float64[1,2,6,8]"), Error);
+  CHECK_THROWS_WITH_AS(laser_attention(q, randn({1, 3, 6, 8}), randn({1, 3, 6, 8})),
+                       doctest::Contains("batch and head"), Error);
+  CHECK_THROWS_WITH_AS(laser_attention(q, k, v, {.mask = ones({5, 7}, {.dtype = kBool})}),
+                       doctest::Contains("[5,7]"), Error);
+  CHECK_THROWS_WITH_AS(laser_attention(q, k, v, {.mask = arange(6)}),
+                       doctest::Contains("mask must be bool"), Error);
+  CHECK_THROWS_WITH_AS(laser_attention(q, k, v, {.mask = zeros({6}, {.requires_grad = true})}),
+                       doctest::Contains("cannot require grad"), Error);
+}
