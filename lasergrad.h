@@ -14,6 +14,7 @@
 #include "core/tensor.h"
 #include "backends/cpu/cpu_backend.h"
 #include "ops/arithmetic.h"
+#include "ops/conv.h"
 #include "ops/attention.h"
 #include "ops/factory.h"
 #include "ops/gradcheck.h"

@@ -24,6 +24,15 @@ enum class BinaryOp : uint8_t {
 };
 enum class ReduceOp : uint8_t { Sum, Max, Min, Count };
 
+// Geometry of a 2-d convolution window (conv1d uses H = 1), per axis {h, w}.
+struct ConvGeometry {
+  int64_t kernel[2] = {1, 1};
+  int64_t stride[2] = {1, 1};
+  int64_t padding[2] = {0, 0};
+  int64_t dilation[2] = {1, 1};
+  int64_t groups = 1;  // only conv2d_direct reads it
+};
+
 inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 const char* op_name(UnaryOp op);
 const char* op_name(BinaryOp op);
@@ -69,6 +78,34 @@ struct KernelTable {
   void (*attention_backward)(const AttentionProblem& p, const Tensor& out, const Tensor& grad_out,
                              const Tensor& lse, const Tensor& row_max, const Tensor& flags,
                              const Tensor& dq, const Tensor& dk, const Tensor& dv) = nullptr;
+
+  // ---- convolution (ops/conv.cpp) ----
+  // Operands are contiguous, x is [N,C,H,W], cols is [N, C*KH*KW, OH*OW]
+  // (row c*KH*KW + kh*KW + kw), padding reads as zeros: PyTorch's im2col.
+  void (*im2col)(const Tensor& cols, const Tensor& x, const ConvGeometry& g) = nullptr;
+  // The adjoint of im2col: x = the sum of cols over the positions each x element feeds.
+  void (*col2im)(const Tensor& x, const Tensor& cols, const ConvGeometry& g) = nullptr;
+  // Direct grouped convolution without bias (no im2col buffer): out [N,Cout,OH,OW]
+  // from x [N,Cin,H,W] and w [Cout, Cin/groups, KH, KW]; contiguous operands.
+  void (*conv2d_direct)(const Tensor& out, const Tensor& x, const Tensor& w,
+                        const ConvGeometry& g) = nullptr;
+
+  // ---- activation, select, reduction, sampling (ops/elementwise_select.cpp,
+  // ops/reduction.cpp, ops/sampling.cpp) ----
+  // out[i] = cond[i] ? a[i] : b[i]; cond is bool, all views with out's shape.
+  void (*where)(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) = nullptr;
+  // Inclusive prefix sum of `in` along dim into out (contiguous, in's shape);
+  // reverse sums from the end (the adjoint, used by the backward).
+  void (*cumsum)(const Tensor& out, const Tensor& in, int64_t dim, bool reverse) = nullptr;
+  // Draws out [R,S] (int64) category indices from each row of probs [R,C]
+  // (contiguous, validated non-negative with enough mass); draw r*S+s uses
+  // Philox counter offset + r*S + s under seed.
+  void (*multinomial)(const Tensor& out, const Tensor& probs, bool replacement, uint64_t seed,
+                      uint64_t offset) = nullptr;
+  // The k = values.size(1) largest (or smallest) of each row of in [R,n] (contiguous),
+  // sorted, NaN counting as the largest, ties by lower index; values and indices [R,k].
+  void (*topk)(const Tensor& values, const Tensor& indices, const Tensor& in,
+               bool largest) = nullptr;
 };
 
 // Per device (not per dtype): moving bytes across devices.

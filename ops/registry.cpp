@@ -9,6 +9,7 @@ void register_arithmetic_ops();
 void register_reduction_ops();
 void register_linalg_ops();
 void register_view_ops();
+void register_conv_ops();
 void register_attention_ops();
 
 namespace {
@@ -41,6 +42,7 @@ void register_builtin_ops() {
   register_reduction_ops();
   register_linalg_ops();
   register_view_ops();
+  register_conv_ops();
   register_attention_ops();
 }
 

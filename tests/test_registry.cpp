@@ -42,6 +42,7 @@ TEST_CASE("the registry holds exactly the public differentiable ops") {
       "matmul",
       "view", "reshape", "transpose", "permute", "slice", "select", "expand", "squeeze",
       "unsqueeze", "flatten", "contiguous", "clone", "cat", "slice_backward",
+      "conv1d", "conv2d", "im2col", "col2im",
       "scaled_dot_product_attention", "scaled_dot_product_attention.causal", "laser_attention",
       "laser_attention.causal"};
   std::vector<std::string> names;

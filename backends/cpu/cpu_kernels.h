@@ -7,6 +7,7 @@ namespace lg::cpu {
 void fill_elementwise_kernels(KernelTable& table, DType dtype);
 void fill_reduce_kernels(KernelTable& table, DType dtype);
 void fill_blas_kernels(KernelTable& table, DType dtype);
+void fill_conv_kernels(KernelTable& table, DType dtype);
 void fill_attention_kernels(KernelTable& table, DType dtype);
 
 }  // namespace lg::cpu

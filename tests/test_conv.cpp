@@ -1,0 +1,279 @@
+// conv1d/conv2d on every algorithm against a direct nested-loop float64
+// reference on random inputs (stride, padding, dilation, groups, depthwise,
+// non-square, batches, non-contiguous, float32); im2col/col2im against their
+// definition; gradients of the fast paths against float64; every error path.
+#include <doctest/doctest.h>
+#include <lasergrad/lasergrad.h>
+
+#include <cmath>
+
+using namespace lg;
+
+namespace {
+
+struct Cfg {
+  int64_t N, Cin, H, W, Cout, KH, KW;
+  std::array<int64_t, 2> stride = {1, 1}, padding = {0, 0}, dilation = {1, 1};
+  int64_t groups = 1;
+};
+
+// out[n,co,oh,ow] = b[co] + sum over the group's ci, kh, kw of x * w, zero padding.
+std::vector<double> conv_ref(const Cfg& c, const std::vector<double>& x,
+                             const std::vector<double>& w, const std::vector<double>& b, int64_t OH,
+                             int64_t OW) {
+  std::vector<double> out(c.N * c.Cout * OH * OW);
+  int64_t cin_g = c.Cin / c.groups, cout_g = c.Cout / c.groups;
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t co = 0; co < c.Cout; ++co)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double acc = b.empty() ? 0.0 : b[co];
+          for (int64_t ci = 0; ci < cin_g; ++ci)
+            for (int64_t kh = 0; kh < c.KH; ++kh)
+              for (int64_t kw = 0; kw < c.KW; ++kw) {
+                int64_t ih = oh * c.stride[0] - c.padding[0] + kh * c.dilation[0];
+                int64_t iw = ow * c.stride[1] - c.padding[1] + kw * c.dilation[1];
+                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                int64_t cx = co / cout_g * cin_g + ci;
+                acc += x[((n * c.Cin + cx) * c.H + ih) * c.W + iw] *
+                       w[((co * cin_g + ci) * c.KH + kh) * c.KW + kw];
+              }
+          out[((n * c.Cout + co) * OH + oh) * OW + ow] = acc;
+        }
+  return out;
+}
+
+int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
+  std::vector<double> g = got.to_vector<double>();
+  REQUIRE(g.size() == want.size());
+  for (size_t i = 0; i < g.size(); ++i)
+    if (!(std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
+      CAPTURE(i);
+      CHECK(g[i] == want[i]);  // reports the first mismatch only
+      return;
+    }
+}
+
+Tensor rnd(const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, {.dtype = dtype});
+  uniform_(t, -1, 1);
+  return t;
+}
+
+// A non-contiguous tensor of `shape` (the last two dims transposed in memory).
+Tensor rnd_strided(const Shape& shape, DType dtype) {
+  Shape s = shape;
+  std::swap(s[s.size() - 1], s[s.size() - 2]);
+  return rnd(s, dtype).transpose(-1, -2);
+}
+
+const std::vector<Cfg> kCases = {
+    {1, 1, 5, 5, 1, 3, 3},
+    {2, 3, 7, 6, 4, 3, 2, {2, 1}, {1, 0}, {1, 2}},
+    {3, 4, 6, 9, 6, 2, 3, {1, 3}, {2, 1}, {2, 1}, 2},
+    {2, 6, 8, 7, 6, 3, 3, {1, 1}, {1, 1}, {1, 1}, 6},  // depthwise
+    {2, 4, 9, 5, 8, 3, 1, {2, 2}, {1, 0}, {3, 1}, 4},  // depthwise, channel multiplier 2
+    {1, 3, 16, 16, 5, 4, 4, {4, 4}},                   // patch embedding
+    {2, 5, 4, 4, 3, 1, 1},                             // 1x1
+    {1, 2, 3, 3, 2, 5, 5, {1, 1}, {2, 2}},             // kernel larger than the input
+};
+
+}  // namespace
+
+TEST_CASE("conv2d matches a nested-loop reference on every algorithm, dtype and layout") {
+  manual_seed(7);
+  for (const Cfg& c : kCases)
+    for (ConvAlgorithm algo : {ConvAlgorithm::Auto, ConvAlgorithm::Im2col, ConvAlgorithm::Direct})
+      for (DType dtype : {kFloat64, kFloat32})
+        for (bool strided : {false, true})
+          for (bool with_bias : {false, true}) {
+            CAPTURE(c.N);
+            CAPTURE(c.Cin);
+            CAPTURE(c.groups);
+            CAPTURE(static_cast<int>(algo));
+            CAPTURE(dtype_name(dtype));
+            CAPTURE(strided);
+            Shape xs = {c.N, c.Cin, c.H, c.W}, ws = {c.Cout, c.Cin / c.groups, c.KH, c.KW};
+            Tensor x = strided ? rnd_strided(xs, dtype) : rnd(xs, dtype);
+            Tensor w = strided ? rnd_strided(ws, dtype) : rnd(ws, dtype);
+            Tensor b = with_bias ? rnd({c.Cout}, dtype) : Tensor();
+            Tensor y = conv2d(x, w, b,
+                              {.stride = c.stride,
+                               .padding = c.padding,
+                               .dilation = c.dilation,
+                               .groups = c.groups,
+                               .algorithm = algo});
+            int64_t OH = out_size(c.H, c.KH, c.stride[0], c.padding[0], c.dilation[0]);
+            int64_t OW = out_size(c.W, c.KW, c.stride[1], c.padding[1], c.dilation[1]);
+            CHECK(y.shape() == Shape{c.N, c.Cout, OH, OW});
+            CHECK(y.dtype() == dtype);
+            auto want = conv_ref(c, x.to_vector<double>(), w.to_vector<double>(),
+                                 with_bias ? b.to_vector<double>() : std::vector<double>{}, OH, OW);
+            check_close(y, want, dtype == kFloat64 ? 1e-12 : 1e-5);
+          }
+}
+
+TEST_CASE("conv1d is conv2d over a height of 1, at speech-like shapes too") {
+  manual_seed(8);
+  struct C1 {
+    int64_t N, Cin, L, Cout, K, stride, padding, dilation, groups;
+  };
+  std::vector<C1> cases = {{2, 3, 11, 4, 3, 1, 0, 1, 1},
+                           {1, 4, 10, 6, 2, 2, 1, 3, 2},
+                           {2, 16, 40, 16, 31, 1, 15, 1, 16},
+                           {3, 8, 25, 8, 3, 1, 1, 1, 1},
+                           {1, 2, 9, 4, 4, 3, 2, 2, 2}};
+  for (const C1& c : cases)
+    for (ConvAlgorithm algo : {ConvAlgorithm::Auto, ConvAlgorithm::Im2col, ConvAlgorithm::Direct})
+      for (DType dtype : {kFloat64, kFloat32}) {
+        CAPTURE(c.Cin);
+        CAPTURE(c.K);
+        CAPTURE(static_cast<int>(algo));
+        Tensor x = rnd_strided({c.N, c.Cin, c.L}, dtype);
+        Tensor w = rnd({c.Cout, c.Cin / c.groups, c.K}, dtype);
+        Tensor b = rnd({c.Cout}, dtype);
+        Tensor y = conv1d(x, w, b,
+                          {.stride = c.stride,
+                           .padding = c.padding,
+                           .dilation = c.dilation,
+                           .groups = c.groups,
+                           .algorithm = algo});
+        Cfg c2{
+            c.N,     c.Cin, 1, c.L, c.Cout, 1, c.K, {1, c.stride}, {0, c.padding}, {1, c.dilation},
+            c.groups};
+        int64_t OL = out_size(c.L, c.K, c.stride, c.padding, c.dilation);
+        CHECK(y.shape() == Shape{c.N, c.Cout, OL});
+        auto want = conv_ref(c2, x.to_vector<double>(), w.to_vector<double>(),
+                             b.to_vector<double>(), 1, OL);
+        check_close(y, want, dtype == kFloat64 ? 1e-12 : 1e-5);
+      }
+}
+
+TEST_CASE("unbatched inputs give unbatched outputs") {
+  manual_seed(9);
+  Tensor x = rnd({3, 10}, kFloat64), w = rnd({2, 3, 3}, kFloat64);
+  Tensor y = conv1d(x, w, {}, {.padding = 1});
+  CHECK(y.shape() == Shape{2, 10});
+  check_close(y, conv1d(x.unsqueeze(0), w, {}, {.padding = 1}).to_vector<double>(), 1e-15);
+  Tensor x2 = rnd({3, 5, 6}, kFloat64), w2 = rnd({4, 3, 2, 2}, kFloat64);
+  CHECK(conv2d(x2, w2).shape() == Shape{4, 4, 5});
+}
+
+TEST_CASE("im2col matches its definition and col2im is its adjoint") {
+  manual_seed(10);
+  FoldOptions o{.dilation = {2, 1}, .padding = {1, 2}, .stride = {1, 2}};
+  for (DType dtype : {kFloat64, kFloat32}) {
+    Tensor x = rnd_strided({2, 3, 6, 7}, dtype);
+    Tensor cols = im2col(x, {2, 3}, o);
+    int64_t OH = out_size(6, 2, 1, 1, 2), OW = out_size(7, 3, 2, 2, 1);
+    REQUIRE(cols.shape() == Shape{2, 3 * 6, OH * OW});
+    std::vector<double> xv = x.to_vector<double>(), want(cols.numel());
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t r = 0; r < 18; ++r)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            int64_t ch = r / 6, kh = r / 3 % 2, kw = r % 3;
+            int64_t ih = oh - 1 + 2 * kh, iw = ow * 2 - 2 + kw;
+            bool in = ih >= 0 && ih < 6 && iw >= 0 && iw < 7;
+            want[((n * 18 + r) * OH + oh) * OW + ow] =
+                in ? xv[((n * 3 + ch) * 6 + ih) * 7 + iw] : 0;
+          }
+    check_close(cols, want, 0);
+    // <im2col(x), c> == <x, col2im(c)> for random c.
+    Tensor c = rnd(cols.shape(), dtype);
+    Tensor back = col2im(c, {6, 7}, {2, 3}, o);
+    REQUIRE(back.shape() == x.shape());
+    double lhs = sum(cols * c).item<double>(), rhs = sum(x * back).item<double>();
+    CHECK(lhs == doctest::Approx(rhs).epsilon(dtype == kFloat64 ? 1e-12 : 1e-5));
+  }
+}
+
+TEST_CASE("float32 gradients of every algorithm match float64 ones") {
+  manual_seed(12);
+  for (const Cfg& c : kCases)
+    for (ConvAlgorithm algo : {ConvAlgorithm::Im2col, ConvAlgorithm::Direct}) {
+      Shape xs = {c.N, c.Cin, c.H, c.W}, ws = {c.Cout, c.Cin / c.groups, c.KH, c.KW};
+      Tensor x64 = rnd(xs, kFloat64), w64 = rnd(ws, kFloat64), b64 = rnd({c.Cout}, kFloat64);
+      Conv2dOptions o{.stride = c.stride,
+                      .padding = c.padding,
+                      .dilation = c.dilation,
+                      .groups = c.groups,
+                      .algorithm = algo};
+      auto grads = [&](DType dtype) {
+        Tensor x = x64.to(dtype).requires_grad_(), w = w64.to(dtype).requires_grad_();
+        Tensor b = b64.to(dtype).requires_grad_();
+        Tensor y = conv2d(x, w, b, o);
+        sum(y * y).backward();
+        return std::vector<Tensor>{x.grad(), w.grad(), b.grad()};
+      };
+      auto g32 = grads(kFloat32), g64 = grads(kFloat64);
+      for (size_t i = 0; i < 3; ++i) {
+        CHECK(g32[i].dtype() == kFloat32);
+        check_close(g32[i], g64[i].to_vector<double>(), 1e-4);
+      }
+    }
+}
+
+#define CHECK_ERROR(expr, ...)                                    \
+  do {                                                            \
+    try {                                                         \
+      (void)(expr);                                               \
+      FAIL_CHECK("no lg::Error from: " #expr);                    \
+    } catch (const Error& e) {                                    \
+      std::string msg = e.what();                                 \
+      for (const char* part : {__VA_ARGS__}) {                    \
+        INFO("message: " << msg);                                 \
+        CHECK_MESSAGE(msg.find(part) != std::string::npos, part); \
+      }                                                           \
+    }                                                             \
+  } while (false)
+
+TEST_CASE("conv errors name the op and the shapes") {
+  Tensor x = randn({2, 4, 10}), w = randn({6, 4, 3});
+  CHECK_ERROR(conv1d(x, randn({6, 3, 3})), "conv1d", "[2,4,10]", "[6,3,3]", "4 channels");
+  CHECK_ERROR(conv1d(x, randn({6, 2, 3}), {}, {.groups = 3}), "conv1d", "groups 3",
+              "4 input channels", "[2,4,10]");
+  CHECK_ERROR(conv1d(x, randn({5, 2, 3}), {}, {.groups = 2}), "conv1d", "groups 2",
+              "5 output channels", "[5,2,3]");
+  CHECK_ERROR(conv1d(x, w, {}, {.groups = 0}), "conv1d", "groups must be positive");
+  CHECK_ERROR(conv1d(x, randn({6, 4, 11})), "conv1d", "output size 0 is less than 1", "[2,4,10]",
+              "[6,4,11]");
+  CHECK_ERROR(conv1d(x, w, {}, {.dilation = 5}), "conv1d", "less than 1", "dilation 5");
+  CHECK_ERROR(conv1d(x, w, {}, {.stride = 0}), "conv1d", "stride 0");
+  CHECK_ERROR(conv1d(x, w, {}, {.padding = -1}), "conv1d", "padding -1");
+  CHECK_ERROR(conv1d(randn({1, 2, 4, 10}), w), "conv1d", "[N, Cin, L]", "[1,2,4,10]");
+  CHECK_ERROR(conv1d(randn({10}), w), "conv1d", "[10]");
+  CHECK_ERROR(conv1d(x, randn({6, 4})), "conv1d", "weight", "[6,4]");
+  CHECK_ERROR(conv1d(x, w, randn({5})), "conv1d", "bias", "[5]", "6 output channels");
+  CHECK_ERROR(conv1d(x, w.to(kFloat64)), "conv1d", "float32[2,4,10]", "float64[6,4,3]");
+  CHECK_ERROR(conv1d(x, w, randn({6}, {.dtype = kFloat64})), "conv1d", "bias", "float64[6]");
+  CHECK_ERROR(conv1d(arange(20).reshape({1, 2, 10}), randn({1, 2, 3})), "conv1d", "int64");
+  CHECK_ERROR(conv1d(Tensor(), w), "conv1d", "input");
+  CHECK_ERROR(conv1d(x, Tensor()), "conv1d", "weight");
+
+  Tensor x2 = randn({2, 3, 8, 8});
+  CHECK_ERROR(conv2d(x2, randn({4, 2, 3, 3})), "conv2d", "[2,3,8,8]", "[4,2,3,3]", "3 channels");
+  CHECK_ERROR(conv2d(x2, randn({4, 3, 3, 9})), "conv2d", "output size [6,0] is less than 1");
+  CHECK_ERROR(conv2d(x2, randn({4, 3, 3, 3}), {}, {.stride = {1, 0}}), "conv2d", "stride [1,0]");
+  CHECK_ERROR(conv2d(x2, randn({4, 3, 3, 3}), {}, {.dilation = {0, 1}}), "conv2d",
+              "dilation [0,1]");
+  CHECK_ERROR(conv2d(x2, randn({4, 3, 0, 3})), "conv2d", "kernel size [0,3]");
+  CHECK_ERROR(conv2d(x2, randn({4, 1, 3, 3}), {}, {.groups = 2}), "conv2d", "groups 2",
+              "3 input channels");
+  CHECK_ERROR(conv2d(randn({3, 8}), randn({4, 3, 3, 3})), "conv2d", "[N, Cin, H, W]", "[3,8]");
+  CHECK_ERROR(conv2d(x2, randn({4, 3, 3})), "conv2d", "weight", "[4,3,3]");
+}
+
+TEST_CASE("im2col and col2im errors name the op and the shapes") {
+  CHECK_ERROR(im2col(randn({2, 3, 4}), {2, 2}), "im2col", "[N, C, H, W]", "[2,3,4]");
+  CHECK_ERROR(im2col(randn({1, 2, 3, 3}), {4, 2}), "im2col", "output size [0,2]", "[1,2,3,3]");
+  CHECK_ERROR(im2col(randn({1, 2, 3, 3}), {2, 2}, {.stride = {0, 1}}), "im2col", "stride");
+  CHECK_ERROR(col2im(randn({1, 7, 4}), {3, 3}, {2, 2}), "col2im", "[1,7,4]", "multiple");
+  CHECK_ERROR(col2im(randn({1, 8, 5}), {3, 3}, {2, 2}), "col2im", "5 columns", "[3,3]");
+  CHECK_ERROR(col2im(randn({8, 4}), {3, 3}, {2, 2}), "col2im", "[N, C*KH*KW, L]", "[8,4]");
+  CHECK_ERROR(col2im(randn({1, 8, 4}), {0, 3}, {2, 2}), "col2im", "output size [0,3]");
+}
