@@ -69,6 +69,31 @@ struct KernelTable {
                  uint64_t offset) = nullptr;
   bool (*all_finite)(const Tensor& in) = nullptr;
 
+  // ---- normalization (ops/normalization.cpp) ----
+  // Layer norm of each row of x [M,N]: out [M,N], mean and rstd [M] (saved for
+  // the backward); weight and bias are [N] or undefined (absent). All contiguous.
+  void (*layer_norm)(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
+                     const Tensor& weight, const Tensor& bias, double eps) = nullptr;
+  // Its gradients from grad [M,N]: dx [M,N], dweight and dbias [N]; each output
+  // may be undefined (not needed), weight may be undefined (absent). All contiguous.
+  void (*layer_norm_backward)(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
+                              const Tensor& grad, const Tensor& x, const Tensor& mean,
+                              const Tensor& rstd, const Tensor& weight) = nullptr;
+
+  // ---- indexing (ops/indexing.cpp) ----
+  // Indices are int64, contiguous, and already checked to lie in [0, size).
+  // in [A,n,B] and out [A,K,B] contiguous, index [K]: out[a,k,b] = in[a,index[k],b].
+  void (*index_select)(const Tensor& out, const Tensor& in, const Tensor& index) = nullptr;
+  // Its adjoint, in place: out [A,n,B] += src [A,K,B] at out[a,index[k],b] (contiguous).
+  void (*index_add)(const Tensor& out, const Tensor& index, const Tensor& src) = nullptr;
+  // out and index have one shape; in has any strides and shape[d] >= index's
+  // for d != dim: out[..i..] = in[..index[..i..]..] with the index taking dim's place.
+  void (*gather)(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) = nullptr;
+  // Its adjoint, in place: out (contiguous) at index's positions along dim
+  // += src, where src has index's shape and any strides.
+  void (*scatter_add)(const Tensor& out, int64_t dim, const Tensor& index,
+                      const Tensor& src) = nullptr;
+
   // ---- attention (ops/attention.cpp): one tiled kernel family for softmax and LASER ----
   // Forward writes out [B,H,Tq,d] and lse [B,H,Tq] (+inf for a row with no attended key);
   // for LASER also row_max [B,H,Tq,d] (the running column max r each row used) and

@@ -9,6 +9,9 @@ void register_arithmetic_ops();
 void register_reduction_ops();
 void register_linalg_ops();
 void register_view_ops();
+void register_normalization_ops();
+void register_indexing_ops();
+void register_dropout_ops();
 void register_conv_ops();
 void register_attention_ops();
 
@@ -42,6 +45,9 @@ void register_builtin_ops() {
   register_reduction_ops();
   register_linalg_ops();
   register_view_ops();
+  register_normalization_ops();
+  register_indexing_ops();
+  register_dropout_ops();
   register_conv_ops();
   register_attention_ops();
 }

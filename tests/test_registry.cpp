@@ -42,6 +42,9 @@ TEST_CASE("the registry holds exactly the public differentiable ops") {
       "matmul",
       "view", "reshape", "transpose", "permute", "slice", "select", "expand", "squeeze",
       "unsqueeze", "flatten", "contiguous", "clone", "cat", "slice_backward",
+      "layer_norm", "layer_norm.2d", "rms_norm", "batch_norm", "batch_norm.eval",
+      "embedding", "embedding.padding_idx", "index_select", "index_add", "gather", "scatter_add",
+      "stack", "split", "split.sizes", "chunk", "pad", "repeat", "dropout",
       "conv1d", "conv2d", "im2col", "col2im",
       "scaled_dot_product_attention", "scaled_dot_product_attention.causal", "laser_attention",
       "laser_attention.causal"};

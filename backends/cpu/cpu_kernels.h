@@ -7,6 +7,8 @@ namespace lg::cpu {
 void fill_elementwise_kernels(KernelTable& table, DType dtype);
 void fill_reduce_kernels(KernelTable& table, DType dtype);
 void fill_blas_kernels(KernelTable& table, DType dtype);
+void fill_normalization_kernels(KernelTable& table, DType dtype);
+void fill_indexing_kernels(KernelTable& table, DType dtype);
 void fill_conv_kernels(KernelTable& table, DType dtype);
 void fill_attention_kernels(KernelTable& table, DType dtype);
 

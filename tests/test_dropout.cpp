@@ -1,0 +1,66 @@
+// dropout: identity in eval and for p = 0, zeros for p = 1, a mask drawn from
+// the seeded global generator with keep rate 1 - p and scale 1/(1-p), the
+// same mask in the backward, and errors for a bad p.
+#include <doctest/doctest.h>
+#include <lasergrad/lasergrad.h>
+
+#include <cmath>
+
+using namespace lg;
+
+TEST_CASE("dropout is the identity in eval mode and for p = 0, zeros for p = 1") {
+  Tensor x = randn({3, 4}, {.requires_grad = true});
+  CHECK(dropout(x, 0.5, /*train=*/false).is_same(x));
+  CHECK(dropout(x, 0.0, true).is_same(x));
+  Tensor z = dropout(x, 1.0, true);
+  CHECK(z.to_vector<float>() == std::vector<float>(12, 0.0f));
+  sum(z).backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>(12, 0.0f));
+}
+
+TEST_CASE(
+    "dropout keeps 1 - p of the elements, scaled, reproducibly, with the mask in the backward") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    const double p = 0.3;
+    manual_seed(42);
+    Tensor x = rand({200, 300}, {.dtype = dtype});
+    x = (x + 0.5).detach().requires_grad_();  // away from 0, so kept elements are nonzero
+    manual_seed(9);
+    Tensor y = dropout(x, p, true);
+    std::vector<double> xv = x.to_vector<double>(), yv = y.to_vector<double>();
+    int64_t kept = 0;
+    double worst = 0;  // relative error of the kept values against x / (1 - p)
+    for (size_t i = 0; i < xv.size(); ++i) {
+      if (yv[i] != 0) {
+        ++kept;
+        worst = std::max(worst, std::fabs(yv[i] - xv[i] / (1 - p)) / std::fabs(yv[i]));
+      }
+    }
+    CHECK(worst <= 1e-6);
+    const double rate = static_cast<double>(kept) / static_cast<double>(xv.size());
+    CHECK(rate == doctest::Approx(1 - p).epsilon(0.02));
+
+    manual_seed(9);
+    CHECK(dropout(x, p, true).to_vector<double>() == yv);  // same seed, same mask
+    CHECK(dropout(x, p, true).to_vector<double>() != yv);  // the generator moved on
+
+    Tensor g = randn({200, 300}, {.dtype = dtype});
+    std::vector<double> gv = g.to_vector<double>();
+    std::vector<double> dx = grad({y}, {x}, {}, {g})[0].to_vector<double>();
+    for (size_t i = 0; i < xv.size(); i += 97) {
+      double want = yv[i] == 0 ? 0.0 : gv[i] / (1 - p);
+      CHECK(std::fabs(dx[i] - want) <= 1e-6 * std::max(1.0, std::fabs(want)));
+    }
+  }
+}
+
+TEST_CASE("dropout errors") {
+  Tensor x = randn({2, 3});
+  for (double p : {-0.1, 1.5, std::nan("")}) {
+    CHECK_THROWS_WITH_AS(dropout(x, p, true),
+                         doctest::Contains("dropout: probability has to be between 0 and 1"),
+                         Error);
+  }
+  CHECK_THROWS_WITH_AS(dropout(arange(6), 0.5, true), doctest::Contains("int64[6]"), Error);
+  CHECK_THROWS_WITH_AS(dropout(Tensor(), 0.5, true), doctest::Contains("dropout"), Error);
+}
