@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds Release with
+# warnings as errors in build/ and runs every test, then builds build-asan/ with
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests and the
+# demo under them. Ends with one line of timings; exits non-zero on any failure.
+# Environment: LG_BUILD_DIR, LG_ASAN_BUILD_DIR (other build folders),
+# LG_CMAKE_ARGS (more options for both configures, e.g. -DLG_WITH_CUDA=OFF),
+# LG_SKIP_SANITIZE=1 (only the Release part).
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build=${LG_BUILD_DIR:-build}
+asan_build=${LG_ASAN_BUILD_DIR:-build-asan}
+read -r -a extra_args <<<"${LG_CMAKE_ARGS:-}"
+timings=()
+stage=""
+start=$SECONDS
+
+# timed LABEL COMMAND...: runs the command and records how long it took.
+timed() {
+  local label=$1 t0=$SECONDS
+  shift
+  stage=$label
+  "$@"
+  timings+=("$label $((SECONDS - t0))s")
+}
+
+summary() {
+  local rc=$?
+  local IFS=,
+  if ((rc == 0)); then
+    echo "test.sh: passed. timings:${timings[*]/#/ }, total $((SECONDS - start))s"
+  else
+    echo "test.sh: FAILED in '$stage' (exit $rc). timings:${timings[*]/#/ }" >&2
+  fi
+}
+trap summary EXIT
+
+# configure DIR OPTIONS...: Ninja for a new build folder; an existing one keeps its generator.
+configure() {
+  local dir=$1
+  shift
+  local generator=()
+  [[ -f $dir/CMakeCache.txt ]] || generator=(-G Ninja)
+  cmake -S . -B "$dir" "${generator[@]}" "$@" "${extra_args[@]}"
+}
+
+release_build() {
+  configure "$build" -DCMAKE_BUILD_TYPE=Release -DLG_WERROR=ON
+  cmake --build "$build"
+}
+
+asan_build_all() {
+  configure "$asan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLG_SANITIZE=ON -DLG_WERROR=ON \
+    -DLG_WITH_CUDA=OFF -DLG_BUILD_TOOLS=OFF -DLG_BUILD_EXAMPLES=ON
+  cmake --build "$asan_build"
+}
+
+# The install/consumer test only repeats the Release one's build checks: not run here.
+asan_tests() {
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$asan_build" --output-on-failure -E '^install:'
+}
+
+timed deps bash scripts/install-deps.sh
+timed "release build" release_build
+timed tests ctest --test-dir "$build" --output-on-failure
+if [[ ${LG_SKIP_SANITIZE:-0} != 1 ]]; then
+  timed "asan build" asan_build_all
+  timed "asan tests" asan_tests
+fi
