@@ -10,6 +10,7 @@
 
 namespace lg::bench {
 Runner setup_softmax(CLI::App& cmd);
+Runner setup_attention(CLI::App& cmd);
 }  // namespace lg::bench
 
 namespace {
@@ -23,6 +24,8 @@ struct Entry {
 const Entry kBenches[] = {
     {"softmax", "fused vs composite softmax, log_softmax and cross_entropy",
      lg::bench::setup_softmax},
+    {"attention", "fused LASER and softmax attention vs their composite formulas",
+     lg::bench::setup_attention},
 };
 
 }  // namespace

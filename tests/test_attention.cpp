@@ -5,6 +5,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <lasergrad/backends/cpu/vector_math.h>
 #include <lasergrad/lasergrad.h>
 
 using namespace lg;
@@ -209,4 +210,29 @@ TEST_CASE("attention errors name the op and the shapes") {
                        doctest::Contains("mask must be bool"), Error);
   CHECK_THROWS_WITH_AS(laser_attention(q, k, v, {.mask = zeros({6}, {.requires_grad = true})}),
                        doctest::Contains("cannot require grad"), Error);
+}
+
+TEST_CASE("the vectorised float exp matches std::exp, including its edge cases") {
+  std::vector<float> x;
+  for (float v = -110.0f; v < 90.0f; v += 0.0137f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 88.7f, 88.75f, -87.5f, -103.9f, -104.5f})
+    x.push_back(v);
+  x.push_back(-INFINITY);
+  x.push_back(INFINITY);
+  x.push_back(NAN);
+  std::vector<float> y = x;
+  cpu::exp_inplace(y.data(), static_cast<int64_t>(y.size()));
+  int bad = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    float want = std::exp(x[i]);
+    if (std::isnan(want)) {
+      bad += !std::isnan(y[i]);
+    } else if (std::isinf(want) || want == 0.0f) {
+      bad += y[i] != want && std::fabs(y[i] - want) > 2 * FLT_TRUE_MIN;
+    } else {
+      float tol = want < FLT_MIN ? 2 * FLT_TRUE_MIN : 4e-7f * want;  // ~2 ulp; denormals absolute
+      bad += std::fabs(y[i] - want) > tol;
+    }
+  }
+  CHECK(bad == 0);
 }

@@ -151,7 +151,7 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
 #pragma omp parallel if (tasks > 1)
   {
     std::vector<T> scores(kTileQ * kTileK), acc(kTileQ * d), e(kTileK * d), m(kTileQ),
-        l(kTileQ), r(d), exact_scores;
+        l(kTileQ), r(d), r_new(d), col_scale(d), exact_scores;
     std::vector<char> attended;
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
@@ -190,17 +190,24 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
         }
         const T* values = s.v(bh) + k0 * d;
         if (p.laser) {
-          // Raise the running column max over attended keys, rescaling acc's columns.
+          // Raise the running column max over this tile's attended keys, then
+          // rescale each accumulator column once by exp(r_old - r_new).
+          std::copy(r.begin(), r.end(), r_new.begin());
           for (int64_t jj = 0; jj < nk; ++jj) {
             if (!attended[jj]) continue;
             const T* vrow = values + jj * d;
-            for (int64_t c = 0; c < d; ++c) {
-              if (vrow[c] <= r[c]) continue;
-              const T scale = std::exp(r[c] - vrow[c]);  // 0 while r is -inf (acc is 0 then)
-              for (int64_t ii = 0; ii < nq; ++ii) acc[ii * d + c] *= scale;
-              r[c] = vrow[c];
-            }
+            for (int64_t c = 0; c < d; ++c) r_new[c] = std::max(r_new[c], vrow[c]);
           }
+          bool raised = false;
+          for (int64_t c = 0; c < d; ++c) {
+            // exp(-inf) = 0 while r was -inf: acc is still 0 there.
+            col_scale[c] = r_new[c] > r[c] ? std::exp(r[c] - r_new[c]) : T(1);
+            raised = raised || r_new[c] > r[c];
+          }
+          if (raised)
+            for (int64_t ii = 0; ii < nq; ++ii)
+              for (int64_t c = 0; c < d; ++c) acc[ii * d + c] *= col_scale[c];
+          std::swap(r, r_new);
           shifted_exp_values(s.v(bh), k0, nk, d, r.data(), attended, e.data());
           values = e.data();
         }

@@ -13,8 +13,12 @@ namespace lg::cpu {
 // underflow gradually to denormals and overflow to inf. exp(-inf) = 0,
 // exp(nan) = nan.
 inline float exp_float(float x) {
-  const float clamped = std::fmin(std::fmax(x, -104.0f), 88.8f);
-  const float n = std::floor(clamped * 1.44269504088896341f + 0.5f);
+  // Plain selects and casts only: libm calls (fmaxf, floorf) would stop vectorisation.
+  float clamped = x < -104.0f ? -104.0f : x;
+  clamped = clamped > 88.8f ? 88.8f : clamped;
+  const float t = clamped * 1.44269504088896341f;
+  const int32_t ni = static_cast<int32_t>(t + (t < 0.0f ? -0.5f : 0.5f));  // round to nearest
+  const float n = static_cast<float>(ni);
   float r = clamped - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -24,8 +28,7 @@ inline float exp_float(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n);
-  const int32_t half = ni / 2;
+  const int32_t half = ni >> 1;  // floor, as the vector version
   const float s1 = std::bit_cast<float>((half + 127) << 23);
   const float s2 = std::bit_cast<float>((ni - half + 127) << 23);
   float y = p * s1 * s2;
@@ -34,11 +37,14 @@ inline float exp_float(float x) {
   return x != x ? x : y;
 }
 
+// x[i] = exp(x[i]); the float version is compiled for AVX-512, AVX2 and
+// baseline x86-64 and picked at load time (vector_math.cpp).
+void exp_inplace_float(float* x, int64_t n);
+
 template <typename T>
 inline void exp_inplace(T* x, int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) x[i] = exp_float(x[i]);
+    exp_inplace_float(x, n);
   } else {
     for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
   }
