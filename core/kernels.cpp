@@ -20,7 +20,9 @@ std::array<bool, kNumDeviceTypes>& registered() {
 }  // namespace
 
 const char* op_name(UnaryOp op) {
-  static const char* names[] = {"neg", "exp", "log", "sqrt", "abs"};
+  static const char* names[] = {"neg",  "exp",  "log",       "sqrt", "abs",      "tanh", "sigmoid",
+                                "relu", "gelu", "gelu_tanh", "silu", "softplus", "erf"};
+  static_assert(std::size(names) == static_cast<size_t>(UnaryOp::Count));
   return names[static_cast<int>(op)];
 }
 

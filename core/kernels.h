@@ -16,7 +16,11 @@
 
 namespace lg {
 
-enum class UnaryOp : uint8_t { Neg, Exp, Log, Sqrt, Abs, Count };
+enum class UnaryOp : uint8_t {
+  Neg, Exp, Log, Sqrt, Abs,
+  Tanh, Sigmoid, Relu, Gelu, GeluTanh, Silu, Softplus, Erf,  // activations (beta 1, no threshold)
+  Count
+};
 enum class BinaryOp : uint8_t {
   Add, Sub, Mul, Div, Pow, Maximum, Minimum,   // arithmetic: out has the table's dtype
   Eq, Ne, Lt, Le, Gt, Ge,                      // comparisons: out is bool

@@ -211,6 +211,9 @@ Tensor ge(const Tensor& a, const Tensor& b) { return binary_raw(BinaryOp::Ge, a,
 Tensor eq(const Tensor& a, const Scalar& b) { return eq(a, scalar_like(a, b)); }
 Tensor lt(const Tensor& a, const Scalar& b) { return lt(a, scalar_like(a, b)); }
 Tensor gt(const Tensor& a, const Scalar& b) { return gt(a, scalar_like(a, b)); }
+Tensor ne(const Tensor& a, const Scalar& b) { return ne(a, scalar_like(a, b)); }
+Tensor le(const Tensor& a, const Scalar& b) { return le(a, scalar_like(a, b)); }
+Tensor ge(const Tensor& a, const Scalar& b) { return ge(a, scalar_like(a, b)); }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator+(const Tensor& a, const Scalar& b) { return add(a, b); }

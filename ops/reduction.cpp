@@ -1,9 +1,11 @@
 #include "reduction.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "arithmetic.h"
+#include "elementwise_select.h"
 #include "op_support.h"
 #include "registry.h"
 #include "samples.h"
@@ -62,11 +64,11 @@ Tensor sum_impl(const Tensor& a, std::vector<int64_t> dims, bool keepdim) {
   Tensor out = reduce_raw(ReduceOp::Sum, a, dims, dtype, "sum");
   Shape final_shape = reduced_shape(a.shape(), dims, keepdim);
   out = make_view(out, final_shape, contiguous_strides(final_shape), 0);
-  return detail::record("sum", out, {a}, {},
-                        [in = detail::meta(a), dims, keepdim](const BackwardArgs& c) {
-                          Tensor g = keepdim ? c.grad : c.grad.reshape(keepdim_shape(in.shape, dims));
-                          return std::vector<Tensor>{g.expand(in.shape)};
-                        });
+  return detail::record(
+      "sum", out, {a}, {}, [in = detail::meta(a), dims, keepdim](const BackwardArgs& c) {
+        Tensor g = keepdim ? c.grad : c.grad.reshape(keepdim_shape(in.shape, dims));
+        return std::vector<Tensor>{g.expand(in.shape)};
+      });
 }
 
 // max/min values; the gradient goes to the extremal elements, shared among ties.
@@ -81,16 +83,18 @@ Tensor extreme_impl(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, boo
   Tensor kept = reduce_raw(op, a, dims, a.dtype(), name);
   Shape final_shape = reduced_shape(a.shape(), dims, keepdim);
   Tensor out = make_view(kept, final_shape, contiguous_strides(final_shape), 0);
-  return detail::record(name, out, {a}, {a}, [dims, keepdim](const BackwardArgs& c) {
-    const Tensor& x = c.saved[0];
-    const Tensor& y = c.saved[1];
-    Shape ks = keepdim_shape(x.shape(), dims);
-    Tensor yk = keepdim ? y : y.reshape(ks);
-    Tensor gk = keepdim ? c.grad : c.grad.reshape(ks);
-    Tensor mask = eq(x, yk.detach()).to(x.dtype());
-    Tensor count = sum(mask, dims, /*keepdim=*/true);
-    return std::vector<Tensor>{gk * mask / count};
-  }, {.save_output = true});
+  return detail::record(name, out, {a}, {a},
+                        [dims, keepdim](const BackwardArgs& c) {
+                          const Tensor& x = c.saved[0];
+                          const Tensor& y = c.saved[1];
+                          Shape ks = keepdim_shape(x.shape(), dims);
+                          Tensor yk = keepdim ? y : y.reshape(ks);
+                          Tensor gk = keepdim ? c.grad : c.grad.reshape(ks);
+                          Tensor mask = eq(x, yk.detach()).to(x.dtype());
+                          Tensor count = sum(mask, dims, /*keepdim=*/true);
+                          return std::vector<Tensor>{gk * mask / count};
+                        },
+                        {.save_output = true});
 }
 
 Tensor arg_impl(ReduceOp op, const Tensor& a, int64_t dim, bool keepdim, const char* name) {
@@ -125,7 +129,9 @@ Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   return sum_impl(a, nd, keepdim) / static_cast<double>(count);
 }
 Tensor mean(const Tensor& a) { return mean(a, all_dims(a), false); }
-Tensor mean(const Tensor& a, int64_t dim, bool keepdim) { return mean(a, std::vector<int64_t>{dim}, keepdim); }
+Tensor mean(const Tensor& a, int64_t dim, bool keepdim) {
+  return mean(a, std::vector<int64_t>{dim}, keepdim);
+}
 
 Tensor max(const Tensor& a) { return extreme_impl(ReduceOp::Max, a, all_dims(a), false, "max"); }
 Tensor max(const Tensor& a, int64_t dim, bool keepdim) {
@@ -136,14 +142,88 @@ Tensor min(const Tensor& a, int64_t dim, bool keepdim) {
   return extreme_impl(ReduceOp::Min, a, normalize_dims(a, {dim}, "min"), keepdim, "min");
 }
 
-Tensor argmax(const Tensor& a) { return arg_impl(ReduceOp::Max, a.reshape({-1}), 0, false, "argmax"); }
+Tensor argmax(const Tensor& a) {
+  return arg_impl(ReduceOp::Max, a.reshape({-1}), 0, false, "argmax");
+}
 Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) {
   return arg_impl(ReduceOp::Max, a, dim, keepdim, "argmax");
 }
-Tensor argmin(const Tensor& a) { return arg_impl(ReduceOp::Min, a.reshape({-1}), 0, false, "argmin"); }
+Tensor argmin(const Tensor& a) {
+  return arg_impl(ReduceOp::Min, a.reshape({-1}), 0, false, "argmin");
+}
 Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) {
   return arg_impl(ReduceOp::Min, a, dim, keepdim, "argmin");
 }
+
+Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  detail::check_defined(a, "logsumexp");
+  Tensor x = is_floating(a.dtype()) ? a : a.to(kFloat32);
+  std::vector<int64_t> nd = normalize_dims(x, dims, "logsumexp");
+  // The shift cancels in both value and gradient, so it is a constant. Where
+  // the max is not finite (a slice of all -inf, or +inf) x - max would be NaN,
+  // so those slices shift by 0.
+  Tensor m = reduce_raw(ReduceOp::Max, x.detach(), nd, x.dtype(), "logsumexp");
+  Tensor shift = where(lt(abs(m), INFINITY), m, 0);
+  Tensor s = sum(exp(x - shift), nd, /*keepdim=*/true);
+  // An all -inf slice has s = 0: log(0) goes through where, so its gradient is
+  // 0 rather than 0 * inf = NaN.
+  Tensor has_mass = gt(s.detach(), 0);
+  Tensor out = log(where(has_mass, s, 1)) + where(has_mass, shift, -INFINITY);
+  return keepdim ? out : out.reshape(reduced_shape(x.shape(), nd, false));
+}
+Tensor logsumexp(const Tensor& a, int64_t dim, bool keepdim) {
+  return logsumexp(a, std::vector<int64_t>{dim}, keepdim);
+}
+
+Tensor var(const Tensor& a, const std::vector<int64_t>& dims, bool unbiased, bool keepdim) {
+  detail::check_defined(a, "var");
+  LG_CHECK(is_floating(a.dtype()), "var: needs a floating-point tensor, got ", a.describe());
+  std::vector<int64_t> nd = normalize_dims(a, dims, "var");
+  int64_t count = 1;
+  for (int64_t d : nd) count *= a.shape()[d];
+  Tensor dev = a - mean(a, nd, /*keepdim=*/true);
+  return sum(dev * dev, nd, keepdim) / static_cast<double>(count - (unbiased ? 1 : 0));
+}
+Tensor var(const Tensor& a) {
+  detail::check_defined(a, "var");
+  return var(a, all_dims(a), true, false);
+}
+Tensor var(const Tensor& a, int64_t dim, bool unbiased, bool keepdim) {
+  return var(a, std::vector<int64_t>{dim}, unbiased, keepdim);
+}
+
+Tensor std(const Tensor& a, const std::vector<int64_t>& dims, bool unbiased, bool keepdim) {
+  detail::check_defined(a, "std");
+  LG_CHECK(is_floating(a.dtype()), "std: needs a floating-point tensor, got ", a.describe());
+  return sqrt(var(a, dims, unbiased, keepdim));
+}
+Tensor std(const Tensor& a) {
+  detail::check_defined(a, "std");
+  return std(a, all_dims(a), true, false);
+}
+Tensor std(const Tensor& a, int64_t dim, bool unbiased, bool keepdim) {
+  return std(a, std::vector<int64_t>{dim}, unbiased, keepdim);
+}
+
+namespace {
+// reverse sums from the end: the adjoint of the forward scan, hence its backward.
+Tensor cumsum_impl(const Tensor& a, int64_t dim, bool reverse) {
+  detail::check_defined(a, "cumsum");
+  int64_t d = wrap_dim(dim, std::max<int64_t>(a.dim(), 1), "cumsum");
+  DType dtype = is_floating(a.dtype()) ? a.dtype() : kInt64;
+  Tensor base = a.detach();
+  Tensor in = detail::cast_raw(base.dim() == 0 ? base.reshape({1}) : base, dtype);
+  Tensor out = Tensor::empty(in.shape(), dtype, a.device());
+  kernel(&KernelTable::cumsum, a.device(), dtype, "cumsum")(out, in, d, reverse);
+  if (a.dim() == 0) out = make_view(out, {}, {}, 0);
+  return detail::record(
+      "cumsum", out, {a}, {}, [in_ = detail::meta(a), d, reverse](const BackwardArgs& c) {
+        return std::vector<Tensor>{detail::grad_for(cumsum_impl(c.grad, d, !reverse), in_)};
+      });
+}
+}  // namespace
+
+Tensor cumsum(const Tensor& a, int64_t dim) { return cumsum_impl(a, dim, false); }
 
 }  // namespace lg
 
@@ -167,12 +247,38 @@ void register_reduction_ops() {
                },
                shapes});
   register_op({"mean", [](const std::vector<Tensor>& in) { return mean(in[0]); }, shapes});
-  register_op({"mean.dim", [](const std::vector<Tensor>& in) { return mean(in[0], -1, true); }, shapes});
+  register_op(
+      {"mean.dim", [](const std::vector<Tensor>& in) { return mean(in[0], -1, true); }, shapes});
   // Uniform random samples have no ties, so max/min are differentiable there.
   register_op({"max", [](const std::vector<Tensor>& in) { return max(in[0]); }, shapes});
   register_op({"max.dim", [](const std::vector<Tensor>& in) { return max(in[0], 0); }, shapes});
   register_op({"min", [](const std::vector<Tensor>& in) { return min(in[0]); }, shapes});
-  register_op({"min.dim", [](const std::vector<Tensor>& in) { return min(in[0], 1, true); }, shapes});
+  register_op(
+      {"min.dim", [](const std::vector<Tensor>& in) { return min(in[0], 1, true); }, shapes});
+  register_op({"logsumexp", [](const std::vector<Tensor>& in) { return logsumexp(in[0], 1); },
+               [] {
+                 return std::vector<OpSample>{
+                     {"[3,4]", {leaf({3, 4}, -3, 3)}},
+                     {"non-contiguous [2,3,4]", {strided_leaf({2, 3, 4}, -3, 3)}},
+                     {"large values [2,5]", {leaf({2, 5}, 500, 505)}},
+                 };
+               }});
+  register_op({"logsumexp.dims",
+               [](const std::vector<Tensor>& in) {
+                 return logsumexp(in[0], std::vector<int64_t>{0, -1}, /*keepdim=*/true);
+               },
+               shapes});
+  register_op({"var",
+               [](const std::vector<Tensor>& in) {
+                 return var(in[0]) + var(in[0], 0, /*unbiased=*/false).sum();
+               },
+               shapes});
+  register_op({"std",
+               [](const std::vector<Tensor>& in) {
+                 return std(in[0], -1, /*unbiased=*/true, /*keepdim=*/true);
+               },
+               shapes});
+  register_op({"cumsum", [](const std::vector<Tensor>& in) { return cumsum(in[0], 1); }, shapes});
 }
 
 }  // namespace lg

@@ -32,6 +32,8 @@ void register_cpu_backend() {
     cpu::fill_elementwise_kernels(table, dtype);
     cpu::fill_reduce_kernels(table, dtype);
     cpu::fill_blas_kernels(table, dtype);
+    cpu::fill_elementwise_select_kernels(table, dtype);
+    cpu::fill_sampling_kernels(table, dtype);
     cpu::fill_normalization_kernels(table, dtype);
     cpu::fill_indexing_kernels(table, dtype);
     cpu::fill_conv_kernels(table, dtype);

@@ -7,6 +7,10 @@ namespace lg::cpu {
 void fill_elementwise_kernels(KernelTable& table, DType dtype);
 void fill_reduce_kernels(KernelTable& table, DType dtype);
 void fill_blas_kernels(KernelTable& table, DType dtype);
+void fill_elementwise_select_kernels(KernelTable& table, DType dtype);
+void fill_sampling_kernels(KernelTable& table, DType dtype);
+// The activation values of UnaryOp (backends/cpu/activation.cpp), for `unary`.
+void unary_activation(UnaryOp op, const Tensor& out, const Tensor& in);
 void fill_normalization_kernels(KernelTable& table, DType dtype);
 void fill_indexing_kernels(KernelTable& table, DType dtype);
 void fill_conv_kernels(KernelTable& table, DType dtype);

@@ -106,6 +106,9 @@ void unary(UnaryOp op, const Tensor& out, const Tensor& in) {
     case UnaryOp::Log: return map1<T, T>(out, in, [](T a) { return static_cast<T>(std::log(F(a))); });
     case UnaryOp::Sqrt: return map1<T, T>(out, in, [](T a) { return static_cast<T>(std::sqrt(F(a))); });
     case UnaryOp::Abs: return map1<T, T>(out, in, [](T a) { return a < 0 ? static_cast<T>(-a) : a; });
+    case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Relu: case UnaryOp::Gelu:
+    case UnaryOp::GeluTanh: case UnaryOp::Silu: case UnaryOp::Softplus: case UnaryOp::Erf:
+      return unary_activation(op, out, in);
     case UnaryOp::Count: break;
   }
 }

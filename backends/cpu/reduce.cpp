@@ -1,6 +1,7 @@
-// CPU reductions: sum/max/min over any set of dims, and argmax/argmin along
-// one dim. Fast paths for the layouts training hits most (reducing the
-// innermost or the outermost dims of a contiguous tensor).
+// CPU reductions: sum/max/min over any set of dims, argmax/argmin along one
+// dim, and cumsum (prefix sums) along one dim. Fast paths for the layouts
+// training hits most (reducing the innermost or the outermost dims of a
+// contiguous tensor).
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -23,21 +24,34 @@ struct SumOp {
 template <typename T>
 struct MaxOp {
   using A = T;
-  static A init() { return std::numeric_limits<T>::lowest(); }
+  // -inf where the type has it, so that a slice of all -inf reduces to -inf.
+  static A init() {
+    if constexpr (std::numeric_limits<T>::has_infinity)
+      return -std::numeric_limits<T>::infinity();
+    else
+      return std::numeric_limits<T>::lowest();
+  }
   static A combine(A acc, T v) { return (v != v || v > acc) ? v : acc; }  // NaN wins
 };
 template <typename T>
 struct MinOp {
   using A = T;
-  static A init() { return std::numeric_limits<T>::max(); }
+  static A init() {
+    if constexpr (std::numeric_limits<T>::has_infinity)
+      return std::numeric_limits<T>::infinity();
+    else
+      return std::numeric_limits<T>::max();
+  }
   static A combine(A acc, T v) { return (v != v || v < acc) ? v : acc; }
 };
 
 // out[k] = reduce over r of in[r * K + k] (reduced dims lead, input contiguous).
 template <typename T, typename Op>
 void reduce_leading(T* out, const T* in, int64_t R, int64_t K) {
-  int64_t chunks = R * K >= kParallelGrain ? std::min<int64_t>(omp_get_max_threads(), (K + 63) / 64) : 1;
-#pragma omp parallel for num_threads(static_cast<int>(std::max<int64_t>(chunks, 1))) if (chunks > 1)
+  int64_t chunks =
+      R * K >= kParallelGrain ? std::min<int64_t>(omp_get_max_threads(), (K + 63) / 64) : 1;
+#pragma omp parallel for num_threads( \
+    static_cast <int>(std::max <int64_t>(chunks, 1))) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
     int64_t k0 = K * c / chunks, k1 = K * (c + 1) / chunks;
     std::vector<typename Op::A> acc(k1 - k0, Op::init());
@@ -89,10 +103,13 @@ void reduce_generic(const Tensor& out, const Tensor& in, const std::vector<int64
     }
     typename Op::A acc = Op::init();
     if (R > 0) {
-      for_each_run<1>(red_shape, {&red_strides}, [&](int64_t n, auto roff, auto st) {
-        const T* p = base + off + roff[0];
-        for (int64_t i = 0; i < n; ++i) acc = Op::combine(acc, p[i * st[0]]);
-      }, std::numeric_limits<int64_t>::max());
+      for_each_run<1>(
+          red_shape, {&red_strides},
+          [&](int64_t n, auto roff, auto st) {
+            const T* p = base + off + roff[0];
+            for (int64_t i = 0; i < n; ++i) acc = Op::combine(acc, p[i * st[0]]);
+          },
+          std::numeric_limits<int64_t>::max());
     }
     o[k] = static_cast<T>(acc);
   }
@@ -118,10 +135,14 @@ void reduce_with(const Tensor& out, const Tensor& in, const std::vector<int64_t>
 template <typename T>
 void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
   switch (op) {
-    case ReduceOp::Sum: return reduce_with<T, SumOp<T>>(out, in, dims);
-    case ReduceOp::Max: return reduce_with<T, MaxOp<T>>(out, in, dims);
-    case ReduceOp::Min: return reduce_with<T, MinOp<T>>(out, in, dims);
-    case ReduceOp::Count: break;
+    case ReduceOp::Sum:
+      return reduce_with<T, SumOp<T>>(out, in, dims);
+    case ReduceOp::Max:
+      return reduce_with<T, MaxOp<T>>(out, in, dims);
+    case ReduceOp::Min:
+      return reduce_with<T, MinOp<T>>(out, in, dims);
+    case ReduceOp::Count:
+      break;
   }
 }
 
@@ -157,6 +178,38 @@ void arg_reduce(ReduceOp op, const Tensor& out, const Tensor& in, int64_t dim) {
   }
 }
 
+// Prefix sums along dim, one line per outer index, accumulated like sum (double
+// for floating types).
+template <typename T>
+void cumsum(const Tensor& out, const Tensor& in, int64_t dim, bool reverse) {
+  const int64_t n = in.shape()[dim], in_stride = in.strides()[dim];
+  const int64_t out_stride = out.strides()[dim];
+  Shape outer_shape = in.shape(), in_strides = in.strides(), out_strides = out.strides();
+  outer_shape.erase(outer_shape.begin() + dim);
+  in_strides.erase(in_strides.begin() + dim);
+  out_strides.erase(out_strides.begin() + dim);
+  const Shape contig = contiguous_strides(outer_shape);
+  const int64_t K = shape_numel(outer_shape);
+  const T* base = ptr<T>(in);
+  T* o = ptr<T>(out);
+#pragma omp parallel for if (K * n >= kParallelGrain) schedule(static)
+  for (int64_t k = 0; k < K; ++k) {
+    int64_t in_off = 0, out_off = 0, rem = k;
+    for (size_t d = 0; d < outer_shape.size(); ++d) {
+      const int64_t idx = rem / contig[d];
+      rem %= contig[d];
+      in_off += idx * in_strides[d];
+      out_off += idx * out_strides[d];
+    }
+    Acc<T> acc = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t i = reverse ? n - 1 - t : t;
+      acc += Acc<T>(base[in_off + i * in_stride]);
+      o[out_off + i * out_stride] = static_cast<T>(acc);
+    }
+  }
+}
+
 }  // namespace
 
 void fill_reduce_kernels(KernelTable& t, DType dtype) {
@@ -165,6 +218,7 @@ void fill_reduce_kernels(KernelTable& t, DType dtype) {
     if constexpr (!std::is_same_v<T, bool>) {
       t.reduce = reduce<T>;
       t.arg_reduce = arg_reduce<T>;
+      t.cumsum = cumsum<T>;
     }
   });
 }

@@ -1,0 +1,184 @@
+#include "activation.h"
+
+#include <cmath>
+#include <string>
+
+#include "arithmetic.h"
+#include "elementwise_select.h"
+#include "op_support.h"
+#include "registry.h"
+#include "samples.h"
+
+namespace lg {
+using detail::BackwardArgs;
+
+namespace {
+
+constexpr double kSqrtHalf = 0.70710678118654752440;    // 1 / sqrt(2)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
+constexpr double kTwoOverSqrtPi = 1.12837916709551257390;
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // gelu's tanh approximation
+constexpr double kGeluCubic = 0.044715;
+
+// One kernel pass of an activation value of UnaryOp, no autograd.
+Tensor activation_raw(UnaryOp op, const Tensor& x, DType dtype) {
+  Tensor in = detail::cast_raw(x, dtype);
+  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  kernel(&KernelTable::unary, x.device(), dtype, op_name(op))(op, out, in);
+  return out;
+}
+
+// Checks x and returns the dtype the op computes in: float dtypes stay,
+// integers and bool become float32 (as PyTorch's float functions).
+DType float_dtype(const Tensor& x, const char* name) {
+  detail::check_defined(x, name);
+  return is_floating(x.dtype()) ? x.dtype() : kFloat32;
+}
+
+Tensor gelu_erf(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::Gelu, x, float_dtype(x, "gelu"));
+  return detail::record("gelu", out, {x}, {x}, [](const BackwardArgs& c) {
+    const Tensor& v = c.saved[0];
+    Tensor cdf = 0.5 * (1 + erf(v * kSqrtHalf));
+    Tensor pdf = exp(-0.5 * v * v) * kInvSqrt2Pi;
+    return std::vector<Tensor>{c.grad * (cdf + v * pdf)};
+  });
+}
+
+Tensor gelu_tanh(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::GeluTanh, x, float_dtype(x, "gelu"));
+  return detail::record("gelu", out, {x}, {x}, [](const BackwardArgs& c) {
+    const Tensor& v = c.saved[0];
+    Tensor t = tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
+    Tensor inner_grad = kSqrt2OverPi * (1 + 3 * kGeluCubic * v * v);
+    return std::vector<Tensor>{c.grad * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner_grad)};
+  });
+}
+
+}  // namespace
+
+Tensor tanh(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::Tanh, x, float_dtype(x, "tanh"));
+  return detail::record("tanh", out, {x}, {},
+                        [](const BackwardArgs& c) {
+                          const Tensor& y = c.saved[0];
+                          return std::vector<Tensor>{c.grad * (1 - y * y)};
+                        },
+                        {.save_output = true});
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::Sigmoid, x, float_dtype(x, "sigmoid"));
+  return detail::record("sigmoid", out, {x}, {},
+                        [](const BackwardArgs& c) {
+                          const Tensor& y = c.saved[0];
+                          return std::vector<Tensor>{c.grad * y * (1 - y)};
+                        },
+                        {.save_output = true});
+}
+
+Tensor relu(const Tensor& x) {
+  detail::check_defined(x, "relu");
+  LG_CHECK(x.dtype() != kBool, "relu: not defined for bool tensors, got ", x.describe());
+  Tensor out = activation_raw(UnaryOp::Relu, x, x.dtype());
+  // The output is positive exactly where the input is, so it serves as the mask.
+  return detail::record("relu", out, {x}, {},
+                        [](const BackwardArgs& c) {
+                          return std::vector<Tensor>{c.grad * gt(c.saved[0], 0).to(c.grad.dtype())};
+                        },
+                        {.save_output = true});
+}
+
+Tensor gelu(const Tensor& x, GeluApproximate approximate) {
+  return approximate == GeluApproximate::Tanh ? gelu_tanh(x) : gelu_erf(x);
+}
+
+Tensor gelu(const Tensor& x, std::string_view approximate) {
+  LG_CHECK(approximate == "none" || approximate == "tanh",
+           "gelu: approximate must be 'none' or 'tanh', got '", std::string(approximate), "'");
+  return gelu(x, approximate == "tanh" ? GeluApproximate::Tanh : GeluApproximate::None);
+}
+
+Tensor silu(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::Silu, x, float_dtype(x, "silu"));
+  return detail::record("silu", out, {x}, {x}, [](const BackwardArgs& c) {
+    const Tensor& v = c.saved[0];
+    Tensor s = sigmoid(v);
+    return std::vector<Tensor>{c.grad * s * (1 + v * (1 - s))};
+  });
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  DType dtype = float_dtype(x, "softplus");
+  LG_CHECK(beta != 0 && std::isfinite(beta), "softplus: beta must be finite and non-zero, got ",
+           beta, " for ", x.describe());
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    Tensor v = detail::cast_raw(x.detach(), dtype);
+    Tensor scaled = beta == 1 ? v : v * beta;
+    Tensor soft = activation_raw(UnaryOp::Softplus, scaled, dtype);
+    out = where(gt(scaled, threshold), v, beta == 1 ? soft : soft / beta);
+  }
+  return detail::record("softplus", out, {x}, {x}, [beta, threshold](const BackwardArgs& c) {
+    Tensor scaled = c.saved[0] * beta;
+    Tensor slope = where(gt(scaled.detach(), threshold), 1.0, sigmoid(scaled));
+    return std::vector<Tensor>{detail::grad_for(c.grad * slope, c.saved[0])};
+  });
+}
+
+Tensor erf(const Tensor& x) {
+  Tensor out = activation_raw(UnaryOp::Erf, x, float_dtype(x, "erf"));
+  return detail::record("erf", out, {x}, {x}, [](const BackwardArgs& c) {
+    const Tensor& v = c.saved[0];
+    return std::vector<Tensor>{c.grad * kTwoOverSqrtPi * exp(-(v * v))};
+  });
+}
+
+}  // namespace lg
+
+// ---- registry entries ----------------------------------------------------------
+
+namespace lg {
+namespace {
+using samples::leaf;
+using samples::signed_leaf;
+using samples::strided_leaf;
+
+void add_activation(const char* name, std::function<Tensor(const Tensor&)> fn, double lo = -3,
+                    double hi = 3) {
+  register_op({name, [fn](const std::vector<Tensor>& in) { return fn(in[0]); },
+               [lo, hi] {
+                 return std::vector<OpSample>{
+                     {"[3,4]", {leaf({3, 4}, lo, hi)}},
+                     {"non-contiguous [2,3,4]", {strided_leaf({2, 3, 4}, lo, hi)}},
+                     {"0-d", {leaf({}, lo, hi)}},
+                 };
+               }});
+}
+}  // namespace
+
+void register_activation_ops() {
+  add_activation("tanh", [](const Tensor& x) { return tanh(x); });
+  add_activation("sigmoid", [](const Tensor& x) { return sigmoid(x); });
+  add_activation("gelu", [](const Tensor& x) { return gelu(x); });
+  add_activation("gelu.tanh", [](const Tensor& x) { return gelu(x, GeluApproximate::Tanh); });
+  add_activation("silu", [](const Tensor& x) { return silu(x); });
+  add_activation("softplus", [](const Tensor& x) { return softplus(x); });
+  // beta 2, threshold 3: both branches (x > 1.5 is passed through) get checked.
+  add_activation("softplus.beta", [](const Tensor& x) { return softplus(x, 2.0, 3.0); });
+  add_activation("erf", [](const Tensor& x) { return erf(x); });
+  // relu's kink at 0: the samples keep away from it.
+  register_op(
+      {"relu", [](const std::vector<Tensor>& in) { return relu(in[0]); },
+       [] {
+         return std::vector<OpSample>{
+             {"[3,4] away from 0", {signed_leaf({3, 4}, 0.1, 2)}},
+             {"non-contiguous [2,3,4] away from 0",
+              {signed_leaf({4, 3, 2}, 0.1, 2).detach().permute({2, 1, 0}).requires_grad_()}},
+             {"0-d", {signed_leaf({}, 0.1, 2)}},
+         };
+       }});
+}
+
+}  // namespace lg

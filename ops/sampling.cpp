@@ -1,0 +1,117 @@
+#include "sampling.h"
+
+#include <algorithm>
+
+#include "../core/random.h"
+#include "arithmetic.h"
+#include "factory.h"
+#include "op_support.h"
+#include "reduction.h"
+#include "registry.h"
+#include "samples.h"
+#include "view.h"
+
+namespace lg {
+using detail::BackwardArgs;
+
+Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement) {
+  detail::check_defined(probs, "multinomial", "probs");
+  LG_CHECK(probs.dim() == 1 || probs.dim() == 2, "multinomial: probs must be 1-d or 2-d, got ",
+           probs.describe());
+  LG_CHECK(is_floating(probs.dtype()), "multinomial: probs must be floating point, got ",
+           probs.describe());
+  const int64_t C = probs.shape().back();
+  LG_CHECK(C > 0, "multinomial: probs has no categories: ", probs.describe());
+  LG_CHECK(num_samples > 0, "multinomial: num_samples must be positive, got ", num_samples);
+  LG_CHECK(replacement || num_samples <= C, "multinomial: cannot draw ", num_samples,
+           " samples without replacement from ", C, " categories (", probs.describe(), ")");
+  NoGradGuard no_grad;
+  Tensor rows = probs.detach().reshape({-1, C}).contiguous();
+  const int64_t R = rows.shape()[0];
+  Tensor out = Tensor::empty({R, num_samples}, kInt64, probs.device());
+  if (R > 0) {
+    LG_CHECK(rows.all_finite(), "multinomial: probs contain NaN or Inf: ", probs.describe());
+    LG_CHECK(min(rows).item<double>() >= 0,
+             "multinomial: probs contain negative values: ", probs.describe());
+    LG_CHECK(min(sum(rows, 1)).item<double>() > 0,
+             "multinomial: a row of probs sums to 0: ", probs.describe());
+    LG_CHECK(replacement || min(sum(gt(rows, 0), 1)).item<int64_t>() >= num_samples,
+             "multinomial: a row of ", probs.describe(), " has fewer than ", num_samples,
+             " categories with non-zero probability to draw without replacement");
+    RngState rng = reserve_random(static_cast<uint64_t>(R * num_samples));
+    kernel(&KernelTable::multinomial, probs.device(), probs.dtype(), "multinomial")(
+        out, rows, replacement, rng.seed, rng.offset);
+  }
+  return probs.dim() == 1 ? out.reshape({num_samples}) : out;
+}
+
+TopK topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool /*sorted*/) {
+  detail::check_defined(x, "topk");
+  LG_CHECK(x.dtype() != kBool, "topk: not defined for bool tensors, got ", x.describe());
+  const int64_t d = wrap_dim(dim, std::max<int64_t>(x.dim(), 1), "topk");
+  const int64_t n = x.dim() == 0 ? 1 : x.shape()[d];
+  LG_CHECK(k >= 0 && k <= n, "topk: k = ", k, " is out of range for dimension ", dim, " of size ",
+           n, " in ", x.describe());
+  Tensor values, indices;
+  {
+    NoGradGuard no_grad;
+    // The kernel works on rows: move dim last, flatten the rest.
+    Tensor base = x.detach();
+    Tensor moved = (x.dim() == 0 ? base.reshape({1}) : base).transpose(d, -1).contiguous();
+    Shape out_shape = moved.shape();
+    out_shape.back() = k;
+    const int64_t R = shape_numel(out_shape) / std::max<int64_t>(k, 1);
+    values = Tensor::empty({R, k}, x.dtype(), x.device());
+    indices = Tensor::empty({R, k}, kInt64, x.device());
+    if (R * k > 0)
+      kernel(&KernelTable::topk, x.device(), x.dtype(), "topk")(values, indices,
+                                                                moved.reshape({R, n}), largest);
+    auto restore = [&](const Tensor& t) {
+      Tensor r = t.reshape(out_shape).transpose(d, -1).contiguous();
+      return x.dim() == 0 ? r.reshape({}) : r;
+    };
+    values = restore(values);
+    indices = restore(indices);
+  }
+  // The gradient goes back to the selected positions: a one-hot [.., k, n]
+  // comparison of the indices with 0..n-1, contracted with the gradient, so
+  // that it is itself differentiable (its gradient gathers).
+  values = detail::record(
+      "topk", values, {x}, {indices}, [in = detail::meta(x), d, n](const BackwardArgs& c) {
+        auto rows = [&](const Tensor& t) {
+          return (t.dim() == 0 ? t.reshape({1}) : t).transpose(d, -1);
+        };
+        Tensor idx = rows(c.saved[0]);
+        Tensor positions = arange(0, n, 1, {.dtype = kInt64, .device = c.grad.device()});
+        Tensor onehot = eq(idx.unsqueeze(-1), positions).to(c.grad.dtype());
+        Tensor g = sum(rows(c.grad).unsqueeze(-1) * onehot, -2).transpose(d, -1);
+        return std::vector<Tensor>{detail::grad_for(g.reshape(in.shape), in)};
+      });
+  return {values, indices};
+}
+
+}  // namespace lg
+
+// ---- registry entries ----------------------------------------------------------
+
+namespace lg {
+
+void register_sampling_ops() {
+  using samples::leaf;
+  using samples::strided_leaf;
+  // Uniform samples have no ties, so the selection is locally constant.
+  register_op({"topk",
+               [](const std::vector<Tensor>& in) {
+                 Tensor last = topk(in[0], 2).values.reshape({-1});
+                 Tensor first = topk(in[0], 2, 0, /*largest=*/false).values.reshape({-1});
+                 return cat({last, first});
+               },
+               [] {
+                 return std::vector<OpSample>{
+                     {"[3,5]", {leaf({3, 5})}},
+                     {"non-contiguous [2,3,4]", {strided_leaf({2, 3, 4})}},
+                 };
+               }});
+}
+
+}  // namespace lg
