@@ -84,8 +84,16 @@ void score_tile(const Slice<T>& s, int64_t bh, int64_t q0, int64_t nq, int64_t k
 }
 
 // Whether some row of the tile attends key jj (its column has a finite score).
+// Without a mask, a key tile entirely visible to the tile's first row is all
+// attended, which is every tile but the diagonal ones: no scan needed.
 template <typename T>
-void attended_keys(const T* scores, int64_t nq, int64_t nk, std::vector<char>& attended) {
+void attended_keys(const Slice<T>& s, const T* scores, int64_t q0, int64_t nq, int64_t k0,
+                   int64_t nk, std::vector<char>& attended) {
+  const bool all_visible = !s.p.causal || k0 + nk - 1 <= q0 + s.causal_offset();
+  if (!s.p.mask.defined() && all_visible) {
+    attended.assign(nk, 1);
+    return;
+  }
   attended.assign(nk, 0);
   for (int64_t ii = 0; ii < nq; ++ii)
     for (int64_t jj = 0; jj < nk; ++jj) attended[jj] |= scores[ii * kTileK + jj] > -kInf<T>;
@@ -167,7 +175,7 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
       for (int64_t k0 = 0; k0 < key_end; k0 += kTileK) {
         const int64_t nk = std::min(kTileK, Tk - k0);
         score_tile(s, bh, q0, nq, k0, nk, scores.data());
-        if (p.laser) attended_keys(scores.data(), nq, nk, attended);
+        if (p.laser) attended_keys(s, scores.data(), q0, nq, k0, nk, attended);
         // Online softmax: rescale the rows whose running max grows.
         for (int64_t ii = 0; ii < nq; ++ii) {
           T* row = scores.data() + ii * kTileK;
@@ -342,7 +350,7 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
           const int64_t nq = std::min(kTileQ, Tq - q0);
           T* P = prob.data();
           score_tile(s, bh, q0, nq, k0, nk, P);
-          if (p.laser) attended_keys(P, nq, nk, attended);
+          if (p.laser) attended_keys(s, P, q0, nq, k0, nk, attended);
           for (int64_t ii = 0; ii < nq; ++ii) {
             T* row = P + ii * kTileK;
             for (int64_t jj = 0; jj < nk; ++jj) row[jj] -= L[bh * Tq + q0 + ii];
