@@ -118,6 +118,12 @@ struct KernelTable {
   // from x [N,Cin,H,W] and w [Cout, Cin/groups, KH, KW]; contiguous operands.
   void (*conv2d_direct)(const Tensor& out, const Tensor& x, const Tensor& w,
                         const ConvGeometry& g) = nullptr;
+  // Its fused backward (contiguous operands, results overwritten): grad_x
+  // [N,Cin,H,W] from grad_out and w, grad_w [Cout,Cin/groups,KH,KW] from grad_out and x.
+  void (*conv2d_direct_backward_input)(const Tensor& grad_x, const Tensor& grad_out,
+                                       const Tensor& w, const ConvGeometry& g) = nullptr;
+  void (*conv2d_direct_backward_weight)(const Tensor& grad_w, const Tensor& grad_out,
+                                        const Tensor& x, const ConvGeometry& g) = nullptr;
 
   // ---- activation, select, reduction, sampling (ops/elementwise_select.cpp,
   // ops/reduction.cpp, ops/sampling.cpp) ----

@@ -136,24 +136,45 @@ Tensor conv_nd(const char* op, const Tensor& x, const Tensor& w, const Tensor& b
   // The input gradient needs only the weight and vice versa.
   Tensor keep_x = w.requires_grad() ? x : Tensor();
   Tensor keep_w = x.requires_grad() ? w : Tensor();
-  return detail::record(
-      op, out, {x, w, b}, {keep_x, keep_w},
-      [win, N, Cin, H, W, G, L, cgk, coutg, mx = detail::meta(x),
-       mw = detail::meta(w)](const BackwardArgs& c) {
-        Tensor g4 = c.grad.reshape({N, G, coutg, L});
-        Tensor gx, gw, gb;
-        if (c.needs(0)) {
-          Tensor wt = c.saved[1].reshape({G, coutg, cgk}).transpose(-1, -2);
-          Tensor gcols = matmul(wt, g4).reshape({N, Cin * win.g.kernel[0] * win.g.kernel[1], L});
-          gx = detail::grad_for(col2im(gcols, {H, W}, win.kernel(), win.fold()), mx);
-        }
-        if (c.needs(1)) {
-          Tensor cols = im2col(c.saved[0], win.kernel(), win.fold()).reshape({N, G, cgk, L});
-          gw = detail::grad_for(sum(matmul(g4, cols.transpose(-1, -2)), 0).reshape(mw.shape), mw);
-        }
-        if (c.needs(2)) gb = sum(c.grad, std::vector<int64_t>{0, 2, 3});
-        return std::vector<Tensor>{gx, gw, gb};
-      });
+  // In differentiable ops (im2col, col2im, matmul), so double backward works.
+  detail::BackwardFn composite = [win, N, Cin, H, W, G, L, cgk, coutg, mx = detail::meta(x),
+                                  mw = detail::meta(w)](const BackwardArgs& c) {
+    Tensor g4 = c.grad.reshape({N, G, coutg, L});
+    Tensor gx, gw, gb;
+    if (c.needs(0)) {
+      Tensor wt = c.saved[1].reshape({G, coutg, cgk}).transpose(-1, -2);
+      Tensor gcols = matmul(wt, g4).reshape({N, Cin * win.g.kernel[0] * win.g.kernel[1], L});
+      gx = detail::grad_for(col2im(gcols, {H, W}, win.kernel(), win.fold()), mx);
+    }
+    if (c.needs(1)) {
+      Tensor cols = im2col(c.saved[0], win.kernel(), win.fold()).reshape({N, G, cgk, L});
+      gw = detail::grad_for(sum(matmul(g4, cols.transpose(-1, -2)), 0).reshape(mw.shape), mw);
+    }
+    if (c.needs(2)) gb = sum(c.grad, std::vector<int64_t>{0, 2, 3});
+    return std::vector<Tensor>{gx, gw, gb};
+  };
+  if (!direct) return detail::record(op, out, {x, w, b}, {keep_x, keep_w}, composite);
+  // The direct path's backward kernels skip the im2col buffer as its forward does.
+  detail::BackwardFn fused = [op, win, mx = detail::meta(x),
+                              mw = detail::meta(w)](const BackwardArgs& c) {
+    Tensor gy = c.grad.detach().contiguous();
+    Device device = gy.device();
+    Tensor gx, gw, gb;
+    if (c.needs(0)) {
+      gx = Tensor::empty(mx.shape, mx.dtype, device);
+      kernel(&KernelTable::conv2d_direct_backward_input, device, mx.dtype, op)(
+          gx, gy, c.saved[1].detach().contiguous(), win.g);
+    }
+    if (c.needs(1)) {
+      gw = Tensor::empty(mw.shape, mw.dtype, device);
+      kernel(&KernelTable::conv2d_direct_backward_weight, device, mw.dtype, op)(
+          gw, gy, c.saved[0].detach().contiguous(), win.g);
+    }
+    if (c.needs(2)) gb = sum(gy, std::vector<int64_t>{0, 2, 3});
+    return std::vector<Tensor>{gx, gw, gb};
+  };
+  return detail::record(op, out, {x, w, b}, {keep_x, keep_w}, fused,
+                        {.fused_backward = true, .composite = composite});
 }
 
 }  // namespace
@@ -240,36 +261,46 @@ void register_conv_ops() {
   // shapes (Cin / weight's dim 1), so samples can be dense, grouped or depthwise.
   auto bias_of = [](const In& in) { return in.size() > 2 ? in[2] : Tensor(); };
   register_op(
-      {"conv1d",
-       [bias_of](const In& in) {
-         return conv1d(
-             in[0], in[1], bias_of(in),
-             {.stride = 2, .padding = 1, .dilation = 2, .groups = in[0].size(-2) / in[1].size(1)});
-       },
-       [] {
-         return std::vector<OpSample>{
-             {"[2,2,7] * [3,2,3] + bias", {leaf({2, 2, 7}), leaf({3, 2, 3}), leaf({3})}},
-             {"groups 2, non-contiguous", {strided_leaf({1, 4, 6}), strided_leaf({4, 2, 2})}},
-             {"depthwise (direct) + bias", {leaf({2, 3, 6}), leaf({3, 1, 3}), leaf({3})}},
-             {"unbatched [2,6]", {leaf({2, 6}), leaf({2, 2, 2})}},
-         };
-       }});
+      {.name = "conv1d",
+       .call =
+           [bias_of](const In& in) {
+             return conv1d(in[0], in[1], bias_of(in),
+                           {.stride = 2,
+                            .padding = 1,
+                            .dilation = 2,
+                            .groups = in[0].size(-2) / in[1].size(1)});
+           },
+       .samples =
+           [] {
+             return std::vector<OpSample>{
+                 {"[2,2,7] * [3,2,3] + bias", {leaf({2, 2, 7}), leaf({3, 2, 3}), leaf({3})}},
+                 {"groups 2, non-contiguous", {strided_leaf({1, 4, 6}), strided_leaf({4, 2, 2})}},
+                 {"depthwise (direct) + bias", {leaf({2, 3, 6}), leaf({3, 1, 3}), leaf({3})}},
+                 {"unbatched [2,6]", {leaf({2, 6}), leaf({2, 2, 2})}},
+             };
+           },
+       .fused_backward = true});
   register_op(
-      {"conv2d",
-       [bias_of](const In& in) {
-         return conv2d(in[0], in[1], bias_of(in),
-                       {.stride = {1, 2},
-                        .padding = {1, 0},
-                        .dilation = {2, 1},
-                        .groups = in[0].size(-3) / in[1].size(1)});
-       },
-       [] {
-         return std::vector<OpSample>{
-             {"[2,2,3,4] * [2,2,2,2] + bias", {leaf({2, 2, 3, 4}), leaf({2, 2, 2, 2}), leaf({2})}},
-             {"groups 2, non-contiguous", {strided_leaf({1, 4, 3, 4}), strided_leaf({4, 2, 2, 2})}},
-             {"depthwise (direct) + bias", {leaf({1, 2, 4, 4}), leaf({2, 1, 2, 3}), leaf({2})}},
-         };
-       }});
+      {.name = "conv2d",
+       .call =
+           [bias_of](const In& in) {
+             return conv2d(in[0], in[1], bias_of(in),
+                           {.stride = {1, 2},
+                            .padding = {1, 0},
+                            .dilation = {2, 1},
+                            .groups = in[0].size(-3) / in[1].size(1)});
+           },
+       .samples =
+           [] {
+             return std::vector<OpSample>{
+                 {"[2,2,3,4] * [2,2,2,2] + bias",
+                  {leaf({2, 2, 3, 4}), leaf({2, 2, 2, 2}), leaf({2})}},
+                 {"groups 2, non-contiguous",
+                  {strided_leaf({1, 4, 3, 4}), strided_leaf({4, 2, 2, 2})}},
+                 {"depthwise (direct) + bias", {leaf({1, 2, 4, 4}), leaf({2, 1, 2, 3}), leaf({2})}},
+             };
+           },
+       .fused_backward = true});
   register_op(
       {"im2col",
        [](const In& in) {

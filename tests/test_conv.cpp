@@ -1,7 +1,7 @@
 // conv1d/conv2d on every algorithm against a direct nested-loop float64
 // reference on random inputs (stride, padding, dilation, groups, depthwise,
 // non-square, batches, non-contiguous, float32); im2col/col2im against their
-// definition; gradients of the fast paths against float64; every error path.
+// definition; the fused direct backward against the composite; every error path.
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
@@ -192,30 +192,40 @@ TEST_CASE("im2col matches its definition and col2im is its adjoint") {
   }
 }
 
-TEST_CASE("float32 gradients of every algorithm match float64 ones") {
+TEST_CASE("the direct path's fused backward matches the composite one, in float32 too") {
   manual_seed(12);
-  for (const Cfg& c : kCases)
-    for (ConvAlgorithm algo : {ConvAlgorithm::Im2col, ConvAlgorithm::Direct}) {
-      Shape xs = {c.N, c.Cin, c.H, c.W}, ws = {c.Cout, c.Cin / c.groups, c.KH, c.KW};
-      Tensor x64 = rnd(xs, kFloat64), w64 = rnd(ws, kFloat64), b64 = rnd({c.Cout}, kFloat64);
-      Conv2dOptions o{.stride = c.stride,
-                      .padding = c.padding,
-                      .dilation = c.dilation,
-                      .groups = c.groups,
-                      .algorithm = algo};
-      auto grads = [&](DType dtype) {
-        Tensor x = x64.to(dtype).requires_grad_(), w = w64.to(dtype).requires_grad_();
-        Tensor b = b64.to(dtype).requires_grad_();
-        Tensor y = conv2d(x, w, b, o);
-        sum(y * y).backward();
-        return std::vector<Tensor>{x.grad(), w.grad(), b.grad()};
-      };
-      auto g32 = grads(kFloat32), g64 = grads(kFloat64);
-      for (size_t i = 0; i < 3; ++i) {
-        CHECK(g32[i].dtype() == kFloat32);
-        check_close(g32[i], g64[i].to_vector<double>(), 1e-4);
-      }
-    }
+  for (const Cfg& c : kCases) {
+    CAPTURE(c.Cin);
+    CAPTURE(c.groups);
+    Shape xs = {c.N, c.Cin, c.H, c.W}, ws = {c.Cout, c.Cin / c.groups, c.KH, c.KW};
+    Tensor x64 = rnd(xs, kFloat64), w64 = rnd(ws, kFloat64), b64 = rnd({c.Cout}, kFloat64);
+    auto grads = [&](DType dtype, ConvAlgorithm algo, bool create_graph) {
+      Tensor x = x64.to(dtype).detach().requires_grad_();
+      Tensor w = w64.to(dtype).detach().requires_grad_();
+      Tensor b = b64.to(dtype).detach().requires_grad_();
+      Tensor y = conv2d(x, w, b,
+                        {.stride = c.stride,
+                         .padding = c.padding,
+                         .dilation = c.dilation,
+                         .groups = c.groups,
+                         .algorithm = algo});
+      CHECK(y.grad_fn()->has_fused_backward() == (algo == ConvAlgorithm::Direct));
+      return grad({sum(y * y)}, {x, w, b}, {.create_graph = create_graph});
+    };
+    auto want = grads(kFloat64, ConvAlgorithm::Im2col, false);
+    for (ConvAlgorithm algo : {ConvAlgorithm::Im2col, ConvAlgorithm::Direct})
+      for (DType dtype : {kFloat64, kFloat32})
+        for (bool create_graph : {false, true}) {
+          CAPTURE(static_cast<int>(algo));
+          CAPTURE(dtype_name(dtype));
+          CAPTURE(create_graph);
+          auto got = grads(dtype, algo, create_graph);
+          for (size_t i = 0; i < 3; ++i) {
+            CHECK(got[i].dtype() == dtype);
+            check_close(got[i], want[i].to_vector<double>(), dtype == kFloat64 ? 1e-10 : 1e-4);
+          }
+        }
+  }
 }
 
 #define CHECK_ERROR(expr, ...)                                    \

@@ -146,19 +146,108 @@ void conv2d_direct(const Tensor& out_t, const Tensor& x_t, const Tensor& w_t,
   }
 }
 
+// The adjoint of conv2d_direct in x: each (n, cin) plane gathers from the
+// output planes of its group, so planes parallelise without atomics.
+template <typename T>
+void conv2d_direct_backward_input(const Tensor& gx_t, const Tensor& gy_t, const Tensor& w_t,
+                                  const ConvGeometry& g) {
+  const int64_t N = gx_t.shape()[0], Cin = gx_t.shape()[1], H = gx_t.shape()[2];
+  const int64_t W = gx_t.shape()[3];
+  const int64_t Cout = gy_t.shape()[1], OH = gy_t.shape()[2], OW = gy_t.shape()[3];
+  const int64_t KH = g.kernel[0], KW = g.kernel[1];
+  const int64_t cin_g = Cin / g.groups, cout_g = Cout / g.groups;
+  T* gx = ptr<T>(gx_t);
+  const T* gy = ptr<T>(gy_t);
+  const T* w = ptr<T>(w_t);
+  const int64_t work = N * Cout * OH * OW * cin_g * KH * KW;
+#pragma omp parallel for schedule(static) if (work >= kParallelGrain)
+  for (int64_t nci = 0; nci < N * Cin; ++nci) {
+    const int64_t n = nci / Cin, ci = nci % Cin, grp = ci / cin_g, local = ci % cin_g;
+    T* plane = gx + nci * H * W;
+    std::fill(plane, plane + H * W, T(0));
+    for (int64_t co = grp * cout_g; co < (grp + 1) * cout_g; ++co) {
+      const T* gyp = gy + (n * Cout + co) * OH * OW;
+      const T* wk = w + (co * cin_g + local) * KH * KW;
+      for (int64_t kh = 0; kh < KH; ++kh) {
+        const int64_t off_h = kh * g.dilation[0] - g.padding[0];
+        const ValidRange vh = valid_range(off_h, g.stride[0], H, OH);
+        for (int64_t kw = 0; kw < KW; ++kw) {
+          const T wv = wk[kh * KW + kw];
+          const int64_t off_w = kw * g.dilation[1] - g.padding[1];
+          const ValidRange vw = valid_range(off_w, g.stride[1], W, OW);
+          for (int64_t oh = vh.lo; oh < vh.hi; ++oh) {
+            T* dst = plane + (oh * g.stride[0] + off_h) * W + off_w;
+            const T* src = gyp + oh * OW;
+            if (g.stride[1] == 1) {
+              for (int64_t ow = vw.lo; ow < vw.hi; ++ow) dst[ow] += wv * src[ow];
+            } else {
+              for (int64_t ow = vw.lo; ow < vw.hi; ++ow) dst[ow * g.stride[1]] += wv * src[ow];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of conv2d_direct in w: one dot product over (n, oh, ow) per
+// weight element, parallel over (cout, cin) pairs.
+template <typename T>
+void conv2d_direct_backward_weight(const Tensor& gw_t, const Tensor& gy_t, const Tensor& x_t,
+                                   const ConvGeometry& g) {
+  const int64_t N = x_t.shape()[0], Cin = x_t.shape()[1], H = x_t.shape()[2], W = x_t.shape()[3];
+  const int64_t Cout = gy_t.shape()[1], OH = gy_t.shape()[2], OW = gy_t.shape()[3];
+  const int64_t KH = g.kernel[0], KW = g.kernel[1];
+  const int64_t cin_g = Cin / g.groups, cout_g = Cout / g.groups;
+  T* gw = ptr<T>(gw_t);
+  const T* gy = ptr<T>(gy_t);
+  const T* x = ptr<T>(x_t);
+  const int64_t work = N * Cout * OH * OW * cin_g * KH * KW;
+#pragma omp parallel for schedule(static) if (work >= kParallelGrain)
+  for (int64_t pair = 0; pair < Cout * cin_g; ++pair) {
+    const int64_t co = pair / cin_g, ci = co / cout_g * cin_g + pair % cin_g;
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const int64_t off_h = kh * g.dilation[0] - g.padding[0];
+      const ValidRange vh = valid_range(off_h, g.stride[0], H, OH);
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t off_w = kw * g.dilation[1] - g.padding[1];
+        const ValidRange vw = valid_range(off_w, g.stride[1], W, OW);
+        T acc = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* gyp = gy + (n * Cout + co) * OH * OW;
+          const T* plane = x + (n * Cin + ci) * H * W;
+          for (int64_t oh = vh.lo; oh < vh.hi; ++oh) {
+            const T* in = plane + (oh * g.stride[0] + off_h) * W + off_w;
+            const T* src = gyp + oh * OW;
+            if (g.stride[1] == 1) {
+              // simd: lets the compiler reorder the sum (it may not without it).
+#pragma omp simd reduction(+ : acc)
+              for (int64_t ow = vw.lo; ow < vw.hi; ++ow) acc += src[ow] * in[ow];
+            } else {
+              for (int64_t ow = vw.lo; ow < vw.hi; ++ow) acc += src[ow] * in[ow * g.stride[1]];
+            }
+          }
+        }
+        gw[pair * KH * KW + kh * KW + kw] = acc;
+      }
+    }
+  }
+}
+
+template <typename T>
+void fill_typed(KernelTable& t) {
+  t.im2col = im2col<T>;
+  t.col2im = col2im<T>;
+  t.conv2d_direct = conv2d_direct<T>;
+  t.conv2d_direct_backward_input = conv2d_direct_backward_input<T>;
+  t.conv2d_direct_backward_weight = conv2d_direct_backward_weight<T>;
+}
+
 }  // namespace
 
 void fill_conv_kernels(KernelTable& t, DType dtype) {
-  if (dtype == kFloat32) {
-    t.im2col = im2col<float>;
-    t.col2im = col2im<float>;
-    t.conv2d_direct = conv2d_direct<float>;
-  }
-  if (dtype == kFloat64) {
-    t.im2col = im2col<double>;
-    t.col2im = col2im<double>;
-    t.conv2d_direct = conv2d_direct<double>;
-  }
+  if (dtype == kFloat32) fill_typed<float>(t);
+  if (dtype == kFloat64) fill_typed<double>(t);
 }
 
 }  // namespace lg::cpu
