@@ -10,6 +10,7 @@
 
 namespace lg::bench {
 Runner setup_softmax(CLI::App& cmd);
+Runner setup_layer_norm(CLI::App& cmd);
 Runner setup_conv(CLI::App& cmd);
 Runner setup_attention(CLI::App& cmd);
 }  // namespace lg::bench
@@ -25,6 +26,8 @@ struct Entry {
 const Entry kBenches[] = {
     {"softmax", "fused vs composite softmax, log_softmax and cross_entropy",
      lg::bench::setup_softmax},
+    {"layer_norm", "fused layer_norm forward and backward vs its composite formula",
+     lg::bench::setup_layer_norm},
     {"conv", "conv1d/conv2d: im2col + GEMM vs direct vs a composite of slices and matmul",
      lg::bench::setup_conv},
     {"attention", "fused LASER and softmax attention vs their composite formulas",
