@@ -98,6 +98,41 @@ struct KernelTable {
   void (*scatter_add)(const Tensor& out, int64_t dim, const Tensor& index,
                       const Tensor& src) = nullptr;
 
+  // ---- softmax (ops/softmax.cpp) ----
+  // softmax (log = false) or log_softmax (log = true) of `in` along dim into
+  // out; both contiguous with one shape. A row of only -inf gives 0.
+  void (*softmax)(const Tensor& out, const Tensor& in, int64_t dim, bool log) = nullptr;
+  // Their gradient from the output y and the upstream gradient g (all contiguous,
+  // one shape): softmax y*(g - sum(g*y)), log_softmax g - exp(y)*sum(g); 0 on a
+  // row of only -inf inputs.
+  void (*softmax_backward)(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out,
+                           int64_t dim, bool log) = nullptr;
+
+  // ---- losses (ops/loss.cpp) ----
+  // Per-row cross entropy of logits [N,C] against int64 targets [N] (checked to
+  // lie in [0, C) or equal ignore_index; all contiguous): loss [N] (0 where
+  // ignored) and lse [N], each row's logsumexp, saved for the backward.
+  void (*cross_entropy)(const Tensor& loss, const Tensor& lse, const Tensor& logits,
+                        const Tensor& target, int64_t ignore_index,
+                        double label_smoothing) = nullptr;
+  // grad_logits [N,C] = (softmax(logits) - smoothed one-hot) * row_grad [N], 0 where ignored.
+  void (*cross_entropy_backward)(const Tensor& grad_logits, const Tensor& row_grad,
+                                 const Tensor& logits, const Tensor& target, const Tensor& lse,
+                                 int64_t ignore_index, double label_smoothing) = nullptr;
+  // out [N] = in[n, target[n]] (0 where target[n] == ignore_index) of in [N,C]; its
+  // adjoint writes out [N,C] = 0 but out[n, target[n]] = src[n]. All contiguous.
+  void (*pick_class)(const Tensor& out, const Tensor& in, const Tensor& target,
+                     int64_t ignore_index) = nullptr;
+  void (*pick_class_backward)(const Tensor& out, const Tensor& src, const Tensor& target,
+                              int64_t ignore_index) = nullptr;
+  // CTC negative log likelihood per sample, loss [N], of log_probs [T,N,C]
+  // against padded targets [N,S] with lengths [N] (int64, validated; all
+  // contiguous). If grad is defined, also grad [T,N,C] = d loss[n] / d log_probs
+  // (0 where the loss is infinite).
+  void (*ctc_loss)(const Tensor& loss, const Tensor& grad, const Tensor& log_probs,
+                   const Tensor& targets, const Tensor& input_lengths,
+                   const Tensor& target_lengths, int64_t blank) = nullptr;
+
   // ---- attention (ops/attention.cpp): one tiled kernel family for softmax and LASER ----
   // Forward writes out [B,H,Tq,d] and lse [B,H,Tq] (+inf for a row with no attended key);
   // for LASER also row_max [B,H,Tq,d] (the running column max r each row used) and

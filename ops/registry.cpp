@@ -17,6 +17,8 @@ void register_indexing_ops();
 void register_dropout_ops();
 void register_conv_ops();
 void register_attention_ops();
+void register_softmax_ops();
+void register_loss_ops();
 
 namespace {
 std::vector<OpInfo>& registry() {
@@ -56,6 +58,8 @@ void register_builtin_ops() {
   register_dropout_ops();
   register_conv_ops();
   register_attention_ops();
+  register_softmax_ops();
+  register_loss_ops();
 }
 
 }  // namespace lg

@@ -38,6 +38,8 @@ void register_cpu_backend() {
     cpu::fill_indexing_kernels(table, dtype);
     cpu::fill_conv_kernels(table, dtype);
     cpu::fill_attention_kernels(table, dtype);
+    cpu::fill_softmax_kernels(table, dtype);
+    cpu::fill_loss_kernels(table, dtype);
     register_kernels(DeviceType::CPU, dtype, table);
   }
 }

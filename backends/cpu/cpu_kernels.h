@@ -15,5 +15,7 @@ void fill_normalization_kernels(KernelTable& table, DType dtype);
 void fill_indexing_kernels(KernelTable& table, DType dtype);
 void fill_conv_kernels(KernelTable& table, DType dtype);
 void fill_attention_kernels(KernelTable& table, DType dtype);
+void fill_softmax_kernels(KernelTable& table, DType dtype);
+void fill_loss_kernels(KernelTable& table, DType dtype);
 
 }  // namespace lg::cpu

@@ -1,0 +1,318 @@
+#include "loss.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "arithmetic.h"
+#include "factory.h"
+#include "op_support.h"
+#include "reduction.h"
+#include "registry.h"
+#include "samples.h"
+#include "softmax.h"
+
+namespace lg {
+using detail::BackwardArgs;
+
+namespace {
+
+// Checks scores [..., C] against int64 class targets [...]; returns how many
+// targets are not ignore_index (the divisor of the mean).
+int64_t check_class_targets(const char* op, const Tensor& scores, const Tensor& target,
+                            int64_t ignore_index) {
+  detail::check_defined(scores, op, "input");
+  detail::check_defined(target, op, "target");
+  LG_CHECK(is_floating(scores.dtype()), op, ": needs floating-point scores, got ",
+           scores.describe());
+  LG_CHECK(scores.dim() >= 1, op, ": scores need a class dim (the last one), got ",
+           scores.describe());
+  LG_CHECK(target.dtype() == kInt64, op, ": target must hold int64 class indices, got ",
+           target.describe());
+  Shape expected(scores.shape().begin(), scores.shape().end() - 1);
+  LG_CHECK(target.shape() == expected, op, ": target ", target.describe(),
+           " does not match scores ", scores.describe(), ": expected target shape ",
+           shape_str(expected), " (classes are the last dim)");
+  detail::check_same_device(scores, target, op);
+  const int64_t C = scores.shape().back();
+  std::vector<int64_t> t = target.to_vector<int64_t>();
+  int64_t count = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == ignore_index) continue;
+    LG_CHECK(t[i] >= 0 && t[i] < C, op, ": target ", t[i], " (at flat index ", i,
+             ") is out of range for ", C, " classes (ignore_index is ", ignore_index, ")");
+    ++count;
+  }
+  return count;
+}
+
+// Per-target losses reduced as asked; Mean divides by the count of targets
+// not ignored (0/0 = NaN when every target is ignored, as PyTorch).
+Tensor reduce_losses(const Tensor& losses, Reduction reduction, int64_t count) {
+  switch (reduction) {
+    case Reduction::None: return losses;
+    case Reduction::Sum: return sum(losses);
+    case Reduction::Mean: break;
+  }
+  return sum(losses) / static_cast<double>(count);
+}
+
+// The upstream gradient of a reduced loss spread over its N rows: [N],
+// contiguous, in `dtype` (what the fused kernels multiply each row by).
+Tensor row_weights(const Tensor& grad, Reduction reduction, int64_t count, int64_t N,
+                   DType dtype) {
+  NoGradGuard no_grad;
+  Tensor g = detail::cast_raw(grad.detach(), dtype);
+  if (reduction == Reduction::None) return g.reshape({N}).contiguous();
+  if (reduction == Reduction::Mean) g = g / static_cast<double>(count);
+  return g.reshape({1}).expand({N}).contiguous();
+}
+
+Tensor pick_class_adjoint(const Tensor& src, const Tensor& target, int64_t C, int64_t ignore);
+
+// x [N,C] -> [N]: x[n, target[n]] (0 where ignored); its backward is the
+// adjoint below and the adjoint's is this, so nll_loss has every derivative.
+Tensor pick_class(const Tensor& x, const Tensor& target, int64_t ignore) {
+  const int64_t N = x.shape()[0], C = x.shape()[1];
+  auto pick = kernel(&KernelTable::pick_class, x.device(), x.dtype(), "nll_loss");
+  Tensor out = Tensor::empty({N}, x.dtype(), x.device());
+  pick(out, x.detach().contiguous(), target, ignore);
+  return detail::record("nll_loss", out, {x}, {target}, [C, ignore](const BackwardArgs& c) {
+    return std::vector<Tensor>{pick_class_adjoint(c.grad, c.saved[0], C, ignore)};
+  });
+}
+
+Tensor pick_class_adjoint(const Tensor& src, const Tensor& target, int64_t C, int64_t ignore) {
+  const int64_t N = src.shape()[0];
+  auto scatter =
+      kernel(&KernelTable::pick_class_backward, src.device(), src.dtype(), "nll_loss_backward");
+  Tensor out = Tensor::empty({N, C}, src.dtype(), src.device());
+  scatter(out, src.detach().contiguous(), target, ignore);
+  return detail::record("nll_loss_backward", out, {src}, {target},
+                        [ignore](const BackwardArgs& c) {
+                          return std::vector<Tensor>{pick_class(c.grad, c.saved[0], ignore)};
+                        });
+}
+
+// The cross-entropy gradient in differentiable ops (what create_graph runs):
+// (softmax(x) - smoothed one-hot) times each row's upstream gradient.
+Tensor cross_entropy_grad_composite(const Tensor& grad, const Tensor& x, const Tensor& target,
+                                    const CrossEntropyOptions& o, int64_t count) {
+  const int64_t C = x.shape().back(), N = target.numel();
+  Tensor x2 = x.reshape({N, C});
+  Tensor target_dist, live;
+  {
+    NoGradGuard constants;
+    Tensor t = target.reshape({N, 1});
+    Tensor classes = arange(0, C, 1, {.dtype = kInt64, .device = x.device()}).reshape({1, C});
+    target_dist = eq(t, classes).to(x.dtype()) * (1.0 - o.label_smoothing) +
+                  o.label_smoothing / static_cast<double>(C);
+    live = ne(t, detail::scalar_tensor(o.ignore_index, kInt64, x.device())).to(x.dtype());
+  }
+  Tensor w = o.reduction == Reduction::None   ? grad.reshape({N, 1})
+             : o.reduction == Reduction::Mean ? grad / static_cast<double>(count)
+                                              : grad;
+  return ((softmax(x2, -1) - target_dist) * live * w).reshape(x.shape());
+}
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOptions o) {
+  const char* op = "cross_entropy";
+  const int64_t count = check_class_targets(op, logits, target, o.ignore_index);
+  LG_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, op,
+           ": label_smoothing must lie in [0, 1], got ", o.label_smoothing);
+  const int64_t C = logits.shape().back(), N = target.numel();
+  auto forward = kernel(&KernelTable::cross_entropy, logits.device(), logits.dtype(), op);
+  Tensor t1 = target.contiguous().reshape({N});
+  Tensor rows = Tensor::empty({N}, logits.dtype(), logits.device());
+  Tensor lse = Tensor::empty({N}, logits.dtype(), logits.device());
+  if (N > 0)
+    forward(rows, lse, logits.detach().contiguous().reshape({N, C}), t1, o.ignore_index,
+            o.label_smoothing);
+  Tensor out = reduce_losses(rows.reshape(target.shape()), o.reduction, count);
+  return detail::record(
+      op, out, {logits}, {logits, t1, lse},
+      [o, count, N, C](const BackwardArgs& c) {
+        const Tensor& x = c.saved[0];
+        Tensor w = row_weights(c.grad, o.reduction, count, N, x.dtype());
+        Tensor dx = Tensor::empty({N, C}, x.dtype(), x.device());
+        if (N > 0)
+          kernel(&KernelTable::cross_entropy_backward, x.device(), x.dtype(),
+                 "cross_entropy")(dx, w, x.detach().contiguous().reshape({N, C}), c.saved[1],
+                                  c.saved[2], o.ignore_index, o.label_smoothing);
+        return std::vector<Tensor>{dx.reshape(x.shape())};
+      },
+      {.fused_backward = true, .composite = [o, count](const BackwardArgs& c) {
+         return std::vector<Tensor>{
+             cross_entropy_grad_composite(c.grad, c.saved[0], c.saved[1], o, count)};
+       }});
+}
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, NllLossOptions o) {
+  const int64_t count = check_class_targets("nll_loss", log_probs, target, o.ignore_index);
+  const int64_t C = log_probs.shape().back(), N = target.numel();
+  Tensor picked = pick_class(log_probs.reshape({N, C}), target.contiguous().reshape({N}),
+                             o.ignore_index);
+  return reduce_losses(-picked.reshape(target.shape()), o.reduction, count);
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  detail::check_defined(input, "mse_loss", "input");
+  detail::check_defined(target, "mse_loss", "target");
+  LG_CHECK(is_floating(input.dtype()) && is_floating(target.dtype()),
+           "mse_loss: needs floating-point tensors, got ", input.describe(), " and ",
+           target.describe());
+  detail::broadcast_shapes(input.shape(), target.shape(), "mse_loss");
+  Tensor d = input - target;
+  Tensor sq = d * d;
+  switch (reduction) {
+    case Reduction::None: return sq;
+    case Reduction::Sum: return sum(sq);
+    case Reduction::Mean: break;
+  }
+  return mean(sq);
+}
+
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, CtcLossOptions o) {
+  const char* op = "ctc_loss";
+  for (const Tensor* t : {&log_probs, &targets, &input_lengths, &target_lengths})
+    detail::check_defined(*t, op);
+  LG_CHECK(is_floating(log_probs.dtype()) && log_probs.dim() == 3, op,
+           ": log_probs must be a floating [T,N,C] tensor, got ", log_probs.describe());
+  const int64_t T = log_probs.shape()[0], N = log_probs.shape()[1], C = log_probs.shape()[2];
+  LG_CHECK(targets.dtype() == kInt64 && targets.dim() == 2 && targets.shape()[0] == N, op,
+           ": targets must be int64 [N,S] (padded) with N = ", N, ", got ", targets.describe(),
+           " for log_probs ", log_probs.describe());
+  for (const Tensor* t : {&input_lengths, &target_lengths}) {
+    LG_CHECK(t->dtype() == kInt64 && t->shape() == Shape{N}, op, ": lengths must be int64 [", N,
+             "], got ", t->describe());
+    detail::check_same_device(log_probs, *t, op);
+  }
+  detail::check_same_device(log_probs, targets, op);
+  LG_CHECK(o.blank >= 0 && o.blank < C, op, ": blank ", o.blank, " is out of range for ", C,
+           " classes");
+  const int64_t S = targets.shape()[1];
+  const std::vector<int64_t> in_len = input_lengths.to_vector<int64_t>();
+  const std::vector<int64_t> tg_len = target_lengths.to_vector<int64_t>();
+  const std::vector<int64_t> labels = targets.to_vector<int64_t>();
+  for (int64_t n = 0; n < N; ++n) {
+    LG_CHECK(in_len[n] >= 0 && in_len[n] <= T, op, ": input length ", in_len[n], " of sample ",
+             n, " is out of range for ", T, " frames");
+    LG_CHECK(tg_len[n] >= 0 && tg_len[n] <= S, op, ": target length ", tg_len[n], " of sample ",
+             n, " is out of range for targets ", targets.describe());
+    for (int64_t s = 0; s < tg_len[n]; ++s) {
+      int64_t l = labels[n * S + s];
+      LG_CHECK(l >= 0 && l < C && l != o.blank, op, ": target ", l, " of sample ", n,
+               " is out of range for ", C, " classes or is the blank (", o.blank, ")");
+    }
+  }
+  auto run = kernel(&KernelTable::ctc_loss, log_probs.device(), log_probs.dtype(), op);
+  const bool want_grad = GradMode::is_enabled() && log_probs.requires_grad();
+  Tensor losses = Tensor::empty({N}, log_probs.dtype(), log_probs.device());
+  Tensor grad = want_grad ? Tensor::empty(log_probs.shape(), log_probs.dtype(), log_probs.device())
+                          : Tensor();
+  run(losses, grad, log_probs.detach().contiguous(), targets.contiguous(),
+      input_lengths.contiguous(), target_lengths.contiguous(), o.blank);
+  // Per-sample weights: zero_infinity drops impossible alignments (whose
+  // gradient the kernel already left at 0); Mean divides by target lengths.
+  std::vector<double> loss_host = losses.to_vector<double>(), weight(N, 1.0);
+  for (int64_t n = 0; n < N; ++n) {
+    if (o.zero_infinity && std::isinf(loss_host[n])) loss_host[n] = 0;
+    if (o.reduction == Reduction::Mean)
+      weight[n] = 1.0 / (static_cast<double>(std::max<int64_t>(tg_len[n], 1)) * N);
+  }
+  TensorOptions opts{.dtype = log_probs.dtype(), .device = log_probs.device()};
+  Tensor per_sample = from_vector(loss_host, {N}, opts);
+  Tensor weights = from_vector(weight, {N}, opts);
+  Tensor out = o.reduction == Reduction::None ? per_sample
+               : o.reduction == Reduction::Sum ? sum(per_sample)
+                                               : sum(per_sample * weights);
+  return detail::record(
+      op, out, {log_probs}, {grad, weights},
+      [reduction = o.reduction, N](const BackwardArgs& c) {
+        NoGradGuard kernel_result;
+        Tensor g = c.grad.detach();
+        Tensor scale = reduction == Reduction::None ? g.reshape({1, N, 1})
+                       : reduction == Reduction::Sum ? g
+                                                     : (g * c.saved[1]).reshape({1, N, 1});
+        return std::vector<Tensor>{c.saved[0] * scale};
+      },
+      {.fused_backward = true});
+}
+
+// ---- registry entries ----------------------------------------------------------
+
+void register_loss_ops() {
+  using samples::leaf;
+  using samples::strided_leaf;
+  auto labels = [](std::vector<int64_t> v, const Shape& shape) { return from_vector(v, shape); };
+  // {scores, targets}: [N,C], leading dims with an ignored target, non-contiguous scores.
+  auto class_samples = [labels] {
+    return std::vector<OpSample>{
+        {"[4,5]", {leaf({4, 5}, -2, 2), labels({1, 0, 4, 2}, {4})}},
+        {"[2,3,5] with ignore_index", {leaf({2, 3, 5}, -2, 2), labels({1, -100, 4, 0, 2, 2}, {2, 3})}},
+        {"non-contiguous [3,4]", {strided_leaf({3, 4}, -2, 2), labels({3, 0, 1}, {3})}},
+    };
+  };
+  using In = std::vector<Tensor>;
+  register_op({.name = "cross_entropy",
+               .call = [](const In& in) { return cross_entropy(in[0], in[1]); },
+               .samples = class_samples,
+               .fused_backward = true});
+  register_op({.name = "cross_entropy.smoothing",
+               .call = [](const In& in) {
+                 return cross_entropy(in[0], in[1],
+                                      {.label_smoothing = 0.2, .reduction = Reduction::Sum});
+               },
+               .samples = class_samples,
+               .fused_backward = true});
+  register_op({.name = "cross_entropy.none",
+               .call = [](const In& in) {
+                 return cross_entropy(in[0], in[1], {.reduction = Reduction::None});
+               },
+               .samples = class_samples,
+               .fused_backward = true});
+  register_op({.name = "nll_loss",
+               .call = [](const In& in) { return nll_loss(in[0], in[1]); },
+               .samples = class_samples});
+  register_op({.name = "nll_loss.none",
+               .call = [](const In& in) {
+                 return nll_loss(in[0], in[1], {.reduction = Reduction::None});
+               },
+               .samples = class_samples});
+  auto pair_samples = [] {
+    return std::vector<OpSample>{
+        {"[3,4]", {leaf({3, 4}), leaf({3, 4})}},
+        {"broadcast [2,3,4] - [4]", {leaf({2, 3, 4}), leaf({4})}},
+        {"non-contiguous [3,4]", {strided_leaf({3, 4}), leaf({3, 1})}},
+    };
+  };
+  register_op({.name = "mse_loss",
+               .call = [](const In& in) { return mse_loss(in[0], in[1]); },
+               .samples = pair_samples});
+  register_op({.name = "mse_loss.none",
+               .call = [](const In& in) { return mse_loss(in[0], in[1], Reduction::None); },
+               .samples = pair_samples});
+  // {log_probs [T,N,C], targets, input_lengths, target_lengths}: a repeated
+  // label (which needs a blank between), a shorter second input, an empty target.
+  register_op({.name = "ctc_loss",
+               .call = [](const In& in) { return ctc_loss(in[0], in[1], in[2], in[3]); },
+               .samples =
+                   [labels] {
+                     return std::vector<OpSample>{
+                         {"[6,2,4]",
+                          {leaf({6, 2, 4}, -2.5, -0.5), labels({1, 1, 2, 3, 2, 0}, {2, 3}),
+                           labels({6, 4}, {2}), labels({3, 2}, {2})}},
+                         {"non-contiguous [5,3,3], an empty target",
+                          {strided_leaf({5, 3, 3}, -2.5, -0.5),
+                           labels({1, 2, 2, 1, 0, 0}, {3, 2}), labels({5, 5, 3}, {3}),
+                           labels({2, 2, 0}, {3})}},
+                     };
+                   },
+               // Its backward is the fused alpha-beta kernel with no composite.
+               .check_gradgrad = false,
+               .fused_backward = true});
+}
+
+}  // namespace lg

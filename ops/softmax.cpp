@@ -1,0 +1,95 @@
+#include "softmax.h"
+
+#include "arithmetic.h"
+#include "factory.h"
+#include "op_support.h"
+#include "reduction.h"
+#include "registry.h"
+#include "samples.h"
+
+namespace lg {
+using detail::BackwardArgs;
+
+namespace {
+
+// The gradient in differentiable ops, from the saved output y: what runs
+// under create_graph, and the reference the fused kernel is tested against.
+Tensor softmax_grad_composite(const Tensor& g, const Tensor& y, int64_t dim, bool log) {
+  if (!log) return y * (g - sum(g * y, dim, /*keepdim=*/true));
+  // Rows of only -inf inputs have y = 0 everywhere, so sum(exp(y)) = n there
+  // and 1 on every other row: the mask zeroes their gradient (n = 1 rows get 0
+  // from the formula itself).
+  Tensor live;
+  {
+    NoGradGuard constant_mask;
+    live = lt(sum(exp(y.detach()), dim, /*keepdim=*/true), 1.5).to(y.dtype());
+  }
+  return (g - exp(y) * sum(g, dim, /*keepdim=*/true)) * live;
+}
+
+Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
+  const char* name = log ? "log_softmax" : "softmax";
+  detail::check_defined(x, name);
+  LG_CHECK(is_floating(x.dtype()), name, ": needs a floating-point tensor, got ", x.describe(),
+           "; convert with .to(kFloat32)");
+  int64_t d = wrap_dim(dim, x.dim(), name);
+  if (x.dim() == 0) return softmax_impl(x.reshape({1}), 0, log).reshape({});
+  auto forward = kernel(&KernelTable::softmax, x.device(), x.dtype(), name);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.numel() > 0) forward(out, x.detach().contiguous(), d, log);
+  return detail::record(
+      name, out, {x}, {},
+      [d, log, name](const BackwardArgs& c) {
+        const Tensor& y = c.saved[0];
+        Tensor g = detail::cast_raw(c.grad.detach(), y.dtype()).contiguous();
+        Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
+        if (y.numel() > 0)
+          kernel(&KernelTable::softmax_backward, y.device(), y.dtype(), name)(dx, g, y.detach(),
+                                                                              d, log);
+        return std::vector<Tensor>{dx};
+      },
+      {.save_output = true,
+       .fused_backward = true,
+       .composite = [d, log](const BackwardArgs& c) {
+         return std::vector<Tensor>{softmax_grad_composite(c.grad, c.saved[0], d, log)};
+       }});
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, true); }
+
+// ---- registry entries ----------------------------------------------------------
+
+void register_softmax_ops() {
+  using samples::leaf;
+  using samples::strided_leaf;
+  auto constant_dim = [](int64_t d) { return full({}, d, {.dtype = kInt64}); };
+  // Each sample is {input, dim}: the last dim (the kernel's row path), inner
+  // dims and the first (its strip path), size-1 and non-contiguous inputs.
+  auto samples = [constant_dim] {
+    return std::vector<OpSample>{
+        {"[3,5] dim -1", {leaf({3, 5}, -3, 3), constant_dim(-1)}},
+        {"[2,3,4] dim 1", {leaf({2, 3, 4}, -3, 3), constant_dim(1)}},
+        {"[4,3] dim 0", {leaf({4, 3}, -3, 3), constant_dim(0)}},
+        {"[3,1,4] dim 1 (size 1)", {leaf({3, 1, 4}, -3, 3), constant_dim(1)}},
+        {"non-contiguous [2,3,4] dim -1", {strided_leaf({2, 3, 4}, -3, 3), constant_dim(-1)}},
+        {"non-contiguous [4,5] dim 0", {strided_leaf({4, 5}, -3, 3), constant_dim(0)}},
+    };
+  };
+  register_op({.name = "softmax",
+               .call = [](const std::vector<Tensor>& in) {
+                 return softmax(in[0], in[1].item<int64_t>());
+               },
+               .samples = samples,
+               .fused_backward = true});
+  register_op({.name = "log_softmax",
+               .call = [](const std::vector<Tensor>& in) {
+                 return log_softmax(in[0], in[1].item<int64_t>());
+               },
+               .samples = samples,
+               .fused_backward = true});
+}
+
+}  // namespace lg
