@@ -57,7 +57,7 @@ double tol_for(DType dtype) { return dtype == kFloat32 ? 1e-5 : 1e-12; }
 
 }  // namespace
 
-TEST_CASE("embedding gathers rows; repeated ids accumulate and padding rows get no gradient") {
+TEST_CASE("embedding gathers rows, repeated ids accumulate, padding rows get no gradient") {
   manual_seed(1);
   for (DType dtype : {kFloat64, kFloat32}) {
     const int64_t V = 7, D = 5;
