@@ -16,6 +16,7 @@
 #include "ops/activation.h"
 #include "ops/arithmetic.h"
 #include "ops/conv.h"
+#include "ops/pool.h"
 #include "ops/attention.h"
 #include "ops/dropout.h"
 #include "ops/elementwise_select.h"

@@ -16,6 +16,7 @@ void register_normalization_ops();
 void register_indexing_ops();
 void register_dropout_ops();
 void register_conv_ops();
+void register_pool_ops();
 void register_attention_ops();
 void register_softmax_ops();
 void register_loss_ops();
@@ -57,6 +58,7 @@ void register_builtin_ops() {
   register_indexing_ops();
   register_dropout_ops();
   register_conv_ops();
+  register_pool_ops();
   register_attention_ops();
   register_softmax_ops();
   register_loss_ops();

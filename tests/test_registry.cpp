@@ -50,6 +50,7 @@ TEST_CASE("the registry holds exactly the public differentiable ops") {
       "embedding", "embedding.padding_idx", "index_select", "index_add", "gather", "scatter_add",
       "stack", "split", "split.sizes", "chunk", "pad", "repeat", "dropout",
       "conv1d", "conv2d", "im2col", "col2im",
+      "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
       "softmax", "log_softmax",
       "cross_entropy", "cross_entropy.smoothing", "cross_entropy.none", "nll_loss", "nll_loss.none",
       "mse_loss", "mse_loss.none", "ctc_loss",
