@@ -5,6 +5,7 @@
 #include "../core/random.h"
 #include "arithmetic.h"
 #include "factory.h"
+#include "indexing.h"
 #include "op_support.h"
 #include "reduction.h"
 #include "registry.h"
@@ -73,18 +74,14 @@ TopK topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool /*sorted*/
     values = restore(values);
     indices = restore(indices);
   }
-  // The gradient goes back to the selected positions: a one-hot [.., k, n]
-  // comparison of the indices with 0..n-1, contracted with the gradient, so
-  // that it is itself differentiable (its gradient gathers).
+  // The gradient goes back to the selected positions by scatter_add, whose own
+  // gradient gathers, so double backward works.
   values = detail::record(
-      "topk", values, {x}, {indices}, [in = detail::meta(x), d, n](const BackwardArgs& c) {
-        auto rows = [&](const Tensor& t) {
-          return (t.dim() == 0 ? t.reshape({1}) : t).transpose(d, -1);
-        };
-        Tensor idx = rows(c.saved[0]);
-        Tensor positions = arange(0, n, 1, {.dtype = kInt64, .device = c.grad.device()});
-        Tensor onehot = eq(idx.unsqueeze(-1), positions).to(c.grad.dtype());
-        Tensor g = sum(rows(c.grad).unsqueeze(-1) * onehot, -2).transpose(d, -1);
+      "topk", values, {x}, {indices}, [in = detail::meta(x), d](const BackwardArgs& c) {
+        auto lift = [](const Tensor& t) { return t.dim() == 0 ? t.reshape({1}) : t; };
+        Shape shape = in.shape.empty() ? Shape{1} : in.shape;
+        Tensor base = zeros(shape, {.dtype = c.grad.dtype(), .device = c.grad.device()});
+        Tensor g = scatter_add(base, d, lift(c.saved[0]), lift(c.grad));
         return std::vector<Tensor>{detail::grad_for(g.reshape(in.shape), in)};
       });
   return {values, indices};
