@@ -51,7 +51,8 @@ Batch grid_batch(int size) {
   return make_batch(xs);
 }
 
-// A smooth, bounded, tanh-like activation built from the ops that exist.
+// softsign: a smooth, bounded activation composed from differentiable ops, which
+// needs no backward of its own.
 lg::Tensor softsign(const lg::Tensor& x) { return x / (1.0 + lg::abs(x)); }
 
 lg::Tensor parameter(const lg::Tensor& init) { return init.detach().requires_grad_(); }
