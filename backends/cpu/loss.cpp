@@ -8,20 +8,11 @@
 #include <vector>
 
 #include "cpu_kernels.h"
+#include "softmax_math.h"
 #include "strided_loop.h"
-#include "vector_math.h"
 
 namespace lg::cpu {
 namespace {
-
-template <typename T>
-T exp_of(T x) {
-  if constexpr (std::is_same_v<T, float>) {
-    return exp_float(x);
-  } else {
-    return std::exp(x);
-  }
-}
 
 template <typename T>
 void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& logits,
@@ -40,20 +31,21 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& logits,
     for (int64_t c = 0; c < C; ++c) m = std::max(m, row[c]);
     // A row of only -inf logits has no finite logsumexp: shift by 0 instead.
     const T shift = std::isinf(m) && m < 0 ? T(0) : m;
-    T s = 0, total = 0;
-#pragma omp simd reduction(+ : s, total)
-    for (int64_t c = 0; c < C; ++c) {
-      s += exp_of<T>(row[c] - shift);
-      total += row[c];
-    }
-    z[r] = shift + std::log(s);
+    z[r] = shift + std::log(sum_exp_shifted(row, C, shift));
     if (t[r] == ignore_index) {
       l[r] = 0;
       continue;
     }
     // -log p[t] = lse - x[t]; smoothing adds eps * mean over classes of -log p.
     T nll = z[r] - row[t[r]];
-    l[r] = eps == 0 ? nll : (1 - eps) * nll + eps * (z[r] - total / static_cast<T>(C));
+    if (eps == 0) {
+      l[r] = nll;
+      continue;
+    }
+    T total = 0;
+#pragma omp simd reduction(+ : total)
+    for (int64_t c = 0; c < C; ++c) total += row[c];
+    l[r] = (1 - eps) * nll + eps * (z[r] - total / static_cast<T>(C));
   }
 }
 
@@ -77,8 +69,9 @@ void cross_entropy_backward(const Tensor& grad_logits, const Tensor& row_grad,
     }
     const T* row = x + r * C;
     const T wr = w[r], zr = z[r];
+    exp_shifted(d, row, C, zr);
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) d[c] = (exp_of<T>(row[c] - zr) - floor) * wr;
+    for (int64_t c = 0; c < C; ++c) d[c] = (d[c] - floor) * wr;
     d[t[r]] -= (1 - static_cast<T>(label_smoothing)) * wr;
   }
 }

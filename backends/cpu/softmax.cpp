@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "cpu_kernels.h"
+#include "softmax_math.h"
 #include "strided_loop.h"
-#include "vector_math.h"
 
 namespace lg::cpu {
 namespace {
@@ -17,15 +17,6 @@ namespace {
 // Lanes of the inner dim handled together off the last dim: wide enough for
 // unit-stride vector loops, small enough that the per-lane state stays in L1.
 constexpr int64_t kStrip = 64;
-
-template <typename T>
-T exp_of(T x) {
-  if constexpr (std::is_same_v<T, float>) {
-    return exp_float(x);
-  } else {
-    return std::exp(x);
-  }
-}
 
 struct Geometry {
   int64_t outer = 1, n = 1, inner = 1;
@@ -51,19 +42,15 @@ void forward_row(T* out, const T* in, int64_t n, bool log) {
     std::fill(out, out + n, T(0));
     return;
   }
-  T s = 0;
   if (log) {
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; ++i) s += exp_of<T>(in[i] - m);
-    const T log_s = std::log(s);
+    const T log_s = std::log(sum_exp_shifted(in, n, m));
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) out[i] = (in[i] - m) - log_s;
   } else {
+    exp_shifted(out, in, n, m);
+    T s = 0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; ++i) {
-      out[i] = exp_of<T>(in[i] - m);
-      s += out[i];
-    }
+    for (int64_t i = 0; i < n; ++i) s += out[i];
     const T scale = T(1) / s;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) out[i] *= scale;
@@ -87,8 +74,9 @@ void backward_row(T* dx, const T* g, const T* y, int64_t n, bool log) {
       std::fill(dx, dx + n, T(0));
       return;
     }
+    exp_shifted(dx, y, n, T(0));
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) dx[i] = g[i] - exp_of<T>(y[i]) * sg;
+    for (int64_t i = 0; i < n; ++i) dx[i] = g[i] - dx[i] * sg;
   } else {
     T dot = 0;
 #pragma omp simd reduction(+ : dot)
@@ -108,14 +96,16 @@ void forward_strip(T* out, const T* in, int64_t n, int64_t inner, int64_t w, boo
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < w; ++j) m[j] = std::max(m[j], in[i * inner + j]);
   // A masked lane uses shift 0, so that its exp(-inf) terms are 0, not NaN.
-  T shift[kStrip];
+  T shift[kStrip], e[kStrip];
   for (int64_t j = 0; j < w; ++j) shift[j] = m[j] == kNegInf ? T(0) : m[j];
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < w; ++j) e[j] = in[i * inner + j] - shift[j];
+    exp_inplace(e, w);
     for (int64_t j = 0; j < w; ++j) {
-      T e = exp_of<T>(in[i * inner + j] - shift[j]);
-      if (!log) out[i * inner + j] = e;
-      s[j] += e;
+      if (!log) out[i * inner + j] = e[j];
+      s[j] += e[j];
     }
+  }
   // log: (x - shift) - log(s), which keeps the precision of x - shift near
   // large shifts; softmax: the scale 1 / s.
   for (int64_t j = 0; j < w; ++j) {
@@ -145,14 +135,17 @@ void backward_strip(T* dx, const T* g, const T* y, int64_t n, int64_t inner, int
       acc[j] += log ? g[k] : g[k] * y[k];
       nonzero[j] |= y[k] != T(0);
     }
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < w; ++j) {
-      int64_t k = i * inner + j;
-      if (log)
-        dx[k] = nonzero[j] ? g[k] - exp_of<T>(y[k]) * acc[j] : T(0);
-      else
-        dx[k] = y[k] * (g[k] - acc[j]);
+  for (int64_t i = 0; i < n; ++i) {
+    T* d = dx + i * inner;
+    const T* gi = g + i * inner;
+    const T* yi = y + i * inner;
+    if (!log) {
+      for (int64_t j = 0; j < w; ++j) d[j] = yi[j] * (gi[j] - acc[j]);
+      continue;
     }
+    exp_shifted(d, yi, w, T(0));
+    for (int64_t j = 0; j < w; ++j) d[j] = nonzero[j] ? gi[j] - d[j] * acc[j] : T(0);
+  }
 }
 
 // Runs row(i) for each of `rows` rows of n elements, or strip(o, j0, w) for
