@@ -9,8 +9,8 @@
 namespace lg {
 
 // How conv computes its forward. Auto takes the faster on `lg-bench conv`:
-// Direct where each output channel reads one input channel (depthwise),
-// im2col + GEMM otherwise. The others exist for tests and benchmarks.
+// Direct for depthwise convolution (groups == Cin == Cout), im2col + GEMM
+// otherwise. The others exist for tests and benchmarks.
 enum class ConvAlgorithm { Auto, Im2col, Direct };
 
 struct Conv1dOptions {
