@@ -363,7 +363,7 @@ TEST_CASE("var and std match a reference over dims, biased and unbiased") {
   CHECK(std::isnan(c.grad().to_vector<double>()[0]));
 }
 
-TEST_CASE("cumsum matches a reference along every dim; its backward is the reverse scan") {
+TEST_CASE("cumsum matches a reference along every dim, and its backward is the reverse scan") {
   manual_seed(36);
   for (DType dtype : {kFloat32, kFloat64, kInt64}) {
     Tensor base =

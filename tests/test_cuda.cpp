@@ -260,7 +260,7 @@ TEST_CASE("binary ops through the public API: broadcasting, promotion, scalars, 
   check_close(gpu(big) + gpu(big).t(), big + big.t());
 }
 
-TEST_CASE("up to 8 unmergeable dims work; more throw, naming the op") {
+TEST_CASE("up to 8 unmergeable dims work, and more throw naming the op") {
   Shape dims8(8, 2), dims9(9, 2);
   std::vector<int64_t> reverse8 = {7, 6, 5, 4, 3, 2, 1, 0}, reverse9 = {8, 7, 6, 5, 4, 3, 2, 1, 0};
   Tensor x8 = random_input(dims8, kFloat32);

@@ -96,7 +96,7 @@ TEST_CASE("pool2d matches a nested-loop reference") {
       }
 }
 
-TEST_CASE("pool1d matches the reference with a height of 1; unbatched and default stride") {
+TEST_CASE("pool1d matches the reference with a height of 1, unbatched and with the default stride") {
   manual_seed(22);
   Tensor x = rnd({2, 3, 11}, kFloat64, true);
   std::vector<double> xv = x.to_vector<double>();
