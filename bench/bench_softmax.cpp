@@ -30,18 +30,30 @@ void time_op(const Common& common, const char* bench, const char* impl, const ch
     probe = fn(x);
   }
   Tensor g = randn(probe.shape(), {.device = common.target()});
-  double fwd = median_ms([&] {
-    NoGradGuard no_grad;
-    fn(x);
-  }, common);
-  report({.bench = bench, .impl = impl, .shape = shape_string(shape), .pass = "fwd",
-          .median_ms = fwd, .baseline = baseline});
-  double both = median_ms([&] {
-    backward({fn(x)}, {g});
-    x.zero_grad();
-  }, common);
-  report({.bench = bench, .impl = impl, .shape = shape_string(shape), .pass = "fwd+bwd",
-          .median_ms = both, .baseline = baseline});
+  double fwd = median_ms(
+      [&] {
+        NoGradGuard no_grad;
+        fn(x);
+      },
+      common);
+  report({.bench = bench,
+          .impl = impl,
+          .shape = shape_string(shape),
+          .pass = "fwd",
+          .median_ms = fwd,
+          .baseline = baseline});
+  double both = median_ms(
+      [&] {
+        backward({fn(x)}, {g});
+        x.zero_grad();
+      },
+      common);
+  report({.bench = bench,
+          .impl = impl,
+          .shape = shape_string(shape),
+          .pass = "fwd+bwd",
+          .median_ms = both,
+          .baseline = baseline});
 }
 
 // Benchmarks validate before they time: the fused result must match the composite.
@@ -58,10 +70,12 @@ void run(const Common& common, int64_t rows, const std::vector<int64_t>& cols_li
          const std::vector<int64_t>& vocabs, int64_t tokens) {
   for (int64_t cols : cols_list) {
     Shape shape{rows, cols};
-    validate("softmax", shape, composite_softmax, [](const Tensor& x) { return softmax(x, -1); },
-             common);
-    validate("log_softmax", shape, composite_log_softmax,
-             [](const Tensor& x) { return log_softmax(x, -1); }, common);
+    validate(
+        "softmax", shape, composite_softmax, [](const Tensor& x) { return softmax(x, -1); },
+        common);
+    validate(
+        "log_softmax", shape, composite_log_softmax,
+        [](const Tensor& x) { return log_softmax(x, -1); }, common);
     time_op(common, "softmax", "composite", "", shape, composite_softmax);
     time_op(common, "softmax", "fused", "composite", shape,
             [](const Tensor& x) { return softmax(x, -1); });
@@ -73,13 +87,13 @@ void run(const Common& common, int64_t rows, const std::vector<int64_t>& cols_li
     Tensor target;
     {
       NoGradGuard no_grad;
-      target = (rand({tokens}, {.device = common.target()}) * static_cast<double>(vocab))
-                   .to(kInt64);
+      target =
+          (rand({tokens}, {.device = common.target()}) * static_cast<double>(vocab)).to(kInt64);
     }
     Shape shape{tokens, vocab};
-    validate("cross_entropy", shape,
-             [&](const Tensor& x) { return composite_cross_entropy(x, target); },
-             [&](const Tensor& x) { return cross_entropy(x, target); }, common);
+    validate(
+        "cross_entropy", shape, [&](const Tensor& x) { return composite_cross_entropy(x, target); },
+        [&](const Tensor& x) { return cross_entropy(x, target); }, common);
     time_op(common, "cross_entropy", "composite", "", shape,
             [&](const Tensor& x) { return composite_cross_entropy(x, target); });
     time_op(common, "cross_entropy", "fused", "composite", shape,

@@ -50,8 +50,8 @@ void report(const Result& r) {
       r.median_ms);
   std::fflush(stdout);
   if (!header) {
-    std::fprintf(stderr, "%-14s %-10s %-16s %-8s %-8s %11s  %s\n", "bench", "impl", "shape",
-                 "pass", "dtype", "median ms", "speedup");
+    std::fprintf(stderr, "%-14s %-10s %-16s %-8s %-8s %11s  %s\n", "bench", "impl", "shape", "pass",
+                 "dtype", "median ms", "speedup");
     header = true;
   }
   std::string ratio;

@@ -2,9 +2,10 @@
 // median of N runs) and reporting (one JSON line per result on stdout for
 // machines, a table with the speedup over the baseline on stderr for people).
 #pragma once
+#include <lasergrad/lasergrad.h>
+
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <lasergrad/lasergrad.h>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,10 @@ using Setup = Runner (*)(CLI::App& cmd);
 double median_ms(const std::function<void()>& fn, const Common& common);
 
 struct Result {
-  std::string bench = "";     // the op, e.g. "softmax"
-  std::string impl = "";      // e.g. "fused", "composite"
-  std::string shape = "";     // e.g. "[4096,1024]"
-  std::string pass = "";      // "fwd" or "fwd+bwd"
+  std::string bench = "";  // the op, e.g. "softmax"
+  std::string impl = "";   // e.g. "fused", "composite"
+  std::string shape = "";  // e.g. "[4096,1024]"
+  std::string pass = "";   // "fwd" or "fwd+bwd"
   std::string dtype = "float32";
   double median_ms = 0;
   std::string baseline = "";  // impl to compare against (reported earlier), or empty

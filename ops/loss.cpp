@@ -49,17 +49,19 @@ int64_t check_class_targets(const char* op, const Tensor& scores, const Tensor& 
 // not ignored (0/0 = NaN when every target is ignored, as PyTorch).
 Tensor reduce_losses(const Tensor& losses, Reduction reduction, int64_t count) {
   switch (reduction) {
-    case Reduction::None: return losses;
-    case Reduction::Sum: return sum(losses);
-    case Reduction::Mean: break;
+    case Reduction::None:
+      return losses;
+    case Reduction::Sum:
+      return sum(losses);
+    case Reduction::Mean:
+      break;
   }
   return sum(losses) / static_cast<double>(count);
 }
 
 // The upstream gradient of a reduced loss spread over its N rows: [N],
 // contiguous, in `dtype` (what the fused kernels multiply each row by).
-Tensor row_weights(const Tensor& grad, Reduction reduction, int64_t count, int64_t N,
-                   DType dtype) {
+Tensor row_weights(const Tensor& grad, Reduction reduction, int64_t count, int64_t N, DType dtype) {
   NoGradGuard no_grad;
   Tensor g = detail::cast_raw(grad.detach(), dtype);
   if (reduction == Reduction::None) return g.reshape({N}).contiguous();
@@ -87,10 +89,9 @@ Tensor pick_class_adjoint(const Tensor& src, const Tensor& target, int64_t C, in
       kernel(&KernelTable::pick_class_backward, src.device(), src.dtype(), "nll_loss_backward");
   Tensor out = Tensor::empty({N, C}, src.dtype(), src.device());
   scatter(out, src.detach().contiguous(), target, ignore);
-  return detail::record("nll_loss_backward", out, {src}, {target},
-                        [ignore](const BackwardArgs& c) {
-                          return std::vector<Tensor>{pick_class(c.grad, c.saved[0], ignore)};
-                        });
+  return detail::record("nll_loss_backward", out, {src}, {target}, [ignore](const BackwardArgs& c) {
+    return std::vector<Tensor>{pick_class(c.grad, c.saved[0], ignore)};
+  });
 }
 
 // The cross-entropy gradient in differentiable ops (what create_graph runs):
@@ -130,29 +131,29 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOpt
     forward(rows, lse, logits.detach().contiguous().reshape({N, C}), t1, o.ignore_index,
             o.label_smoothing);
   Tensor out = reduce_losses(rows.reshape(target.shape()), o.reduction, count);
-  return detail::record(
-      op, out, {logits}, {logits, t1, lse},
-      [o, count, N, C](const BackwardArgs& c) {
-        const Tensor& x = c.saved[0];
-        Tensor w = row_weights(c.grad, o.reduction, count, N, x.dtype());
-        Tensor dx = Tensor::empty({N, C}, x.dtype(), x.device());
-        if (N > 0)
-          kernel(&KernelTable::cross_entropy_backward, x.device(), x.dtype(),
-                 "cross_entropy")(dx, w, x.detach().contiguous().reshape({N, C}), c.saved[1],
-                                  c.saved[2], o.ignore_index, o.label_smoothing);
-        return std::vector<Tensor>{dx.reshape(x.shape())};
-      },
-      {.fused_backward = true, .composite = [o, count](const BackwardArgs& c) {
-         return std::vector<Tensor>{
-             cross_entropy_grad_composite(c.grad, c.saved[0], c.saved[1], o, count)};
-       }});
+  return detail::record(op, out, {logits}, {logits, t1, lse},
+                        [o, count, N, C](const BackwardArgs& c) {
+                          const Tensor& x = c.saved[0];
+                          Tensor w = row_weights(c.grad, o.reduction, count, N, x.dtype());
+                          Tensor dx = Tensor::empty({N, C}, x.dtype(), x.device());
+                          if (N > 0)
+                            kernel(&KernelTable::cross_entropy_backward, x.device(), x.dtype(),
+                                   "cross_entropy")(dx, w, x.detach().contiguous().reshape({N, C}),
+                                                    c.saved[1], c.saved[2], o.ignore_index,
+                                                    o.label_smoothing);
+                          return std::vector<Tensor>{dx.reshape(x.shape())};
+                        },
+                        {.fused_backward = true, .composite = [o, count](const BackwardArgs& c) {
+                           return std::vector<Tensor>{cross_entropy_grad_composite(
+                               c.grad, c.saved[0], c.saved[1], o, count)};
+                         }});
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, NllLossOptions o) {
   const int64_t count = check_class_targets("nll_loss", log_probs, target, o.ignore_index);
   const int64_t C = log_probs.shape().back(), N = target.numel();
-  Tensor picked = pick_class(log_probs.reshape({N, C}), target.contiguous().reshape({N}),
-                             o.ignore_index);
+  Tensor picked =
+      pick_class(log_probs.reshape({N, C}), target.contiguous().reshape({N}), o.ignore_index);
   return reduce_losses(-picked.reshape(target.shape()), o.reduction, count);
 }
 
@@ -166,9 +167,12 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   Tensor d = input - target;
   Tensor sq = d * d;
   switch (reduction) {
-    case Reduction::None: return sq;
-    case Reduction::Sum: return sum(sq);
-    case Reduction::Mean: break;
+    case Reduction::None:
+      return sq;
+    case Reduction::Sum:
+      return sum(sq);
+    case Reduction::Mean:
+      break;
   }
   return mean(sq);
 }
@@ -197,10 +201,10 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
   const std::vector<int64_t> tg_len = target_lengths.to_vector<int64_t>();
   const std::vector<int64_t> labels = targets.to_vector<int64_t>();
   for (int64_t n = 0; n < N; ++n) {
-    LG_CHECK(in_len[n] >= 0 && in_len[n] <= T, op, ": input length ", in_len[n], " of sample ",
-             n, " is out of range for ", T, " frames");
-    LG_CHECK(tg_len[n] >= 0 && tg_len[n] <= S, op, ": target length ", tg_len[n], " of sample ",
-             n, " is out of range for targets ", targets.describe());
+    LG_CHECK(in_len[n] >= 0 && in_len[n] <= T, op, ": input length ", in_len[n], " of sample ", n,
+             " is out of range for ", T, " frames");
+    LG_CHECK(tg_len[n] >= 0 && tg_len[n] <= S, op, ": target length ", tg_len[n], " of sample ", n,
+             " is out of range for targets ", targets.describe());
     for (int64_t s = 0; s < tg_len[n]; ++s) {
       int64_t l = labels[n * S + s];
       LG_CHECK(l >= 0 && l < C && l != o.blank, op, ": target ", l, " of sample ", n,
@@ -225,20 +229,20 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
   TensorOptions opts{.dtype = log_probs.dtype(), .device = log_probs.device()};
   Tensor per_sample = from_vector(loss_host, {N}, opts);
   Tensor weights = from_vector(weight, {N}, opts);
-  Tensor out = o.reduction == Reduction::None ? per_sample
+  Tensor out = o.reduction == Reduction::None  ? per_sample
                : o.reduction == Reduction::Sum ? sum(per_sample)
                                                : sum(per_sample * weights);
-  return detail::record(
-      op, out, {log_probs}, {grad, weights},
-      [reduction = o.reduction, N](const BackwardArgs& c) {
-        NoGradGuard kernel_result;
-        Tensor g = c.grad.detach();
-        Tensor scale = reduction == Reduction::None ? g.reshape({1, N, 1})
-                       : reduction == Reduction::Sum ? g
-                                                     : (g * c.saved[1]).reshape({1, N, 1});
-        return std::vector<Tensor>{c.saved[0] * scale};
-      },
-      {.fused_backward = true});
+  return detail::record(op, out, {log_probs}, {grad, weights},
+                        [reduction = o.reduction, N](const BackwardArgs& c) {
+                          NoGradGuard kernel_result;
+                          Tensor g = c.grad.detach();
+                          Tensor scale = reduction == Reduction::None ? g.reshape({1, N, 1})
+                                         : reduction == Reduction::Sum
+                                             ? g
+                                             : (g * c.saved[1]).reshape({1, N, 1});
+                          return std::vector<Tensor>{c.saved[0] * scale};
+                        },
+                        {.fused_backward = true});
 }
 
 // ---- registry entries ----------------------------------------------------------
@@ -251,7 +255,8 @@ void register_loss_ops() {
   auto class_samples = [labels] {
     return std::vector<OpSample>{
         {"[4,5]", {leaf({4, 5}, -2, 2), labels({1, 0, 4, 2}, {4})}},
-        {"[2,3,5] with ignore_index", {leaf({2, 3, 5}, -2, 2), labels({1, -100, 4, 0, 2, 2}, {2, 3})}},
+        {"[2,3,5] with ignore_index",
+         {leaf({2, 3, 5}, -2, 2), labels({1, -100, 4, 0, 2, 2}, {2, 3})}},
         {"non-contiguous [3,4]", {strided_leaf({3, 4}, -2, 2), labels({3, 0, 1}, {3})}},
     };
   };
@@ -261,26 +266,26 @@ void register_loss_ops() {
                .samples = class_samples,
                .fused_backward = true});
   register_op({.name = "cross_entropy.smoothing",
-               .call = [](const In& in) {
-                 return cross_entropy(in[0], in[1],
-                                      {.label_smoothing = 0.2, .reduction = Reduction::Sum});
-               },
+               .call =
+                   [](const In& in) {
+                     return cross_entropy(in[0], in[1],
+                                          {.label_smoothing = 0.2, .reduction = Reduction::Sum});
+                   },
                .samples = class_samples,
                .fused_backward = true});
-  register_op({.name = "cross_entropy.none",
-               .call = [](const In& in) {
-                 return cross_entropy(in[0], in[1], {.reduction = Reduction::None});
-               },
-               .samples = class_samples,
-               .fused_backward = true});
+  register_op(
+      {.name = "cross_entropy.none",
+       .call =
+           [](const In& in) { return cross_entropy(in[0], in[1], {.reduction = Reduction::None}); },
+       .samples = class_samples,
+       .fused_backward = true});
   register_op({.name = "nll_loss",
                .call = [](const In& in) { return nll_loss(in[0], in[1]); },
                .samples = class_samples});
-  register_op({.name = "nll_loss.none",
-               .call = [](const In& in) {
-                 return nll_loss(in[0], in[1], {.reduction = Reduction::None});
-               },
-               .samples = class_samples});
+  register_op(
+      {.name = "nll_loss.none",
+       .call = [](const In& in) { return nll_loss(in[0], in[1], {.reduction = Reduction::None}); },
+       .samples = class_samples});
   auto pair_samples = [] {
     return std::vector<OpSample>{
         {"[3,4]", {leaf({3, 4}), leaf({3, 4})}},
@@ -305,9 +310,8 @@ void register_loss_ops() {
                           {leaf({6, 2, 4}, -2.5, -0.5), labels({1, 1, 2, 3, 2, 0}, {2, 3}),
                            labels({6, 4}, {2}), labels({3, 2}, {2})}},
                          {"non-contiguous [5,3,3], an empty target",
-                          {strided_leaf({5, 3, 3}, -2.5, -0.5),
-                           labels({1, 2, 2, 1, 0, 0}, {3, 2}), labels({5, 5, 3}, {3}),
-                           labels({2, 2, 0}, {3})}},
+                          {strided_leaf({5, 3, 3}, -2.5, -0.5), labels({1, 2, 2, 1, 0, 0}, {3, 2}),
+                           labels({5, 5, 3}, {3}), labels({2, 2, 0}, {3})}},
                      };
                    },
                // Its backward is the fused alpha-beta kernel with no composite.

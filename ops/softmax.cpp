@@ -44,13 +44,11 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
         Tensor g = detail::cast_raw(c.grad.detach(), y.dtype()).contiguous();
         Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
         if (y.numel() > 0)
-          kernel(&KernelTable::softmax_backward, y.device(), y.dtype(), name)(dx, g, y.detach(),
-                                                                              d, log);
+          kernel(&KernelTable::softmax_backward, y.device(), y.dtype(), name)(dx, g, y.detach(), d,
+                                                                              log);
         return std::vector<Tensor>{dx};
       },
-      {.save_output = true,
-       .fused_backward = true,
-       .composite = [d, log](const BackwardArgs& c) {
+      {.save_output = true, .fused_backward = true, .composite = [d, log](const BackwardArgs& c) {
          return std::vector<Tensor>{softmax_grad_composite(c.grad, c.saved[0], d, log)};
        }});
 }
@@ -78,18 +76,17 @@ void register_softmax_ops() {
         {"non-contiguous [4,5] dim 0", {strided_leaf({4, 5}, -3, 3), constant_dim(0)}},
     };
   };
-  register_op({.name = "softmax",
-               .call = [](const std::vector<Tensor>& in) {
-                 return softmax(in[0], in[1].item<int64_t>());
-               },
-               .samples = samples,
-               .fused_backward = true});
-  register_op({.name = "log_softmax",
-               .call = [](const std::vector<Tensor>& in) {
-                 return log_softmax(in[0], in[1].item<int64_t>());
-               },
-               .samples = samples,
-               .fused_backward = true});
+  register_op(
+      {.name = "softmax",
+       .call = [](const std::vector<Tensor>& in) { return softmax(in[0], in[1].item<int64_t>()); },
+       .samples = samples,
+       .fused_backward = true});
+  register_op(
+      {.name = "log_softmax",
+       .call =
+           [](const std::vector<Tensor>& in) { return log_softmax(in[0], in[1].item<int64_t>()); },
+       .samples = samples,
+       .fused_backward = true});
 }
 
 }  // namespace lg

@@ -3,11 +3,11 @@
 // cross-entropy backward against the composite, mse_loss, ctc_loss against
 // brute-force enumeration of all alignments, and the error paths.
 #include <doctest/doctest.h>
+#include <lasergrad/lasergrad.h>
 
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <lasergrad/lasergrad.h>
 #include <random>
 
 using namespace lg;
@@ -78,8 +78,8 @@ TEST_CASE("cross_entropy matches a float64 reference for every reduction and smo
   for (DType dtype : {kFloat32, kFloat64})
     for (double smoothing : {0.0, 0.15})
       for (Reduction r : {Reduction::None, Reduction::Mean, Reduction::Sum}) {
-        INFO(std::string(dtype_name(dtype)) << " smoothing " << smoothing << " reduction "
-                                            << static_cast<int>(r));
+        INFO(std::string(dtype_name(dtype))
+             << " smoothing " << smoothing << " reduction " << static_cast<int>(r));
         Tensor x = rnd(shape, dtype);
         std::vector<int64_t> labels = random_labels(N, C, 3, 5);
         Tensor t = from_vector(labels, {2, 5});
@@ -115,7 +115,7 @@ TEST_CASE("the fused cross_entropy backward matches the composite and nll_loss(l
         Tensor live = ne(t, full({}, int64_t{-100}, {.dtype = kInt64})).to(dtype);
         Tensor rows = nll_loss(lp, t, {.reduction = Reduction::None}) * (1 - smoothing) -
                       smoothing * mean(lp, -1) * live;
-        Tensor ref_loss = r == Reduction::None ? rows
+        Tensor ref_loss = r == Reduction::None  ? rows
                           : r == Reduction::Sum ? sum(rows)
                                                 : sum(rows) / sum(live);
         Tensor unfused = grad({sum(ref_loss * w)}, {x})[0];
@@ -133,9 +133,10 @@ TEST_CASE("cross_entropy at GPT-like shapes: large logits, ignored rows, every t
   Tensor t = from_vector(labels, {4, 3});
   Tensor loss = cross_entropy(x, t);
   CHECK(loss.all_finite());
-  check_close(loss, {reduce_ref(reference_ce(x.to_vector<double>(), labels, 50, 0), labels,
-                                Reduction::Mean)},
-              1e-6);
+  check_close(
+      loss,
+      {reduce_ref(reference_ce(x.to_vector<double>(), labels, 50, 0), labels, Reduction::Mean)},
+      1e-6);
   loss.backward();
   CHECK(x.grad().all_finite());
   CHECK(x.grad().select(0, 0).select(0, 1).abs().sum().item<double>() == 0.0);  // ignored row
@@ -263,8 +264,8 @@ TEST_CASE("ctc_loss reductions and zero_infinity") {
   Tensor targets = from_vector(std::vector<int64_t>{1, 2, 3, 3, 3, 0, 2, 0, 0}, {3, 3});
   Tensor il = from_vector(std::vector<int64_t>{4, 4, 2}, {3});
   Tensor tl = from_vector(std::vector<int64_t>{3, 2, 1}, {3});
-  std::vector<double> per = ctc_loss(lp, targets, il, tl, {.reduction = Reduction::None})
-                                .to_vector<double>();
+  std::vector<double> per =
+      ctc_loss(lp, targets, il, tl, {.reduction = Reduction::None}).to_vector<double>();
   double mean = (per[0] / 3 + per[1] / 2 + per[2] / 1) / 3;
   CHECK(ctc_loss(lp, targets, il, tl).item<double>() == doctest::Approx(mean).epsilon(1e-6));
   CHECK(ctc_loss(lp, targets, il, tl, {.reduction = Reduction::Sum}).item<double>() ==
@@ -288,39 +289,43 @@ TEST_CASE("ctc_loss has no double backward: create_graph throws clearly") {
   Tensor loss = ctc_loss(lp, from_vector(std::vector<int64_t>{1}, {1, 1}),
                          from_vector(std::vector<int64_t>{3}, {1}),
                          from_vector(std::vector<int64_t>{1}, {1}));
-  CHECK_THROWS_WITH_AS(grad({loss}, {lp}, {.create_graph = true}),
-                       doctest::Contains("ctc_loss: double backward (create_graph=true) is not supported"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      grad({loss}, {lp}, {.create_graph = true}),
+      doctest::Contains("ctc_loss: double backward (create_graph=true) is not supported"), Error);
 }
 
 TEST_CASE("loss errors name the op, the values and the shapes") {
   Tensor x = randn({4, 5});
   auto labels = [](std::vector<int64_t> v, const Shape& s) { return from_vector(v, s); };
-  CHECK_THROWS_WITH_AS(cross_entropy(x, labels({1, 7, 0, 2}, {4})),
-                       doctest::Contains("cross_entropy: target 7 (at flat index 1) is out of range for 5 classes"),
+  CHECK_THROWS_WITH_AS(
+      cross_entropy(x, labels({1, 7, 0, 2}, {4})),
+      doctest::Contains("cross_entropy: target 7 (at flat index 1) is out of range for 5 classes"),
+      Error);
+  CHECK_THROWS_WITH_AS(cross_entropy(x, labels({1, -1, 0, 2}, {4})), doctest::Contains("target -1"),
                        Error);
-  CHECK_THROWS_WITH_AS(cross_entropy(x, labels({1, -1, 0, 2}, {4})),
-                       doctest::Contains("target -1"), Error);
-  CHECK_THROWS_WITH_AS(cross_entropy(x, randn({4})),
-                       doctest::Contains("cross_entropy: target must hold int64 class indices, got float32[4]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      cross_entropy(x, randn({4})),
+      doctest::Contains("cross_entropy: target must hold int64 class indices, got float32[4]"),
+      Error);
   CHECK_THROWS_WITH_AS(cross_entropy(x, labels({1, 2, 3}, {3})),
                        doctest::Contains("cross_entropy: target int64[3]"), Error);
   CHECK_THROWS_WITH_AS(cross_entropy(x, labels({1, 2, 3, 4}, {4}), {.label_smoothing = 1.5}),
                        doctest::Contains("label_smoothing must lie in [0, 1], got 1.5"), Error);
-  CHECK_THROWS_WITH_AS(cross_entropy(labels({1, 2}, {1, 2}), labels({1}, {1})),
-                       doctest::Contains("cross_entropy: needs floating-point scores, got int64[1,2]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      cross_entropy(labels({1, 2}, {1, 2}), labels({1}, {1})),
+      doctest::Contains("cross_entropy: needs floating-point scores, got int64[1,2]"), Error);
   CHECK_THROWS_WITH_AS(nll_loss(x, labels({0, 0, 5, 0}, {4})),
                        doctest::Contains("nll_loss: target 5"), Error);
   CHECK_THROWS_WITH_AS(mse_loss(randn({3, 4}), randn({5})),
-                       doctest::Contains("mse_loss: shapes [3,4] and [5] cannot be broadcast"), Error);
+                       doctest::Contains("mse_loss: shapes [3,4] and [5] cannot be broadcast"),
+                       Error);
 
   Tensor lp = randn({4, 2, 3});
   Tensor tg = labels({1, 2, 1, 0}, {2, 2}), len2 = labels({4, 4}, {2}), tl = labels({2, 1}, {2});
-  CHECK_THROWS_WITH_AS(ctc_loss(randn({4, 3}), tg, len2, tl),
-                       doctest::Contains("ctc_loss: log_probs must be a floating [T,N,C] tensor, got float32[4,3]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      ctc_loss(randn({4, 3}), tg, len2, tl),
+      doctest::Contains("ctc_loss: log_probs must be a floating [T,N,C] tensor, got float32[4,3]"),
+      Error);
   CHECK_THROWS_WITH_AS(ctc_loss(lp, labels({1, 2, 1}, {3, 1}), len2, tl),
                        doctest::Contains("targets must be int64 [N,S] (padded) with N = 2"), Error);
   CHECK_THROWS_WITH_AS(ctc_loss(lp, tg, labels({5, 4}, {2}), tl),
@@ -328,11 +333,13 @@ TEST_CASE("loss errors name the op, the values and the shapes") {
                        Error);
   CHECK_THROWS_WITH_AS(ctc_loss(lp, tg, len2, labels({3, 1}, {2})),
                        doctest::Contains("target length 3 of sample 0"), Error);
-  CHECK_THROWS_WITH_AS(ctc_loss(lp, labels({1, 0, 1, 0}, {2, 2}), len2, tl),
-                       doctest::Contains("target 0 of sample 0 is out of range for 3 classes or is the blank (0)"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      ctc_loss(lp, labels({1, 0, 1, 0}, {2, 2}), len2, tl),
+      doctest::Contains("target 0 of sample 0 is out of range for 3 classes or is the blank (0)"),
+      Error);
   CHECK_THROWS_WITH_AS(ctc_loss(lp, tg, len2, tl, {.blank = 3}),
                        doctest::Contains("ctc_loss: blank 3 is out of range for 3 classes"), Error);
   CHECK_THROWS_WITH_AS(ctc_loss(lp, tg, randn({2}), tl),
-                       doctest::Contains("ctc_loss: lengths must be int64 [2], got float32[2]"), Error);
+                       doctest::Contains("ctc_loss: lengths must be int64 [2], got float32[2]"),
+                       Error);
 }

@@ -2,10 +2,10 @@
 // inputs along every kind of dim, the fused backward kernels against the
 // composite formula, large and -inf inputs, and the error paths.
 #include <doctest/doctest.h>
+#include <lasergrad/lasergrad.h>
 
 #include <cmath>
 #include <limits>
-#include <lasergrad/lasergrad.h>
 
 using namespace lg;
 
@@ -35,7 +35,9 @@ std::vector<double> reference(const std::vector<double>& x, const Shape& shape, 
       for (int64_t i = 0; i < n; ++i) m = std::max<long double>(m, x[at(i)]);
       for (int64_t i = 0; i < n; ++i) s += m == -kInf ? 0 : std::exp(x[at(i)] - m);
       for (int64_t i = 0; i < n; ++i) {
-        long double v = m == -kInf ? 0 : log ? x[at(i)] - m - std::log(s) : std::exp(x[at(i)] - m) / s;
+        long double v = m == -kInf ? 0
+                        : log      ? x[at(i)] - m - std::log(s)
+                                   : std::exp(x[at(i)] - m) / s;
         y[at(i)] = static_cast<double>(v);
       }
     }
@@ -77,13 +79,14 @@ TEST_CASE("softmax and log_softmax match a float64 reference along every dim") {
     Shape shape;
     int64_t dim;
   };
-  std::vector<Case> cases = {{{5, 7}, -1},        {{3, 4, 6}, 1},   {{6, 5}, 0},
-                             {{2, 3, 130}, 1},    {{4, 1000}, -1},  {{9}, 0},
-                             {{2, 70, 3}, 2},     {{3, 1, 4}, 1},   {{64, 300}, 0}};
+  std::vector<Case> cases = {{{5, 7}, -1},     {{3, 4, 6}, 1},  {{6, 5}, 0},
+                             {{2, 3, 130}, 1}, {{4, 1000}, -1}, {{9}, 0},
+                             {{2, 70, 3}, 2},  {{3, 1, 4}, 1},  {{64, 300}, 0}};
   for (DType dtype : {kFloat32, kFloat64})
     for (const Case& c : cases)
       for (bool log : {false, true}) {
-        INFO(std::string(dtype_name(dtype)) << " " << shape_str(c.shape) << " dim " << c.dim << " log " << log);
+        INFO(std::string(dtype_name(dtype))
+             << " " << shape_str(c.shape) << " dim " << c.dim << " log " << log);
         Tensor x = rnd(c.shape, dtype);
         int64_t d = wrap_dim(c.dim, x.dim(), "test");
         auto want = reference(x.to_vector<double>(), c.shape, d, log);
@@ -119,12 +122,13 @@ TEST_CASE("the fused backward kernels match the composite formula on random inpu
     Shape shape;
     int64_t dim;
   };
-  std::vector<Case> cases = {{{4, 9}, -1}, {{3, 5, 70}, 1}, {{8, 3}, 0}, {{2, 2, 513}, 2},
-                             {{300, 40}, 1}};
+  std::vector<Case> cases = {
+      {{4, 9}, -1}, {{3, 5, 70}, 1}, {{8, 3}, 0}, {{2, 2, 513}, 2}, {{300, 40}, 1}};
   for (DType dtype : {kFloat32, kFloat64})
     for (const Case& c : cases)
       for (bool log : {false, true}) {
-        INFO(std::string(dtype_name(dtype)) << " " << shape_str(c.shape) << " dim " << c.dim << " log " << log);
+        INFO(std::string(dtype_name(dtype))
+             << " " << shape_str(c.shape) << " dim " << c.dim << " log " << log);
         Tensor x = rnd(c.shape, dtype);
         Tensor w = rnd(c.shape, dtype);
         auto [fused, composite] = fused_and_composite_grads(x, w, c.dim, log);
@@ -164,8 +168,8 @@ TEST_CASE("-inf entries get probability 0 and a row of only -inf gives 0 with gr
       for (int64_t dim : {1, 0}) {
         INFO(std::string(dtype_name(dtype)) << " log " << log << " dim " << dim);
         // Rows along dim 1: [-inf row, one -inf entry, ordinary]; dim 0 sees the transpose.
-        std::vector<double> v = {-kInf, -kInf, -kInf, -kInf, 1.0, -kInf, 2.0, 0.5,
-                                 0.3,   -1.0,  2.0,   1.5};
+        std::vector<double> v = {-kInf, -kInf, -kInf, -kInf, 1.0, -kInf,
+                                 2.0,   0.5,   0.3,   -1.0,  2.0, 1.5};
         Tensor x = from_vector(v, {3, 4}).to(dtype);
         if (dim == 0) x = x.t().contiguous();
         Tensor y = apply(x, dim, log);

@@ -50,9 +50,9 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& logits,
 }
 
 template <typename T>
-void cross_entropy_backward(const Tensor& grad_logits, const Tensor& row_grad,
-                            const Tensor& logits, const Tensor& target, const Tensor& lse,
-                            int64_t ignore_index, double label_smoothing) {
+void cross_entropy_backward(const Tensor& grad_logits, const Tensor& row_grad, const Tensor& logits,
+                            const Tensor& target, const Tensor& lse, int64_t ignore_index,
+                            double label_smoothing) {
   const int64_t N = logits.shape()[0], C = logits.shape()[1];
   const T* x = ptr<T>(logits);
   const int64_t* t = ptr<int64_t>(target);

@@ -123,8 +123,7 @@ void forward_strip(T* out, const T* in, int64_t n, int64_t inner, int64_t w, boo
 }
 
 template <typename T>
-void backward_strip(T* dx, const T* g, const T* y, int64_t n, int64_t inner, int64_t w,
-                    bool log) {
+void backward_strip(T* dx, const T* g, const T* y, int64_t n, int64_t inner, int64_t w, bool log) {
   T acc[kStrip];
   int nonzero[kStrip];
   std::fill(acc, acc + w, T(0));
@@ -180,8 +179,8 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
 }
 
 template <typename T>
-void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out,
-                      int64_t dim, bool log) {
+void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out, int64_t dim,
+                      bool log) {
   const Geometry geo = geometry(out, dim);
   T* dx = ptr<T>(grad_in);
   const T* g = ptr<T>(grad_out);
@@ -189,9 +188,7 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
   const int64_t block = geo.n * geo.inner;
   for_each_slice(
       geo,
-      [&](int64_t r) {
-        backward_row(dx + r * geo.n, g + r * geo.n, y + r * geo.n, geo.n, log);
-      },
+      [&](int64_t r) { backward_row(dx + r * geo.n, g + r * geo.n, y + r * geo.n, geo.n, log); },
       [&](int64_t o, int64_t j0, int64_t w) {
         int64_t at = o * block + j0;
         backward_strip(dx + at, g + at, y + at, geo.n, geo.inner, w, log);
