@@ -2,6 +2,7 @@
 // and version counters, RNG reproducibility, threading and the kernel table.
 #include <doctest/doctest.h>
 
+#include <lasergrad/backends/cpu/cpu_allocator.h>
 #include <lasergrad/lasergrad.h>
 #include <sstream>
 
@@ -208,4 +209,32 @@ TEST_CASE("memory accounting follows tensor lifetimes") {
     CHECK(max_memory_allocated() >= before + 8192);
   }
   CHECK(memory_allocated() == before);
+}
+
+TEST_CASE("the CPU allocator reuses large blocks and empty_cache returns them") {
+  empty_cache();
+  CHECK(cpu_cached_bytes() == 0);
+  void* first = nullptr;
+  {
+    Tensor big = empty({1 << 20});  // 4 MiB
+    first = big.raw_data();
+  }
+#if !defined(__SANITIZE_ADDRESS__)
+  CHECK(cpu_cached_bytes() >= (size_t{4} << 20));
+  Tensor again = empty({1 << 20});
+  CHECK(again.raw_data() == first);  // served from the cache
+  CHECK(cpu_cached_bytes() == 0);
+  Tensor other = empty({3 << 20});   // another size class: a fresh block
+  CHECK(other.raw_data() != first);
+#endif
+  Tensor small = empty({16});  // small blocks are never cached
+  (void)small;
+  empty_cache();
+  CHECK(cpu_cached_bytes() == 0);
+  // size classes round up by at most 1/8
+  for (size_t n : {size_t{1} << 20, (size_t{1} << 20) + 1, size_t{5000000}, size_t{123456789}}) {
+    size_t cls = cpu::CachingCpuAllocator::size_class(n);
+    CHECK(cls >= n);
+    CHECK(cls <= n + n / 8 + 64);
+  }
 }
