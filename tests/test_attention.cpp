@@ -236,3 +236,21 @@ TEST_CASE("the vectorised float exp matches std::exp, including its edge cases")
   }
   CHECK(bad == 0);
 }
+
+TEST_CASE("the vectorised float log matches std::log, including its edge cases") {
+  std::vector<float> x;
+  for (float v = 1e-37f; v < 3e38f; v *= 1.0173f) x.push_back(v);
+  for (float v = 0.5f; v < 2.0f; v += 0.00037f) x.push_back(v);
+  for (float v : {1.0f, 0.0f, -0.0f, -1.0f, FLT_TRUE_MIN, FLT_MIN, FLT_MAX, INFINITY, NAN})
+    x.push_back(v);
+  std::vector<float> y = x;
+  cpu::log_inplace(y.data(), static_cast<int64_t>(y.size()));
+  int bad = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    float want = std::log(x[i]);
+    if (std::isnan(want)) bad += !std::isnan(y[i]);
+    else if (std::isinf(want)) bad += y[i] != want;
+    else bad += std::fabs(y[i] - want) > 2e-7f * std::max(1.0f, std::fabs(want));
+  }
+  CHECK(bad == 0);
+}

@@ -241,9 +241,11 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
           for (int64_t c = 0; c < d; ++c) orow[c] = arow[c] * inv;
           continue;
         }
+        for (int64_t c = 0; c < d; ++c) orow[c] = arow[c] * inv;
+        log_inplace(orow, d);
         bool flagged = false;
         for (int64_t c = 0; c < d; ++c) {
-          orow[c] = std::log(arow[c] * inv) + r[c];
+          orow[c] += r[c];
           flagged = flagged || !std::isfinite(orow[c]) || r[c] - orow[c] > kFlagGap<T>;
         }
         F[bh * Tq + i] = flagged;

@@ -1,5 +1,6 @@
 #include "vector_math.h"
 
+#include <cfloat>
 #include <cstring>
 
 // The vector helpers below are always inlined into each clone of
@@ -40,7 +41,55 @@ using vi16 = int32_t __attribute__((vector_size(64)));
   return x != x ? x : y;
 }
 
+// log on 16 lanes of normal, finite, positive floats (the caller checks):
+// x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m by the Cephes logf polynomial.
+[[gnu::always_inline]] inline vf16 log16(vf16 x) {
+  const vi16 bits = reinterpret_cast<vi16>(x);
+  vi16 e = ((bits >> 23) & 0xff) - 126;
+  vf16 m = reinterpret_cast<vf16>((bits & 0x807fffff) | 0x3f000000);  // in [0.5, 1)
+  const vi16 small = m < 0.707106781186547524f;
+  e = e + small;  // small is -1 (all bits) where true
+  m = (small ? m + m : m) - 1.0f;
+  const vf16 z = m * m;
+  vf16 y = splat(7.0376836292e-2f);
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  const vf16 ef = __builtin_convertvector(e, vf16);
+  y = y + ef * -2.12194440e-4f;
+  y = y - 0.5f * z;
+  return m + y + ef * 0.693359375f;
+}
+
 }  // namespace
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+void log_inplace_float(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    vf16 v;
+    std::memcpy(&v, x + i, sizeof v);
+    // Zero, negative, denormal, inf or NaN lanes take the exact scalar path.
+    const vi16 ok = (v >= FLT_MIN) & (v <= FLT_MAX);
+    bool all_ok = true;
+    for (int k = 0; k < 16; ++k) all_ok = all_ok && ok[k];
+    if (all_ok) {
+      v = log16(v);
+      std::memcpy(x + i, &v, sizeof v);
+    } else {
+      for (int k = 0; k < 16; ++k) x[i + k] = std::log(x[i + k]);
+    }
+  }
+  for (; i < n; ++i) x[i] = std::log(x[i]);
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))

@@ -41,6 +41,19 @@ inline float exp_float(float x) {
 // baseline x86-64 and picked at load time (vector_math.cpp).
 void exp_inplace_float(float* x, int64_t n);
 
+// x[i] = log(x[i]), vectorised like exp_inplace_float (exact libm for lanes
+// that are zero, negative, denormal, inf or NaN).
+void log_inplace_float(float* x, int64_t n);
+
+template <typename T>
+inline void log_inplace(T* x, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    log_inplace_float(x, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) x[i] = std::log(x[i]);
+  }
+}
+
 template <typename T>
 inline void exp_inplace(T* x, int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
