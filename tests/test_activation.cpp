@@ -4,24 +4,12 @@
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <functional>
 
 using namespace lg;
-
-#define CHECK_ERROR(expr, ...)                                    \
-  do {                                                            \
-    try {                                                         \
-      (void)(expr);                                               \
-      FAIL_CHECK("no lg::Error from: " #expr);                    \
-    } catch (const Error& e) {                                    \
-      std::string msg = e.what();                                 \
-      for (const char* part : {__VA_ARGS__}) {                    \
-        INFO("message: " << msg);                                 \
-        CHECK_MESSAGE(msg.find(part) != std::string::npos, part); \
-      }                                                           \
-    }                                                             \
-  } while (false)
 
 namespace {
 

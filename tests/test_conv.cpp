@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
+#include "test_util.h"
+
 #include <cmath>
 
 using namespace lg;
@@ -227,20 +229,6 @@ TEST_CASE("the direct path's fused backward matches the composite one, in float3
         }
   }
 }
-
-#define CHECK_ERROR(expr, ...)                                    \
-  do {                                                            \
-    try {                                                         \
-      (void)(expr);                                               \
-      FAIL_CHECK("no lg::Error from: " #expr);                    \
-    } catch (const Error& e) {                                    \
-      std::string msg = e.what();                                 \
-      for (const char* part : {__VA_ARGS__}) {                    \
-        INFO("message: " << msg);                                 \
-        CHECK_MESSAGE(msg.find(part) != std::string::npos, part); \
-      }                                                           \
-    }                                                             \
-  } while (false)
 
 TEST_CASE("conv errors name the op and the shapes") {
   Tensor x = randn({2, 4, 10}), w = randn({6, 4, 3});

@@ -4,21 +4,9 @@
 
 #include <lasergrad/lasergrad.h>
 
-using namespace lg;
+#include "test_util.h"
 
-#define CHECK_ERROR(expr, ...)                                       \
-  do {                                                               \
-    try {                                                            \
-      (void)(expr);                                                  \
-      FAIL_CHECK("no lg::Error from: " #expr);                       \
-    } catch (const Error& e) {                                       \
-      std::string msg = e.what();                                    \
-      for (const char* part : {__VA_ARGS__}) {                       \
-        INFO("message: " << msg);                                    \
-        CHECK_MESSAGE(msg.find(part) != std::string::npos, part);    \
-      }                                                              \
-    }                                                                \
-  } while (false)
+using namespace lg;
 
 TEST_CASE("shape errors name the op and both shapes") {
   Tensor a = randn({4, 4}), b = randn({4, 8});

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
+#include "test_util.h"
+
 #include <random>
 
 using namespace lg;
@@ -232,20 +234,6 @@ TEST_CASE("stack, split, chunk, pad and repeat") {
     CHECK(tiled.storage() != one.storage());  // a copy, as PyTorch's
   }
 }
-
-#define CHECK_ERROR(expr, ...)                                    \
-  do {                                                            \
-    try {                                                         \
-      (void)(expr);                                               \
-      FAIL_CHECK("no lg::Error from: " #expr);                    \
-    } catch (const Error& e) {                                    \
-      std::string msg = e.what();                                 \
-      for (const char* part : {__VA_ARGS__}) {                    \
-        INFO("message: " << msg);                                 \
-        CHECK_MESSAGE(msg.find(part) != std::string::npos, part); \
-      }                                                           \
-    }                                                             \
-  } while (false)
 
 TEST_CASE("indexing errors name the op, the bad index and the size") {
   Tensor x = randn({4, 3});

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
+#include "test_util.h"
+
 #include <cmath>
 
 using namespace lg;
@@ -198,20 +200,6 @@ TEST_CASE("batch_norm trains with batch statistics, updates running stats, evalu
   CHECK(rm.version() > before);
   CHECK(x.grad().defined());
 }
-
-#define CHECK_ERROR(expr, ...)                                    \
-  do {                                                            \
-    try {                                                         \
-      (void)(expr);                                               \
-      FAIL_CHECK("no lg::Error from: " #expr);                    \
-    } catch (const Error& e) {                                    \
-      std::string msg = e.what();                                 \
-      for (const char* part : {__VA_ARGS__}) {                    \
-        INFO("message: " << msg);                                 \
-        CHECK_MESSAGE(msg.find(part) != std::string::npos, part); \
-      }                                                           \
-    }                                                             \
-  } while (false)
 
 TEST_CASE("normalization errors name the op and the shapes") {
   Tensor x = randn({2, 3});

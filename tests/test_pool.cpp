@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
+#include "test_util.h"
+
 #include <cmath>
 
 using namespace lg;
@@ -121,20 +123,6 @@ TEST_CASE("max_pool's gradient goes to each window's maximum") {
   max_pool1d(x, 2).sum().backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{0, 1, 1, 0, 0, 1, 1, 0});
 }
-
-#define CHECK_ERROR(expr, ...)                                    \
-  do {                                                            \
-    try {                                                         \
-      (void)(expr);                                               \
-      FAIL_CHECK("no lg::Error from: " #expr);                    \
-    } catch (const Error& e) {                                    \
-      std::string msg = e.what();                                 \
-      for (const char* part : {__VA_ARGS__}) {                    \
-        INFO("message: " << msg);                                 \
-        CHECK_MESSAGE(msg.find(part) != std::string::npos, part); \
-      }                                                           \
-    }                                                             \
-  } while (false)
 
 TEST_CASE("pool errors name the op and the shapes") {
   Tensor x = randn({2, 3, 8}), x2 = randn({2, 3, 6, 6});
