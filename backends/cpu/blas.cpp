@@ -3,27 +3,13 @@
 // only a matrix with no unit stride is copied first.
 #include <cblas.h>
 
-#include <optional>
 
+#include "../matrix_layout.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 
 namespace lg::cpu {
 namespace {
-
-struct BlasOperand {
-  CBLAS_TRANSPOSE trans;
-  int64_t ld;
-};
-
-// How a rows x cols matrix with strides (rs, cs) is handed to row-major BLAS.
-std::optional<BlasOperand> blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
-  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= std::max<int64_t>(cols, 1)))
-    return BlasOperand{CblasNoTrans, rows == 1 ? std::max<int64_t>(cols, 1) : rs};
-  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= std::max<int64_t>(rows, 1)))
-    return BlasOperand{CblasTrans, cols == 1 ? std::max<int64_t>(rows, 1) : cs};
-  return std::nullopt;
-}
 
 template <typename T>
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* A,
@@ -45,12 +31,12 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
     std::fill(c, c + B * M * N, T(0));
     return;
   }
-  auto la = blas_layout(M, K, a_in.strides()[1], a_in.strides()[2]);
-  auto lb = blas_layout(K, N, b_in.strides()[1], b_in.strides()[2]);
+  auto la = matrix_operand(M, K, a_in.strides()[1], a_in.strides()[2]);
+  auto lb = matrix_operand(K, N, b_in.strides()[1], b_in.strides()[2]);
   Tensor a = la ? a_in : a_in.contiguous();
   Tensor b = lb ? b_in : b_in.contiguous();
-  if (!la) la = blas_layout(M, K, K, 1);
-  if (!lb) lb = blas_layout(K, N, N, 1);
+  if (!la) la = matrix_operand(M, K, K, 1);
+  if (!lb) lb = matrix_operand(K, N, N, 1);
   const T* pa = ptr<T>(a);
   const T* pb = ptr<T>(b);
   const int64_t sa = a.strides()[0], sb = b.strides()[0];
@@ -59,7 +45,7 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   const bool per_thread = B > 1 && M * N * K < 64 * 64 * 64;
 #pragma omp parallel for if (per_thread) schedule(static)
   for (int64_t i = 0; i < B; ++i)
-    gemm<T>(la->trans, lb->trans, M, N, K, pa + i * sa, la->ld, pb + i * sb, lb->ld,
+    gemm<T>(la->transposed ? CblasTrans : CblasNoTrans, lb->transposed ? CblasTrans : CblasNoTrans, M, N, K, pa + i * sa, la->ld, pb + i * sb, lb->ld,
             c + i * M * N, N);
 }
 

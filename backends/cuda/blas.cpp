@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <climits>
-#include <optional>
 #include <string>
 #include <type_traits>
 
+#include "../matrix_layout.h"
 #include "cuda_internal.h"
 
 namespace lg::cuda {
@@ -73,21 +73,8 @@ cublasHandle_t blas_handle() {
   return h.handle;
 }
 
-struct GemmOperand {
-  cublasOperation_t op;
-  int64_t ld;
-};
-
-// How a row-major rows x cols matrix with strides (rs, cs) is handed to cuBLAS
-// as its column-major transpose: unit column stride reads as-is (OP_N), unit
-// row stride as a transposed matrix (OP_T).
-std::optional<GemmOperand> gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
-  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= std::max<int64_t>(cols, 1)))
-    return GemmOperand{CUBLAS_OP_N, rows == 1 ? std::max<int64_t>(cols, 1) : rs};
-  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= std::max<int64_t>(rows, 1)))
-    return GemmOperand{CUBLAS_OP_T, cols == 1 ? std::max<int64_t>(rows, 1) : cs};
-  return std::nullopt;
-}
+// cuBLAS sees the column-major transpose of each row-major operand.
+cublasOperation_t op(const MatrixOperand& m) { return m.transposed ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 int to_int(int64_t v, const char* what) {
   LG_CHECK(v >= 0 && v <= INT_MAX, "matmul: ", what, " ", v,
@@ -115,12 +102,12 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
           "cudaMemsetAsync");
     return;
   }
-  auto la = gemm_layout(M, K, a_in.strides()[1], a_in.strides()[2]);
-  auto lb = gemm_layout(K, N, b_in.strides()[1], b_in.strides()[2]);
+  auto la = matrix_operand(M, K, a_in.strides()[1], a_in.strides()[2]);
+  auto lb = matrix_operand(K, N, b_in.strides()[1], b_in.strides()[2]);
   Tensor a = la ? a_in : a_in.contiguous();
   Tensor b = lb ? b_in : b_in.contiguous();
-  if (!la) la = gemm_layout(M, K, K, 1);
-  if (!lb) lb = gemm_layout(K, N, N, 1);
+  if (!la) la = matrix_operand(M, K, K, 1);
+  if (!lb) lb = matrix_operand(K, N, N, 1);
 
   const int m = to_int(N, "size"), n = to_int(M, "size"), k = to_int(K, "size");
   const int batch = to_int(B, "batch size");
@@ -128,12 +115,12 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   const T alpha = 1, beta = 0;
   cublasHandle_t handle = blas_handle();
   if constexpr (std::is_same_v<T, float>) {
-    check_cublas(cublas().sgemm_strided_batched(handle, lb->op, la->op, m, n, k, &alpha, ptr<T>(b),
+    check_cublas(cublas().sgemm_strided_batched(handle, op(*lb), op(*la), m, n, k, &alpha, ptr<T>(b),
                                                 ld_b, b.strides()[0], ptr<T>(a), ld_a,
                                                 a.strides()[0], &beta, c, m, M * N, batch),
                  "cublasSgemmStridedBatched");
   } else {
-    check_cublas(cublas().dgemm_strided_batched(handle, lb->op, la->op, m, n, k, &alpha, ptr<T>(b),
+    check_cublas(cublas().dgemm_strided_batched(handle, op(*lb), op(*la), m, n, k, &alpha, ptr<T>(b),
                                                 ld_b, b.strides()[0], ptr<T>(a), ld_a,
                                                 a.strides()[0], &beta, c, m, M * N, batch),
                  "cublasDgemmStridedBatched");
