@@ -52,6 +52,22 @@ struct AttentionProblem {
   double scale = 1.0;
 };
 
+// One Adam/AdamW step (nn/optimizer.h), PyTorch's formulas: AdamW first
+// scales param by 1 - lr * weight_decay (decoupled), Adam adds
+// weight_decay * param to the gradient (L2); then m = beta1 m + (1 - beta1) g,
+// v = beta2 v + (1 - beta2) g^2, param -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps),
+// with the bias corrections bc = 1 - beta^step computed by the caller.
+struct AdamStepArgs {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled = false;
+  double bias_correction1 = 1.0;
+  double bias_correction2 = 1.0;
+};
+
 struct KernelTable {
   void (*fill)(const Tensor& out, const Scalar& value) = nullptr;
   // dst has the table's dtype; src has dst's shape, any dtype, same device.
@@ -176,6 +192,12 @@ struct KernelTable {
   // sorted, NaN counting as the largest, ties by lower index; values and indices [R,k].
   void (*topk)(const Tensor& values, const Tensor& indices, const Tensor& in,
                bool largest) = nullptr;
+
+  // ---- optimizers (nn/adam.cpp) ----
+  // Fused Adam/AdamW step (AdamStepArgs): param, exp_avg and exp_avg_sq are
+  // updated in place from grad; all four contiguous with one shape.
+  void (*adam_step)(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                    const Tensor& exp_avg_sq, const AdamStepArgs& args) = nullptr;
 };
 
 // Per device (not per dtype): moving bytes across devices.

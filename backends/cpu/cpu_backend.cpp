@@ -31,6 +31,7 @@ void register_cpu_backend() {
     cpu::fill_normalization_kernels(table, dtype);
     cpu::fill_indexing_kernels(table, dtype);
     cpu::fill_conv_kernels(table, dtype);
+    cpu::fill_optimizer_kernels(table, dtype);
     register_kernels(DeviceType::CPU, dtype, table);
   }
 }

@@ -17,5 +17,6 @@ void fill_conv_kernels(KernelTable& table, DType dtype);
 void fill_attention_kernels(KernelTable& table, DType dtype);
 void fill_softmax_kernels(KernelTable& table, DType dtype);
 void fill_loss_kernels(KernelTable& table, DType dtype);
+void fill_optimizer_kernels(KernelTable& table, DType dtype);
 
 }  // namespace lg::cpu
