@@ -1,0 +1,40 @@
+// Training metrics of the example trainers, one row per logged step, written
+// to <dir>/metrics.jsonl and <dir>/metrics.csv (flushed after every row, so a
+// crash loses nothing logged). The first column is always the integer "step";
+// a value not measured at a step (validation loss between evaluations) is
+// null in JSONL and empty in CSV.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace examples {
+
+// Peak resident set size of this process in MiB (VmHWM in /proc/self/status);
+// 0 where that file is unavailable.
+double peak_rss_mb();
+
+class MetricsWriter {
+ public:
+  // columns: the names after "step". keep_through_step: continue files written
+  // by an earlier run, dropping their rows after that step (a resumed run
+  // repeats the steps after its checkpoint); without it, start new files.
+  MetricsWriter(const std::filesystem::path& dir, std::vector<std::string> columns,
+                std::optional<int64_t> keep_through_step = std::nullopt);
+
+  // values: one per column, in order.
+  void write(int64_t step, const std::vector<std::optional<double>>& values);
+
+  std::filesystem::path jsonl_path() const { return dir_ / "metrics.jsonl"; }
+  std::filesystem::path csv_path() const { return dir_ / "metrics.csv"; }
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::string> columns_;
+  std::ofstream jsonl_, csv_;
+};
+
+}  // namespace examples

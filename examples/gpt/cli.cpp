@@ -1,0 +1,173 @@
+#include "cli.h"
+
+#include <lasergrad/lasergrad.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <string>
+
+#include "checkpoint_path.h"
+
+namespace gpt {
+namespace {
+
+// A number check with a plain message ("must be an integer >= 1, got 0"):
+// CLI11 2.1's PositiveNumber prints its upper bound, DBL_MAX, in full.
+std::string plain(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+CLI::Validator number(bool integer, double min, bool min_inclusive,
+                      double max = std::numeric_limits<double>::infinity()) {
+  std::string want = std::string(integer ? "an integer" : "a number") +
+                     (min_inclusive ? " >= " : " > ") + plain(min);
+  if (std::isfinite(max)) want += " and <= " + plain(max);
+  auto check = [=](const std::string& text) -> std::string {
+    const char* begin = text.c_str();
+    char* end = nullptr;
+    errno = 0;
+    const double v =
+        integer ? static_cast<double>(std::strtoll(begin, &end, 10)) : std::strtod(begin, &end);
+    const bool parsed = end != begin && *end == '\0' && errno == 0 && !std::isnan(v);
+    if (parsed && (min_inclusive ? v >= min : v > min) && v <= max) return {};
+    return "must be " + want + ", got '" + text + "'";
+  };
+  const std::string name = std::isfinite(max)          ? "[" + plain(min) + ", " + plain(max) + "]"
+                           : min == 0 && min_inclusive ? "NONNEGATIVE"
+                           : min == (min_inclusive ? 1 : 0) ? "POSITIVE"
+                                                            : want;
+  return CLI::Validator(check, name);
+}
+
+void add_flags(CLI::App& app, TrainConfig& c) {
+  const CLI::Validator positive = number(true, 1, true), non_negative = number(true, 0, true);
+  const CLI::Validator positive_real = number(false, 0, false),
+                       non_negative_real = number(false, 0, true);
+  app.add_option("--data", c.data, "UTF-8 text file to train on (default: the King James Bible)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--attention", c.attention, "Attention: laser or softmax")
+      ->check(CLI::IsMember({"laser", "softmax"}))
+      ->capture_default_str();
+  app.add_option("--layers", c.layers, "Transformer blocks")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--d-model", c.d_model, "Model width")->check(positive)->capture_default_str();
+  app.add_option("--heads", c.heads, "Attention heads (must divide --d-model)")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--seq-len", c.seq_len, "Context length in characters")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--batch", c.batch, "Sequences per step")->check(positive)->capture_default_str();
+  app.add_option("--steps", c.steps, "Training steps in all (a resumed run continues to this)")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--lr", c.lr, "Peak learning rate (cosine decay to lr/10)")
+      ->check(positive_real)
+      ->capture_default_str();
+  app.add_option("--warmup", c.warmup, "Linear warm-up steps")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--weight-decay", c.weight_decay, "AdamW weight decay")
+      ->check(non_negative_real)
+      ->capture_default_str();
+  app.add_option("--dropout", c.dropout, "Dropout probability")
+      ->check(number(false, 0, true, 0.99))
+      ->capture_default_str();
+  app.add_option("--grad-clip", c.grad_clip, "Max gradient norm (0: no clipping)")
+      ->check(non_negative_real)
+      ->capture_default_str();
+  app.add_option("--eval-every", c.eval_every, "Validation loss every N steps")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--eval-batches", c.eval_batches, "Validation batches per evaluation")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--checkpoint-every", c.checkpoint_every,
+                 "Checkpoint every N steps (0: with every evaluation); always at the end")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--log-every", c.log_every, "Progress line every N steps when not on a terminal")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--seed", c.seed, "Seed for the weights, dropout and the batches")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--threads", c.threads, "CPU threads (0: every core)")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--device", c.device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--out", c.out, "Folder for checkpoints and metrics")->capture_default_str();
+  app.add_flag("--resume", c.resume, "Continue from the checkpoint in --out");
+  app.add_option("--sample", c.sample,
+                 "Generate N characters from the checkpoint in --out, without training (0: train, "
+                 "then print a short sample)")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--temperature", c.temperature, "Sampling temperature (> 0)")
+      ->check(positive_real)
+      ->capture_default_str();
+  app.add_option("--top-k", c.top_k, "Sample among the k likeliest characters (0: all)")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--prompt", c.prompt, "Text the sample continues");
+  app.add_flag("--bench", c.bench,
+               "Time training steps of a fixed model (4 layers, d-model 256, 4 heads, seq-len 256, "
+               "batch 8) and print one JSON line");
+}
+
+// The checks CLI11's per-flag validators cannot make; an empty string when all pass.
+std::string check_flags(const TrainConfig& c, const CLI::App& app) {
+  if (c.d_model % c.heads != 0)
+    return "--d-model " + std::to_string(c.d_model) + " is not divisible by --heads " +
+           std::to_string(c.heads);
+  if (c.device == "cuda" && !lg::cuda_is_available())
+    return "--device cuda: no usable CUDA device (or this build has no CUDA backend)";
+  if (c.warmup >= c.steps && app.count("--warmup") > 0)
+    return "--warmup " + std::to_string(c.warmup) + " must be below --steps " +
+           std::to_string(c.steps);
+  if ((c.resume || c.sample > 0) && !std::filesystem::exists(checkpoint_path(c.out)))
+    return std::string(c.resume ? "--resume" : "--sample") + ": no checkpoint in --out " + c.out +
+           " (expected " + checkpoint_path(c.out).string() + ")";
+  if (c.resume && c.sample > 0) return "--resume and --sample exclude each other";
+  if (c.bench && (c.resume || c.sample > 0)) return "--bench excludes --resume and --sample";
+  return {};
+}
+
+}  // namespace
+
+std::optional<int> parse_command_line(int argc, const char* const* argv, TrainConfig& config,
+                                      std::ostream& out, std::ostream& err) {
+  CLI::App app{
+      "lg-gpt: train a character-level GPT on a text (default: the King James Bible) with "
+      "LASER or softmax attention, then sample from it"};
+  app.name("lg-gpt");
+  add_flags(app, config);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << "lg-gpt: " << e.what() << " (see lg-gpt --help)\n";
+    return kUsageExitCode;
+  }
+  if (std::string problem = check_flags(config, app); !problem.empty()) {
+    err << "lg-gpt: " << problem << "\n";
+    return kUsageExitCode;
+  }
+  // The default warm-up, in a run shorter than it: a tenth of the run instead.
+  if (config.warmup >= config.steps) config.warmup = config.steps / 10;
+  return std::nullopt;
+}
+
+}  // namespace gpt

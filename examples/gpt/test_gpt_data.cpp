@@ -1,0 +1,291 @@
+// lg-gpt's data, flags and metrics: UTF-8 decoding, the character vocabulary
+// and its split, reproducible windows, and the one-line flag errors.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "common/char_vocab.h"
+#include "common/files.h"
+#include "common/metrics.h"
+#include "common/progress.h"
+#include "common/utf8.h"
+#include "text_data.h"
+
+namespace {
+
+// The message of the std::exception that f throws ("" when it throws none).
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::string repeated(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+struct ParseResult {
+  std::optional<int> code;
+  std::string out, err;
+  gpt::TrainConfig config;
+};
+
+ParseResult parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "lg-gpt");
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  ParseResult r;
+  std::ostringstream out, err;
+  r.code = gpt::parse_command_line(static_cast<int>(argv.size()), argv.data(), r.config, out, err);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("lg_gpt_test_" + name);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("utf8 decodes one- to four-byte sequences and drops a byte-order mark") {
+  const std::string text =
+      "\xEF\xBB\xBF"
+      "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";  // a é € 😀
+  CHECK(examples::decode_utf8(text) == U"a\u00E9\u20AC\U0001F600");
+  CHECK(examples::encode_utf8(U"a\u00E9\u20AC\U0001F600") == text.substr(3));
+  CHECK(examples::decode_utf8("") == U"");
+  CHECK(examples::code_point_name(U'\u00E9') == "U+00E9");
+}
+
+TEST_CASE("utf8 rejects invalid input naming the byte offset") {
+  struct Case {
+    std::string bytes, offset, reason;
+  };
+  const std::vector<Case> cases = {
+      {"ab\x80", "offset 2", "continuation byte without a lead byte"},
+      {"a\xC3", "offset 1", "truncated"},
+      {"a\xC3\x41", "offset 1", "cut short"},
+      {"\xC0\x80", "offset 0", "overlong"},
+      {"xy\xE0\x80\x80", "offset 2", "overlong"},
+      {"\xF0\x80\x80\x80", "offset 0", "overlong"},
+      {"\xED\xA0\x80", "offset 0", "surrogate"},
+      {"\xF4\x90\x80\x80", "offset 0", "above U+10FFFF"},
+      {"abc\xFF", "offset 3", "never used"},
+  };
+  for (const Case& c : cases) {
+    const std::string msg = error_of([&] { examples::decode_utf8(c.bytes); });
+    INFO("message: " << msg);
+    CHECK(contains(msg, "invalid UTF-8 at byte " + c.offset));
+    CHECK(contains(msg, c.reason));
+  }
+}
+
+TEST_CASE("the vocabulary comes from the training split and unknown characters map to unk") {
+  // 90 'a'/'b' characters train, then 10 validation characters, two of them new.
+  const std::string text = repeated("ab", 45) +
+                           "aaaa\xC3\xA9"
+                           "bbbb\xE2\x82\xAC";
+  gpt::TextDataset data(text, 4);
+  const examples::CharVocab& vocab = data.vocab();
+  CHECK(vocab.size() == 3);  // <unk>, a, b
+  CHECK(vocab.id(U'a') == 1);
+  CHECK(vocab.id(U'b') == 2);
+  CHECK(vocab.id(U'\u00E9') == examples::CharVocab::kUnk);
+  CHECK(data.train_tokens().size() == 90);
+  CHECK(data.val_tokens().size() == 10);
+  CHECK(data.val_unknown() == 2);
+  CHECK(data.val_tokens()[4] == examples::CharVocab::kUnk);
+  CHECK(vocab.decode({1, 0, 2}) == U"a\uFFFDb");
+
+  const examples::CharVocab restored = examples::CharVocab::from_string(vocab.to_string());
+  CHECK(restored.to_string() == "ab");
+  CHECK(restored.size() == vocab.size());
+  CHECK(contains(error_of([] { examples::CharVocab::from_string("ba"); }), "code-point order"));
+  CHECK(contains(error_of([] { examples::CharVocab::from_string("aa"); }), "appears twice"));
+  CHECK(contains(error_of([&] { vocab.character(3); }), "outside [0, 3)"));
+
+  // A given vocabulary (a resumed run's) is used as it is.
+  gpt::TextDataset again(text, 4, examples::CharVocab::from_string("abc"));
+  CHECK(again.vocab().size() == 4);
+}
+
+TEST_CASE("training windows are reproducible from the seed and targets are inputs shifted by one") {
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += static_cast<char>('a' + (i * 7) % 26);
+  gpt::TextDataset data(text, 16);
+  const gpt::Batch a = data.train_batch(4, 42, 3), b = data.train_batch(4, 42, 3);
+  CHECK(a.inputs.dtype() == lg::kInt64);
+  CHECK(a.inputs.shape() == lg::Shape{4, 16});
+  CHECK(a.targets.shape() == lg::Shape{4, 16});
+  const auto in = a.inputs.to_vector<int64_t>(), tg = a.targets.to_vector<int64_t>();
+  CHECK(in == b.inputs.to_vector<int64_t>());
+  CHECK(tg == b.targets.to_vector<int64_t>());
+  for (int row = 0; row < 4; ++row)
+    for (int t = 0; t + 1 < 16; ++t) CHECK(in[row * 16 + t + 1] == tg[row * 16 + t]);
+  CHECK(in != data.train_batch(4, 43, 3).inputs.to_vector<int64_t>());
+  CHECK(in != data.train_batch(4, 42, 4).inputs.to_vector<int64_t>());
+  for (int64_t id : in) CHECK((id >= 1 && id < data.vocab().size()));
+
+  // Validation batches are fixed and cover the split from its start to its end.
+  const auto v0 = data.val_batch(4, 0, 2).inputs.to_vector<int64_t>();
+  CHECK(v0 == data.val_batch(4, 0, 2).inputs.to_vector<int64_t>());
+  const auto& val = data.val_tokens();
+  CHECK(std::vector<int64_t>(v0.begin(), v0.begin() + 16) ==
+        std::vector<int64_t>(val.begin(), val.begin() + 16));
+  const auto last = data.val_batch(4, 1, 2).targets.to_vector<int64_t>();
+  CHECK(std::vector<int64_t>(last.end() - 16, last.end()) ==
+        std::vector<int64_t>(val.end() - 16, val.end()));
+}
+
+TEST_CASE("a text too short for a window in each split is an error") {
+  // 30 characters split 27 + 3, enough for a window of seq_len 2 (3 characters); 12 split 11 + 1.
+  CHECK_NOTHROW(gpt::TextDataset(std::string(30, 'x'), 2));
+  const std::string msg = error_of([] { gpt::TextDataset(std::string(12, 'x'), 2); });
+  CHECK(contains(msg, "too short for --seq-len 2"));
+  CHECK(contains(msg, "seq_len + 1 = 3"));
+  CHECK(contains(error_of([] { gpt::TextDataset("abc", 4); }), "too short"));
+  CHECK(contains(error_of([] { gpt::TextDataset("ok\xFF", 1); }), "byte offset 2"));
+}
+
+TEST_CASE(
+    "the default text is the King James Bible, cached, and a missing bible command is named") {
+  const auto cache = fresh_dir("cache");
+  const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  const char* old_cache = std::getenv("XDG_CACHE_HOME");
+  const std::string saved_cache = old_cache ? old_cache : "";
+  ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+  const bool have_bible = !examples::find_on_path("bible").empty();
+  ::setenv("PATH", (cache / "no-bin").c_str(), 1);
+  const std::string msg = error_of([] { gpt::king_james_bible(); });
+  ::setenv("PATH", old_path.c_str(), 1);
+  CHECK(contains(msg, "bible-kjv"));
+  CHECK(contains(msg, "scripts/install-deps.sh --examples"));
+  if (have_bible) {
+    const gpt::Text first = gpt::king_james_bible();
+    CHECK(first.utf8.rfind("\nGenesis 1\n\n  1 In the beginning God created", 0) == 0);
+    CHECK(contains(first.utf8, "The grace of our Lord Jesus Christ be with you all. Amen."));
+    CHECK(std::filesystem::exists(cache / "lasergrad" / "kjv.txt"));
+    // From the cache now, even without the command.
+    ::setenv("PATH", (cache / "no-bin").c_str(), 1);
+    const gpt::Text second = gpt::king_james_bible();
+    ::setenv("PATH", old_path.c_str(), 1);
+    CHECK(second.utf8 == first.utf8);
+  }
+  if (old_cache)
+    ::setenv("XDG_CACHE_HOME", saved_cache.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
+  std::filesystem::remove_all(cache);
+}
+
+TEST_CASE("the default flags parse and describe a small run") {
+  const ParseResult r = parse({});
+  CHECK_FALSE(r.code.has_value());
+  CHECK(r.err.empty());
+  CHECK(r.config.attention == "laser");
+  CHECK(r.config.d_model % r.config.heads == 0);
+  CHECK(r.config.warmup < r.config.steps);
+
+  const ParseResult help = parse({"--help"});
+  CHECK(help.code == 0);
+  for (const char* flag :
+       {"--data",         "--attention",   "--layers",    "--d-model",    "--heads",
+        "--seq-len",      "--batch",       "--steps",     "--lr",         "--warmup",
+        "--weight-decay", "--dropout",     "--grad-clip", "--eval-every", "--eval-batches",
+        "--seed",         "--threads",     "--device",    "--out",        "--resume",
+        "--sample",       "--temperature", "--top-k",     "--prompt",     "--bench"})
+    CHECK_MESSAGE(contains(help.out, flag), flag);
+
+  const ParseResult short_run = parse({"--steps", "20"});
+  CHECK_FALSE(short_run.code.has_value());
+  CHECK(short_run.config.warmup == 2);
+}
+
+TEST_CASE("a bad flag value is a one-line error with exit status 2") {
+  const auto out = fresh_dir("no_checkpoint");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--layers", "0"}, "--layers"},
+      {{"--layers", "abc"}, "--layers"},
+      {{"--d-model", "-8"}, "--d-model"},
+      {{"--d-model", "100", "--heads", "3"}, "not divisible by --heads 3"},
+      {{"--temperature", "0"}, "--temperature"},
+      {{"--top-k", "-1"}, "--top-k"},
+      {{"--attention", "linear"}, "--attention"},
+      {{"--device", "tpu"}, "--device"},
+      {{"--dropout", "1.5"}, "--dropout"},
+      {{"--warmup", "50", "--steps", "50"}, "--warmup 50 must be below --steps 50"},
+      {{"--resume", "--out", out.string()}, "--resume: no checkpoint in --out"},
+      {{"--sample", "10", "--out", out.string()}, "--sample: no checkpoint in --out"},
+      {{"--data", "/nonexistent/text.txt"}, "/nonexistent/text.txt"},
+      {{"--no-such-flag"}, "--no-such-flag"},
+  };
+  for (const auto& [args, part] : cases) {
+    const ParseResult r = parse(args);
+    INFO("args: " << args[0] << "  stderr: " << r.err);
+    CHECK(r.code == gpt::kUsageExitCode);
+    CHECK(contains(r.err, part));
+    CHECK(r.err.rfind("lg-gpt: ", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+  if (!lg::cuda_is_available()) CHECK(contains(parse({"--device", "cuda"}).err, "no usable CUDA"));
+}
+
+TEST_CASE(
+    "metrics rows go to JSONL and CSV and a resumed run drops the rows after its checkpoint") {
+  const auto dir = fresh_dir("metrics");
+  {
+    examples::MetricsWriter m(dir, {"train_loss", "val_loss"});
+    m.write(1, {2.5, std::nullopt});
+    m.write(2, {2.25, 2.0});
+    m.write(3, {2.0, std::nullopt});
+  }
+  CHECK(examples::read_file(dir / "metrics.csv") ==
+        "step,train_loss,val_loss\n1,2.5,\n2,2.25,2\n3,2,\n");
+  CHECK(examples::read_file(dir / "metrics.jsonl") ==
+        "{\"step\":1,\"train_loss\":2.5,\"val_loss\":null}\n"
+        "{\"step\":2,\"train_loss\":2.25,\"val_loss\":2}\n"
+        "{\"step\":3,\"train_loss\":2,\"val_loss\":null}\n");
+  {
+    examples::MetricsWriter m(dir, {"train_loss", "val_loss"}, 2);
+    m.write(3, {1.5, 1.25});
+  }
+  CHECK(examples::read_file(dir / "metrics.csv") ==
+        "step,train_loss,val_loss\n1,2.5,\n2,2.25,2\n3,1.5,1.25\n");
+  CHECK(contains(examples::read_file(dir / "metrics.jsonl"), "{\"step\":3,\"train_loss\":1.5,"));
+  CHECK(examples::peak_rss_mb() > 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("files are written atomically and durations print compactly") {
+  const auto dir = fresh_dir("files");
+  examples::write_file_atomically(dir / "sub" / "a.txt", "hello");
+  CHECK(examples::read_file(dir / "sub" / "a.txt") == "hello");
+  examples::write_file_atomically(dir / "sub" / "a.txt", "bye");
+  CHECK(examples::read_file(dir / "sub" / "a.txt") == "bye");
+  CHECK(std::distance(std::filesystem::directory_iterator(dir / "sub"),
+                      std::filesystem::directory_iterator()) == 1);
+  CHECK(contains(error_of([&] { examples::read_file(dir / "missing"); }), "cannot open"));
+  std::filesystem::remove_all(dir);
+  CHECK(examples::format_duration(12.34) == "12.3s");
+  CHECK(examples::format_duration(245) == "4m05s");
+  CHECK(examples::format_duration(3720) == "1h02m");
+}
