@@ -31,4 +31,5 @@
 #include "ops/registry.h"
 #include "ops/sampling.h"
 #include "ops/view.h"
+#include "nn/nn.h"
 #include "runtime.h"
