@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build libopenblas-openmp-dev doctest-dev
           libcli11-dev nlohmann-json3-dev)
 if [[ "${1:-}" == "--examples" ]]; then
-  packages+=(bible-kjv bible-kjv-text fortunes)
+  packages+=(bible-kjv bible-kjv-text fortunes gnuplot-nox)
 fi
 
 missing=()
