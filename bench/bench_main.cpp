@@ -13,6 +13,7 @@ Runner setup_softmax(CLI::App& cmd);
 Runner setup_layer_norm(CLI::App& cmd);
 Runner setup_conv(CLI::App& cmd);
 Runner setup_attention(CLI::App& cmd);
+Runner setup_train_gpt_ops(CLI::App& cmd);
 }  // namespace lg::bench
 
 namespace {
@@ -32,6 +33,8 @@ const Entry kBenches[] = {
      lg::bench::setup_conv},
     {"attention", "fused LASER and softmax attention vs their composite formulas",
      lg::bench::setup_attention},
+    {"train-gpt-ops", "a GPT training step (issue #6) written with ops directly: step time, memory",
+     lg::bench::setup_train_gpt_ops},
 };
 
 }  // namespace
