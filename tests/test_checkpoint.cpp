@@ -1,0 +1,132 @@
+// Training checkpoints: a round trip restores model, optimizer state, step,
+// RNG state and config exactly; malformed checkpoints give clear errors.
+#include <lasergrad/nn/checkpoint.h>
+#include <lasergrad/nn/safetensors.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <limits>
+#include <random>
+
+#include "test_util.h"
+
+using namespace lg;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() /
+           ("lg_checkpoint_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+void check_equal(const Tensor& got, const Tensor& want) {
+  CHECK(got.dtype() == want.dtype());
+  CHECK(got.shape() == want.shape());
+  if (want.dtype() == kInt64)
+    CHECK(got.to_vector<int64_t>() == want.to_vector<int64_t>());
+  else
+    CHECK(got.to_vector<double>() == want.to_vector<double>());
+}
+
+Metadata valid_metadata() {
+  return {{"format", kCheckpointFormat}, {"step", "5"}, {"rng.seed", "1"}, {"rng.offset", "2"}};
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint round trip restores model, optimizer, step, rng and config") {
+  manual_seed(42);
+  Tensor embed = randn({10, 4});
+  TrainingCheckpoint ck;
+  ck.model = {{"embed.weight", embed},
+              {"head.weight", embed},  // tied
+              {"head.bias", randn({10}, {.dtype = kFloat64})}};
+  ck.optimizer = {{"state.0.exp_avg", randn({10, 4})},
+                  {"state.0.step", tensor(std::vector<int64_t>{17}, {})},
+                  {"param_groups.0.lr", full({}, 3e-4)}};
+  ck.step = std::numeric_limits<int64_t>::max() - 3;
+  // Values a double (or a JSON number) would round: decimal strings are exact.
+  ck.rng = {.seed = std::numeric_limits<uint64_t>::max() - 1, .offset = (uint64_t{1} << 60) + 1};
+  ck.config = {{"lr", "3e-4"}, {"attention", "laser"}, {"model.layers", "6"}};
+
+  TempDir dir;
+  const std::string path = dir.file("ckpt.safetensors");
+  save_checkpoint(path, ck);
+  TrainingCheckpoint back = load_checkpoint(path);
+  CHECK(back.step == ck.step);
+  CHECK(back.rng == ck.rng);
+  CHECK(back.config == ck.config);
+  REQUIRE(back.model.size() == 3);
+  REQUIRE(back.optimizer.size() == 3);
+  for (const auto& [name, t] : ck.model) check_equal(back.model.at(name), t);
+  for (const auto& [name, t] : ck.optimizer) check_equal(back.optimizer.at(name), t);
+  CHECK(back.model.at("head.weight").is_same(back.model.at("embed.weight")));
+
+  // The file is plain safetensors underneath, with the documented layout.
+  SafetensorsFile raw = read_safetensors(path);
+  CHECK(raw.metadata.at("format") == "lasergrad.checkpoint.v1");
+  CHECK(raw.metadata.at("rng.seed") == "18446744073709551614");
+  CHECK(raw.metadata.at("config.model.layers") == "6");
+  CHECK(raw.tensors.count("optimizer.state.0.step") == 1);
+
+  // Saving over an existing checkpoint replaces it.
+  ck.step = 0;
+  ck.optimizer.clear();
+  save_checkpoint(path, ck);
+  back = load_checkpoint(path);
+  CHECK(back.step == 0);
+  CHECK(back.optimizer.empty());
+}
+
+TEST_CASE("checkpoint loading rejects files that are not valid checkpoints") {
+  TempDir dir;
+  const std::string path = dir.file("bad.safetensors");
+  StateDict tensors{{"model.w", zeros({2})}};
+  auto with = [&](Metadata meta, StateDict sd) {
+    save_safetensors(path, sd, meta);
+    return path;
+  };
+  CHECK_ERROR(load_checkpoint(with({}, tensors)), "load_checkpoint", path.c_str(),
+              "not a lasergrad checkpoint");
+  Metadata m = valid_metadata();
+  m["format"] = "lasergrad.checkpoint.v9";
+  CHECK_ERROR(load_checkpoint(with(m, tensors)), "unsupported checkpoint format",
+              "lasergrad.checkpoint.v9");
+  for (const char* key : {"step", "rng.seed", "rng.offset"}) {
+    m = valid_metadata();
+    m.erase(key);
+    CHECK_ERROR(load_checkpoint(with(m, tensors)), "lacks", key);
+  }
+  for (const char* value : {"", "12x", " 3", "+3", "1e3", "99999999999999999999"}) {
+    m = valid_metadata();
+    m["step"] = value;
+    CHECK_ERROR(load_checkpoint(with(m, tensors)), "'step'", "not a decimal 64-bit signed");
+  }
+  m = valid_metadata();
+  m["step"] = "-1";
+  CHECK_ERROR(load_checkpoint(with(m, tensors)), "step -1", "negative");
+  m = valid_metadata();
+  m["rng.seed"] = "-1";
+  CHECK_ERROR(load_checkpoint(with(m, tensors)), "'rng.seed'", "unsigned");
+  m = valid_metadata();
+  m["stray"] = "1";
+  CHECK_ERROR(load_checkpoint(with(m, tensors)), "unknown metadata key 'stray'");
+  CHECK_ERROR(load_checkpoint(with(valid_metadata(), {{"weights", zeros({1})}})),
+              "tensor 'weights'", "neither");
+  CHECK(load_checkpoint(with(valid_metadata(), tensors)).step == 5);
+
+  TrainingCheckpoint negative;
+  negative.step = -2;
+  CHECK_ERROR(save_checkpoint(path, negative), "save_checkpoint", "negative");
+  CHECK_ERROR(save_checkpoint(dir.file("no/such/dir/c.safetensors"), {}), "save_checkpoint",
+              "temporary file");
+  CHECK_ERROR(load_checkpoint(dir.file("absent")), "load_checkpoint", "cannot open");
+}
