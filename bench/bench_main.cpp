@@ -14,6 +14,7 @@ Runner setup_layer_norm(CLI::App& cmd);
 Runner setup_conv(CLI::App& cmd);
 Runner setup_attention(CLI::App& cmd);
 Runner setup_train_gpt_ops(CLI::App& cmd);
+Runner setup_adamw(CLI::App& cmd);
 }  // namespace lg::bench
 
 namespace {
@@ -35,6 +36,8 @@ const Entry kBenches[] = {
      lg::bench::setup_attention},
     {"train-gpt-ops", "a GPT training step (issue #6) written with ops directly: step time, memory",
      lg::bench::setup_train_gpt_ops},
+    {"adamw", "fused AdamW step (adam_step kernel) vs its in-place tensor-op reference",
+     lg::bench::setup_adamw},
 };
 
 }  // namespace
