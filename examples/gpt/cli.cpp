@@ -108,6 +108,11 @@ void add_flags(CLI::App& app, TrainConfig& c) {
       ->capture_default_str();
   app.add_option("--out", c.out, "Folder for checkpoints and metrics")->capture_default_str();
   app.add_flag("--resume", c.resume, "Continue from the checkpoint in --out");
+  app.add_option("--stop-after", c.stop_after,
+                 "End this run after N steps with a checkpoint, to continue with --resume "
+                 "(0: run to --steps)")
+      ->check(non_negative)
+      ->capture_default_str();
   app.add_option("--sample", c.sample,
                  "Generate N characters from the checkpoint in --out, without training (0: train, "
                  "then print a short sample)")

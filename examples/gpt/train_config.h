@@ -35,6 +35,7 @@ struct TrainConfig {
   std::string device = "cpu";
   std::string out = "runs/gpt";
   bool resume = false;
+  int stop_after = 0;  // > 0: end this run after so many steps, with a checkpoint
   // generation
   int sample = 0;  // > 0: generate this many characters from the checkpoint, no training
   double temperature = 0.8;

@@ -1,0 +1,77 @@
+// The GPT of lg-gpt: token and learned position embeddings, pre-norm causal
+// transformer blocks (LASER or softmax attention), a final LayerNorm and a
+// linear head to next-character logits. Parameter names follow nanoGPT's
+// layout with nn::TransformerBlock's (PyTorch's) names inside the blocks.
+#pragma once
+#include <lasergrad/lasergrad.h>
+#include <lasergrad/nn/nn.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace gpt {
+
+struct GptShape {
+  int64_t vocab_size = 0;
+  int64_t seq_len = 0;  // the longest context
+  int64_t layers = 0;
+  int64_t d_model = 0;
+  int64_t heads = 0;
+  lg::nn::AttentionKind attention = lg::nn::AttentionKind::Laser;
+  double dropout = 0.0;
+};
+
+class Gpt : public lg::nn::Module {
+ public:
+  explicit Gpt(const GptShape& shape)
+      : shape_(shape),
+        tok_emb(shape.vocab_size, shape.d_model),
+        pos_emb(shape.seq_len, shape.d_model),
+        ln_f(shape.d_model),
+        lm_head(shape.d_model, shape.vocab_size, /*bias=*/false) {
+    register_module("tok_emb", tok_emb);
+    register_module("pos_emb", pos_emb);
+    register_module("blocks", blocks);
+    for (int64_t i = 0; i < shape.layers; ++i)
+      blocks.emplace_back<lg::nn::TransformerBlock>(
+          shape.d_model, shape.heads,
+          lg::nn::TransformerBlockOptions{
+              .attention = shape.attention, .causal = true, .dropout = shape.dropout});
+    register_module("ln_f", ln_f);
+    register_module("lm_head", lm_head);
+    // GPT-2's initialisation: N(0, 0.02) embeddings and head (nn::Embedding's
+    // N(0, 1) would start the logits far from uniform), and the projections
+    // into the residual stream scaled down by sqrt(2 * layers).
+    lg::nn::init::normal_(tok_emb.weight, 0.0, 0.02);
+    lg::nn::init::normal_(pos_emb.weight, 0.0, 0.02);
+    lg::nn::init::normal_(lm_head.weight, 0.0, 0.02);
+    const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(shape.layers));
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      auto& block = blocks.at<lg::nn::TransformerBlock>(i);
+      lg::nn::init::normal_(block.self_attn.out_proj.weight, 0.0, residual_std);
+      lg::nn::init::normal_(block.linear2.weight, 0.0, residual_std);
+    }
+  }
+
+  // ids int64 [B, T] (T <= seq_len) -> logits [B, T, vocab_size].
+  lg::Tensor forward(const lg::Tensor& ids) const {
+    lg::Tensor x = pos_emb(tok_emb(ids));
+    for (size_t i = 0; i < blocks.size(); ++i) x = blocks.at<lg::nn::TransformerBlock>(i)(x);
+    return lm_head(ln_f(x));
+  }
+  lg::Tensor operator()(const lg::Tensor& ids) const { return forward(ids); }
+
+  const GptShape& shape() const { return shape_; }
+
+ private:
+  GptShape shape_;
+
+ public:
+  lg::nn::Embedding tok_emb;
+  lg::nn::PositionalEmbedding pos_emb;
+  lg::nn::ModuleList blocks;
+  lg::nn::LayerNorm ln_f;
+  lg::nn::Linear lm_head;
+};
+
+}  // namespace gpt

@@ -1,0 +1,30 @@
+#include <cstdio>
+#include <stdexcept>
+
+#include "checkpoint_path.h"
+#include "modes.h"
+#include "session.h"
+
+namespace gpt {
+
+int sample(TrainConfig config) {
+  const lg::Device device = setup_runtime(config);
+  const std::string path = checkpoint_path(config.out).string();
+  const lg::TrainingCheckpoint checkpoint = lg::load_checkpoint(path);
+  config.apply_model_metadata(checkpoint.config);
+  auto vocab_entry = checkpoint.config.find("gpt.vocab");
+  if (vocab_entry == checkpoint.config.end())
+    throw std::runtime_error(path + ": the checkpoint has no character vocabulary (gpt.vocab)");
+  const examples::CharVocab vocab = examples::CharVocab::from_string(vocab_entry->second);
+  Gpt model(model_shape(config, vocab.size()));
+  model.load_state_dict(checkpoint.model);
+  model.to(device);
+  model.eval();
+  std::printf("lg-gpt: %s (%s attention, %d layers, d-model %d, step %lld)\n", path.c_str(),
+              config.attention.c_str(), config.layers, config.d_model,
+              static_cast<long long>(checkpoint.step));
+  print_sample(model, vocab, config, device, config.sample);
+  return 0;
+}
+
+}  // namespace gpt

@@ -1,0 +1,112 @@
+#include "session.h"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+#include "common/utf8.h"
+
+namespace gpt {
+
+lg::Device setup_runtime(const TrainConfig& config) {
+  const int threads =
+      config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency());
+  lg::set_num_threads(threads > 0 ? threads : 1);
+  return config.device == "cuda" ? lg::Device::cuda(0) : lg::Device::cpu();
+}
+
+GptShape model_shape(const TrainConfig& config, int64_t vocab_size) {
+  return {.vocab_size = vocab_size,
+          .seq_len = config.seq_len,
+          .layers = config.layers,
+          .d_model = config.d_model,
+          .heads = config.heads,
+          .attention = lg::nn::attention_kind_from_string(config.attention),
+          .dropout = config.dropout};
+}
+
+std::unique_ptr<lg::optim::AdamW> make_optimizer(const Gpt& model, const TrainConfig& config) {
+  std::vector<lg::Tensor> decay, no_decay;
+  for (const lg::Tensor& p : model.parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  return std::make_unique<lg::optim::AdamW>(
+      std::vector<lg::optim::ParamGroup>{{.params = decay},
+                                         {.params = no_decay, .weight_decay = 0.0}},
+      lg::optim::AdamWOptions{
+          .lr = config.lr, .beta1 = 0.9, .beta2 = 0.95, .weight_decay = config.weight_decay});
+}
+
+double learning_rate(const TrainConfig& config, int64_t step) {
+  if (step <= config.warmup) return config.lr * static_cast<double>(step) / (config.warmup + 1);
+  const double min_lr = config.lr / 10;
+  const double progress = static_cast<double>(step - config.warmup) /
+                          static_cast<double>(std::max<int64_t>(1, config.steps - config.warmup));
+  const double pi = std::acos(-1.0);
+  return min_lr + 0.5 * (config.lr - min_lr) * (1.0 + std::cos(pi * std::min(1.0, progress)));
+}
+
+lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::CharVocab& vocab,
+                                 const std::string& text_source, int64_t text_chars) {
+  lg::Metadata m = config.model_metadata();
+  m["gpt.vocab"] = vocab.to_string();
+  m["gpt.seed"] = std::to_string(config.seed);
+  m["gpt.text"] = text_source;
+  m["gpt.text_chars"] = std::to_string(text_chars);
+  return m;
+}
+
+std::string generate(const Gpt& model, const examples::CharVocab& vocab, const std::string& prompt,
+                     const GenerateOptions& options, lg::Device device,
+                     const std::function<void(const std::string&)>& emit) {
+  std::vector<int64_t> ids;
+  for (char32_t c : examples::decode_utf8(prompt)) {
+    if (!vocab.contains(c))
+      throw std::runtime_error("--prompt: the character " + examples::code_point_name(c) +
+                               " is not in the model's vocabulary");
+    ids.push_back(vocab.id(c));
+  }
+  if (ids.empty()) ids.push_back(vocab.contains(U'\n') ? vocab.id(U'\n') : 1);
+  lg::NoGradGuard no_grad;
+  const int64_t context = model.shape().seq_len, vocab_size = vocab.size();
+  const int64_t k = options.top_k > 0 ? std::min(options.top_k, vocab_size - 1) : 0;
+  std::string out;
+  for (int64_t n = 0; n < options.length; ++n) {
+    const auto from = static_cast<int64_t>(ids.size()) - std::min<int64_t>(context, ids.size());
+    std::vector<int64_t> window(ids.begin() + from, ids.end());
+    const auto t = static_cast<int64_t>(window.size());
+    lg::Tensor input = lg::from_vector(window, {1, t}).to(device);
+    // The last position's logits over the real characters (ids 1.., not <unk>).
+    lg::Tensor logits = model(input).select(1, t - 1).select(0, 0).slice(0, 1, vocab_size);
+    logits = (logits.to(lg::Device::cpu()) / options.temperature).to(lg::kFloat64);
+    int64_t id;
+    if (k > 0) {
+      lg::TopK top = lg::topk(logits, k);
+      const int64_t pick = lg::multinomial(lg::softmax(top.values, -1), 1).item<int64_t>();
+      id = top.indices.to_vector<int64_t>()[static_cast<size_t>(pick)] + 1;
+    } else {
+      id = lg::multinomial(lg::softmax(logits, -1), 1).item<int64_t>() + 1;
+    }
+    ids.push_back(id);
+    const std::string piece = examples::encode_utf8(vocab.character(id));
+    out += piece;
+    if (emit) emit(piece);
+  }
+  return out;
+}
+
+void print_sample(const Gpt& model, const examples::CharVocab& vocab, const TrainConfig& config,
+                  lg::Device device, int64_t length) {
+  lg::manual_seed(config.seed);
+  std::printf("sample (temperature %g, top-k %d):\n%s", config.temperature, config.top_k,
+              config.prompt.c_str());
+  std::fflush(stdout);
+  generate(model, vocab, config.prompt,
+           {.length = length, .temperature = config.temperature, .top_k = config.top_k}, device,
+           [](const std::string& piece) {
+             std::fputs(piece.c_str(), stdout);
+             std::fflush(stdout);
+           });
+  std::printf("\n");
+}
+
+}  // namespace gpt
