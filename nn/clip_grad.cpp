@@ -26,14 +26,17 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
   const bool inf_norm = std::isinf(norm_type);
   double total = 0;
   for (const Tensor& g : grads) {
-    // In float64, so that a float32 gradient of millions of elements keeps its digits.
-    const Tensor a = abs(g.to(kFloat64));
+    // In float64: squares of float32 gradients above 1.8e19 would overflow.
+    const Tensor g64 = g.to(kFloat64);
+    if (norm_type == 2.0) {
+      total += sum(g64 * g64).item<double>();
+      continue;
+    }
+    const Tensor a = abs(g64);
     if (inf_norm) {
       const double m = max(a).item<double>();
       total = (std::isnan(m) || m > total) ? m : total;
       if (std::isnan(total)) break;
-    } else if (norm_type == 2.0) {
-      total += sum(a * a).item<double>();
     } else if (norm_type == 1.0) {
       total += sum(a).item<double>();
     } else {
