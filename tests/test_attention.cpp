@@ -146,8 +146,11 @@ TEST_CASE("LASER stays finite and accurate where the paper's global-max formula 
     int64_t T, big_pos;
   };
   // A large value at the last position, future for every earlier row under the
-  // causal mask (laser.md's case); and one inside the first (diagonal) tile.
-  for (Case c : {Case{"large value at the end", 64, 63}, Case{"large value in the diagonal tile", 100, 10}}) {
+  // causal mask (laser.md's case); one inside the first (diagonal) tile; and one
+  // late in a sequence of several tiles, so that the tiles before it need their
+  // own shift and those after it can share the slice's.
+  for (Case c : {Case{"large value at the end", 64, 63}, Case{"large value in the diagonal tile", 100, 10},
+                 Case{"large value late, several tiles", 200, 150}}) {
     CAPTURE(c.what);
     Inputs in64 = random_inputs(1, 2, c.T, c.T, 8, kFloat64);
     {

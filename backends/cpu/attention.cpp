@@ -1,8 +1,9 @@
 // CPU flash-style attention for softmax and LASER (laser.md): tiles of
 // queries walk tiles of keys with an online softmax, so no Tq x Tk matrix is
-// ever stored; the backward recomputes the scores tile by tile. LASER keeps a
-// running column max of V per query tile and recomputes exactly the rare rows
-// that the tile's shared shift cannot represent.
+// ever stored; the backward recomputes the scores tile by tile. LASER shifts
+// V by the slice's column max where that keeps every output in range (one
+// exp(V - u) per slice), else by a running column max per query tile, and
+// recomputes exactly the rare rows that no tile-wide shift can represent.
 #include <cblas.h>
 #include <omp.h>
 
@@ -27,6 +28,15 @@ constexpr T kInf = std::numeric_limits<T>::infinity();
 // shift r (exp(-60) is still a normal float; the double bound is as far).
 template <typename T>
 constexpr T kFlagGap = std::is_same_v<T, float> ? T(60) : T(650);
+
+// LASER without a mask: every key is attended by some row, so the column max
+// u of V over all keys of a slice is a valid shift for every query tile, and
+// E = exp(V - u) is computed once per slice instead of once per (query tile,
+// key tile) pair. A tile keeps u when each of its outputs lies within this
+// gap below u (so exp(u - O) and the accumulators stay well inside the
+// float range); other tiles are redone with their own running column max.
+template <typename T>
+constexpr T kSharedGap = std::is_same_v<T, float> ? T(30) : T(300);
 
 // Row-major C = alpha * op(A) op(B) + beta * C on single-threaded BLAS calls
 // (OpenBLAS does not spawn threads inside our OpenMP region).
@@ -116,6 +126,22 @@ void shifted_exp_values(const T* v, int64_t k0, int64_t nk, int64_t d, const T* 
   }
 }
 
+// u[c] = max_j V[j, c] over the slice's keys; with eu, also eu = exp(V - u).
+template <typename T>
+void shared_shift(const Slice<T>& s, int64_t bh, T* u, T* eu) {
+  const int64_t d = s.d;
+  const T* v = s.v(bh);
+  std::fill(u, u + d, -kInf<T>);
+  for (int64_t j = 0; j < s.Tk; ++j)
+    for (int64_t c = 0; c < d; ++c) u[c] = std::max(u[c], v[j * d + c]);
+  if (!eu) return;
+  for (int64_t j = 0; j < s.Tk; ++j) {
+    T* row = eu + j * d;
+    for (int64_t c = 0; c < d; ++c) row[c] = v[j * d + c] - u[c];
+    exp_inplace(row, d);
+  }
+}
+
 // Exact LASER output for one row: O_c = logsumexp_j (s_j - L + v_jc) over attended keys.
 template <typename T>
 void exact_laser_row(const Slice<T>& s, int64_t bh, int64_t i, T lse, T* out_row,
@@ -148,23 +174,31 @@ template <typename T>
 void attention_forward(const AttentionProblem& p, const Tensor& out, const Tensor& lse,
                        const Tensor& row_max, const Tensor& flags) {
   const Slice<T> s(p);
-  const int64_t d = s.d, Tq = s.Tq, Tk = s.Tk;
+  const int64_t d = s.d, Tq = s.Tq, Tk = s.Tk, BH = s.B * s.H;
   const int64_t q_tiles = (Tq + kTileQ - 1) / kTileQ;
-  const int64_t tasks = s.B * s.H * q_tiles;
+  const int64_t tasks = BH * q_tiles;
   T* o = ptr<T>(out);
   T* L = ptr<T>(lse);
   T* R = p.laser ? ptr<T>(row_max) : nullptr;
   bool* F = p.laser ? ptr<bool>(flags) : nullptr;
+
+  const bool shared = p.laser && !p.mask.defined() && Tk > 0;
+  std::vector<T> U(shared ? BH * d : 0);
+  Tensor eu_t = shared ? Tensor::empty({BH, Tk, d}, dtype_of<T>(), Device::cpu()) : Tensor();
+  T* EU = shared ? ptr<T>(eu_t) : nullptr;
+  if (shared) {
+#pragma omp parallel for if (BH > 1)
+    for (int64_t bh = 0; bh < BH; ++bh) shared_shift(s, bh, U.data() + bh * d, EU + bh * Tk * d);
+  }
 
 #pragma omp parallel if (tasks > 1)
   {
     std::vector<T> scores(kTileQ * kTileK), acc(kTileQ * d), e(kTileK * d), m(kTileQ),
         l(kTileQ), r(d), r_new(d), col_scale(d), exact_scores;
     std::vector<char> attended;
-#pragma omp for schedule(dynamic)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t bh = task / q_tiles, q0 = (task % q_tiles) * kTileQ;
-      const int64_t nq = std::min(kTileQ, Tq - q0);
+    // One query tile; with use_shared, LASER shifts by the slice's u and gives
+    // up (returns false) when a row falls more than kSharedGap below it.
+    auto run_tile = [&](int64_t bh, int64_t q0, int64_t nq, bool use_shared) {
       std::fill(acc.begin(), acc.end(), T(0));
       std::fill(m.begin(), m.end(), -kInf<T>);
       std::fill(l.begin(), l.end(), T(0));
@@ -175,7 +209,7 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
       for (int64_t k0 = 0; k0 < key_end; k0 += kTileK) {
         const int64_t nk = std::min(kTileK, Tk - k0);
         score_tile(s, bh, q0, nq, k0, nk, scores.data());
-        if (p.laser) attended_keys(s, scores.data(), q0, nq, k0, nk, attended);
+        if (p.laser && !use_shared) attended_keys(s, scores.data(), q0, nq, k0, nk, attended);
         // Online softmax: rescale the rows whose running max grows.
         for (int64_t ii = 0; ii < nq; ++ii) {
           T* row = scores.data() + ii * kTileK;
@@ -197,7 +231,9 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
             for (int64_t c = 0; c < d; ++c) acc[ii * d + c] *= alpha;
         }
         const T* values = s.v(bh) + k0 * d;
-        if (p.laser) {
+        if (p.laser && use_shared) {
+          values = EU + (bh * Tk + k0) * d;
+        } else if (p.laser) {
           // Raise the running column max over this tile's attended keys, then
           // rescale each accumulator column once by exp(r_old - r_new).
           std::copy(r.begin(), r.end(), r_new.begin());
@@ -223,12 +259,13 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
       }
 
       // Epilogue: normalise; LASER takes the log and adds the shift back.
+      const T* shift = use_shared ? U.data() + bh * d : r.data();
       for (int64_t ii = 0; ii < nq; ++ii) {
         const int64_t i = q0 + ii;
         T* orow = o + (bh * Tq + i) * d;
         const T* arow = acc.data() + ii * d;
-        // Every row keeps the tile's r: the backward shifts the tile's values by it.
-        if (p.laser) std::copy(r.begin(), r.end(), R + (bh * Tq + i) * d);
+        // Every row keeps the tile's shift: the backward shifts the values by it.
+        if (p.laser) std::copy(shift, shift + d, R + (bh * Tq + i) * d);
         if (l[ii] == T(0)) {  // no attended key: output 0, gradient 0 (lse = +inf zeroes P)
           std::fill(orow, orow + d, T(0));
           L[bh * Tq + i] = kInf<T>;
@@ -237,20 +274,25 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
         }
         L[bh * Tq + i] = m[ii] + std::log(l[ii]);
         const T inv = T(1) / l[ii];
-        if (!p.laser) {
-          for (int64_t c = 0; c < d; ++c) orow[c] = arow[c] * inv;
-          continue;
-        }
         for (int64_t c = 0; c < d; ++c) orow[c] = arow[c] * inv;
+        if (!p.laser) continue;
         log_inplace(orow, d);
         bool flagged = false;
         for (int64_t c = 0; c < d; ++c) {
-          orow[c] += r[c];
-          flagged = flagged || !std::isfinite(orow[c]) || r[c] - orow[c] > kFlagGap<T>;
+          orow[c] += shift[c];
+          if (use_shared && !(shift[c] - orow[c] <= kSharedGap<T>)) return false;
+          flagged = flagged || !std::isfinite(orow[c]) || shift[c] - orow[c] > kFlagGap<T>;
         }
         F[bh * Tq + i] = flagged;
         if (flagged) exact_laser_row(s, bh, i, L[bh * Tq + i], orow, exact_scores);
       }
+      return true;
+    };
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t bh = task / q_tiles, q0 = (task % q_tiles) * kTileQ;
+      const int64_t nq = std::min(kTileQ, Tq - q0);
+      if (!run_tile(bh, q0, nq, shared)) run_tile(bh, q0, nq, false);
     }
   }
 }
@@ -305,11 +347,14 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
   const T* R = p.laser ? ptr<T>(row_max) : nullptr;
   const bool* F = p.laser ? ptr<bool>(flags) : nullptr;
 
+  const bool shared = p.laser && !p.mask.defined() && Tk > 0;
+  const int64_t q_tiles = (Tq + kTileQ - 1) / kTileQ;
+
 #pragma omp parallel if (BH > 1)
   {
     std::vector<T> prob(kTileQ * kTileK), dprob(kTileQ * kTileK), e(kTileK * d), de(kTileK * d),
-        g(p.laser ? Tq * d : 0), D(Tq), exact_scores;
-    std::vector<char> attended;
+        g(p.laser ? Tq * d : 0), D(Tq), u(d), eu(kTileK * d), de_sum(kTileK * d), exact_scores;
+    std::vector<char> attended, tile_shared(q_tiles);
 #pragma omp for schedule(dynamic)
     for (int64_t bh = 0; bh < BH; ++bh) {
       const T* o = O + bh * Tq * d;
@@ -317,6 +362,20 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
       T* dq = ptr<T>(dq_t) + bh * Tq * d;
       T* dk = ptr<T>(dk_t) + bh * Tk * d;
       T* dv = ptr<T>(dv_t) + bh * Tk * d;
+      // Which query tiles take the slice's shared shift u (the forward's test).
+      bool any_shared = false;
+      if (shared) {
+        shared_shift(s, bh, u.data(), static_cast<T*>(nullptr));
+        for (int64_t t = 0; t < q_tiles; ++t) {
+          bool ok = true;
+          for (int64_t i = t * kTileQ; i < std::min(Tq, (t + 1) * kTileQ) && ok; ++i) {
+            if (F[bh * Tq + i] || !(L[bh * Tq + i] < kInf<T>)) continue;  // their G is 0
+            for (int64_t c = 0; c < d; ++c) ok = ok && u[c] - o[i * d + c] <= kSharedGap<T>;
+          }
+          tile_shared[t] = ok;
+          any_shared = any_shared || ok;
+        }
+      }
       // D_i = sum_j P_ij dP_ij: rowsum(dO * O) for softmax, rowsum(dO) for LASER,
       // whose upstream gradient through Y = exp(O - r) is G = dO exp(r - O).
       for (int64_t i = 0; i < Tq; ++i) {
@@ -334,7 +393,7 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
           D[i] = 0;
           continue;
         }
-        const T* r = R + (bh * Tq + i) * d;
+        const T* r = shared && tile_shared[i / kTileQ] ? u.data() : R + (bh * Tq + i) * d;
         for (int64_t c = 0; c < d; ++c) {
           gi[c] = r[c] - orow[c];
           acc += grow[c];
@@ -346,20 +405,35 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
 
       for (int64_t k0 = 0; k0 < Tk; k0 += kTileK) {
         const int64_t nk = std::min(kTileK, Tk - k0);
+        // Shared-shift tiles: dV = EU ⊙ sum over tiles of Pᵀ G, one product per key tile.
+        if (any_shared) {
+          for (int64_t jj = 0; jj < nk; ++jj) {
+            T* row = eu.data() + jj * d;
+            const T* vrow = s.v(bh) + (k0 + jj) * d;
+            for (int64_t c = 0; c < d; ++c) row[c] = vrow[c] - u[c];
+            exp_inplace(row, d);
+          }
+          std::fill(de_sum.begin(), de_sum.begin() + nk * d, T(0));
+        }
         // Query tiles (aligned as in the forward) with a row that can see this key tile.
         const int64_t first_row = p.causal ? std::max<int64_t>(0, k0 - s.causal_offset()) : 0;
         for (int64_t q0 = first_row / kTileQ * kTileQ; q0 < Tq; q0 += kTileQ) {
           const int64_t nq = std::min(kTileQ, Tq - q0);
           T* P = prob.data();
           score_tile(s, bh, q0, nq, k0, nk, P);
-          if (p.laser) attended_keys(s, P, q0, nq, k0, nk, attended);
+          const bool tile_uses_u = shared && tile_shared[q0 / kTileQ];
+          if (p.laser && !tile_uses_u) attended_keys(s, P, q0, nq, k0, nk, attended);
           for (int64_t ii = 0; ii < nq; ++ii) {
             T* row = P + ii * kTileK;
             for (int64_t jj = 0; jj < nk; ++jj) row[jj] -= L[bh * Tq + q0 + ii];
             exp_inplace(row, nk);
           }
           T* dP = dprob.data();
-          if (p.laser) {
+          if (tile_uses_u) {
+            const T* gi = g.data() + q0 * d;
+            gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, gi, d, T(1), de_sum.data(), d);
+            gemm<T>(false, true, nq, nk, d, T(1), gi, d, eu.data(), d, T(0), dP, kTileK);
+          } else if (p.laser) {
             const T* gi = g.data() + q0 * d;
             shifted_exp_values(s.v(bh), k0, nk, d, R + (bh * Tq + q0) * d, attended, e.data());
             gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, gi, d, T(0), de.data(), d);
@@ -381,6 +455,8 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
           gemm<T>(true, false, nk, d, nq, scale, dP, kTileK, s.q(bh) + q0 * d, d, T(1),
                   dk + k0 * d, d);
         }
+        if (any_shared)
+          for (int64_t x = 0; x < nk * d; ++x) dv[k0 * d + x] += eu[x] * de_sum[x];
       }
       if (p.laser)
         for (int64_t i = 0; i < Tq; ++i)
