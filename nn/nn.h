@@ -1,13 +1,18 @@
 // The nn layer in one include: modules, layers, initialisers, optimizers,
-// schedules, gradient clipping and checkpoints.
+// schedules, gradient clipping, safetensors and training checkpoints.
 #pragma once
 #include "activation.h"
+#include "checkpoint.h"
+#include "clip_grad.h"
 #include "container.h"
 #include "conv.h"
 #include "init.h"
 #include "linear.h"
+#include "lr_scheduler.h"
 #include "module.h"
 #include "normalization.h"
+#include "optimizer.h"
 #include "positional.h"
+#include "safetensors.h"
 #include "state_dict.h"
 #include "transformer.h"
