@@ -29,8 +29,11 @@ ParamSet make_params(const Common& common, int64_t numel, int64_t tensors) {
 
 AdamStepArgs args_at(int64_t step) {
   const double t = static_cast<double>(step);
-  return {.lr = 3e-4, .weight_decay = 0.1, .decoupled = true,
-          .bias_correction1 = 1 - std::pow(0.9, t), .bias_correction2 = 1 - std::pow(0.999, t)};
+  return {.lr = 3e-4,
+          .weight_decay = 0.1,
+          .decoupled = true,
+          .bias_correction1 = 1 - std::pow(0.9, t),
+          .bias_correction2 = 1 - std::pow(0.999, t)};
 }
 
 template <typename Step>

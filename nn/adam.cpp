@@ -17,8 +17,8 @@ void check_adam_options(const char* name, double beta1, double beta2, double eps
 }
 
 AdamOptions adam_options(const AdamWOptions& o) {
-  return {.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps,
-          .weight_decay = o.weight_decay};
+  return {
+      .lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay};
 }
 
 }  // namespace

@@ -13,8 +13,7 @@ namespace lg::nn {
 // skipped (0 if none has one). A NaN or infinite norm is returned as is and
 // nothing is scaled (scaling would turn every gradient into NaN or 0): the
 // caller decides, e.g. skips the step.
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm,
-                      double norm_type = 2.0);
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0);
 
 // Clamps every gradient in place to [-clip_value, clip_value] (clip_value >= 0).
 void clip_grad_value(const std::vector<Tensor>& params, double clip_value);

@@ -72,8 +72,7 @@ std::vector<double> LRScheduler::last_lr() const {
 }
 
 StateDict LRScheduler::state_dict() const {
-  return {{"last_step", full({}, step_, {.dtype = kInt64})},
-          {"base_lrs", from_vector(base_lrs_)}};
+  return {{"last_step", full({}, step_, {.dtype = kInt64})}, {"base_lrs", from_vector(base_lrs_)}};
 }
 
 void LRScheduler::load_state_dict(const StateDict& state) {

@@ -70,10 +70,10 @@ void Optimizer::step() {
       State& state = state_[index++];
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      LG_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype() &&
-                   grad.device() == p.device(),
-               name_, ".step: parameter ", index - 1, " is ", p.describe(),
-               " but its gradient is ", grad.describe());
+      LG_CHECK(
+          grad.shape() == p.shape() && grad.dtype() == p.dtype() && grad.device() == p.device(),
+          name_, ".step: parameter ", index - 1, " is ", p.describe(), " but its gradient is ",
+          grad.describe());
       update(group, p, grad, state);
     }
   }
@@ -178,8 +178,8 @@ void Optimizer::load_state_dict(const StateDict& dict) {
         LG_CHECK(t.dtype() == kInt64 && t.dim() == 0, where, key,
                  " must be an int64 0-d tensor, got ", t.describe());
       } else {
-        LG_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype(), where, key, " is ",
-                 t.describe(), " but parameter ", i, " is ", p.describe());
+        LG_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype(), where, key, " is ", t.describe(),
+                 " but parameter ", i, " is ", p.describe());
       }
       state[i][name] = t;
     } else if (auto s = split_indexed(key, "param_groups.")) {

@@ -7,8 +7,7 @@
 namespace lg::optim {
 namespace {
 
-void check_sgd_options(const std::string& name, double momentum, double dampening,
-                       bool nesterov) {
+void check_sgd_options(const std::string& name, double momentum, double dampening, bool nesterov) {
   LG_CHECK(momentum >= 0, name, ": momentum must be >= 0, got ", momentum);
   LG_CHECK(!nesterov || (momentum > 0 && dampening == 0), name,
            ": nesterov needs momentum > 0 and dampening 0, got momentum ", momentum,

@@ -41,8 +41,8 @@ void check_close(const Tensor& got, const Vec& want, double tol) {
   for (size_t i = 0; i < g.size(); ++i) {
     const double err = std::fabs(g[i] - want[i]);
     if (!(err <= tol * std::max(1.0, std::fabs(want[i])))) {
-      FAIL_CHECK("element " << i << ": got " << g[i] << ", want " << want[i] << ", error "
-                            << err << " beyond " << tol);  // the first mismatch only
+      FAIL_CHECK("element " << i << ": got " << g[i] << ", want " << want[i] << ", error " << err
+                            << " beyond " << tol);  // the first mismatch only
       return;
     }
   }
@@ -60,7 +60,8 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 // The constructors are out of line: inlined, GCC 12 at -O3 reports a false
 // -Wfree-nonheap-object on the vectors they allocate.
 struct SgdRef {
-  [[gnu::noinline]] SgdRef(const optim::SGDOptions& o, const Vec& p0) : o(o), p(p0), buf(p0.size(), 0.0) {}
+  [[gnu::noinline]] SgdRef(const optim::SGDOptions& o, const Vec& p0)
+      : o(o), p(p0), buf(p0.size(), 0.0) {}
   void step(const Vec& grad) {
     for (size_t i = 0; i < p.size(); ++i) {
       double g = grad[i] + o.weight_decay * p[i];
@@ -78,10 +79,17 @@ struct SgdRef {
 };
 
 struct AdamRef {
-  [[gnu::noinline]] AdamRef(double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
-          const Vec& p0)
-      : lr(lr), beta1(beta1), beta2(beta2), eps(eps), weight_decay(weight_decay),
-        decoupled(decoupled), p(p0), m(p0.size(), 0.0), v(p0.size(), 0.0) {}
+  [[gnu::noinline]] AdamRef(double lr, double beta1, double beta2, double eps, double weight_decay,
+                            bool decoupled, const Vec& p0)
+      : lr(lr),
+        beta1(beta1),
+        beta2(beta2),
+        eps(eps),
+        weight_decay(weight_decay),
+        decoupled(decoupled),
+        p(p0),
+        m(p0.size(), 0.0),
+        v(p0.size(), 0.0) {}
   void step(const Vec& grad) {
     ++t;
     const double bc1 = 1 - std::pow(beta1, t), bc2 = 1 - std::pow(beta2, t);
@@ -154,15 +162,15 @@ TEST_CASE("Adam and AdamW match their formulas over several steps") {
       Tensor p = leaf(p0);
       std::unique_ptr<optim::Optimizer> opt;
       if (decoupled)
-        opt = std::make_unique<optim::AdamW>(std::vector<Tensor>{p},
-                                             optim::AdamWOptions{.lr = 0.01, .beta1 = 0.8,
-                                                                 .beta2 = 0.95, .eps = 1e-6,
-                                                                 .weight_decay = wd});
+        opt = std::make_unique<optim::AdamW>(
+            std::vector<Tensor>{p},
+            optim::AdamWOptions{
+                .lr = 0.01, .beta1 = 0.8, .beta2 = 0.95, .eps = 1e-6, .weight_decay = wd});
       else
-        opt = std::make_unique<optim::Adam>(std::vector<Tensor>{p},
-                                            optim::AdamOptions{.lr = 0.01, .beta1 = 0.8,
-                                                               .beta2 = 0.95, .eps = 1e-6,
-                                                               .weight_decay = wd});
+        opt = std::make_unique<optim::Adam>(
+            std::vector<Tensor>{p},
+            optim::AdamOptions{
+                .lr = 0.01, .beta1 = 0.8, .beta2 = 0.95, .eps = 1e-6, .weight_decay = wd});
       AdamRef ref(0.01, 0.8, 0.95, 1e-6, wd, decoupled, p0);
       for (const Vec& g : grads) {
         const uint64_t version = p.version();
@@ -228,7 +236,7 @@ TEST_CASE("parameter groups: per-group lr and weight decay, missing grads skippe
   }
   const StateDict sd = opt.state_dict();
   CHECK(sd.count("state.0.exp_avg"));
-  CHECK(sd.count("state.2.exp_avg_sq"));  // b is parameter 2: a, c, then b
+  CHECK(sd.count("state.2.exp_avg_sq"));     // b is parameter 2: a, c, then b
   CHECK_FALSE(sd.count("state.1.exp_avg"));  // c: no gradient, no state
   CHECK(sd.at("state.0.step").item<int64_t>() == 4);
   CHECK(sd.at("state.0.step").dtype() == kInt64);
@@ -278,8 +286,12 @@ TEST_CASE("fused adam_step kernel agrees with adam_step_reference on random data
         Tensor v1 = zeros({n}, {.dtype = dtype}), v2 = v1.clone();
         for (int t = 1; t <= 5; ++t) {
           Tensor g = randn({n}, {.dtype = dtype});
-          AdamStepArgs args{.lr = 0.01, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8,
-                            .weight_decay = 0.05, .decoupled = decoupled,
+          AdamStepArgs args{.lr = 0.01,
+                            .beta1 = 0.9,
+                            .beta2 = 0.99,
+                            .eps = 1e-8,
+                            .weight_decay = 0.05,
+                            .decoupled = decoupled,
                             .bias_correction1 = 1 - std::pow(0.9, t),
                             .bias_correction2 = 1 - std::pow(0.99, t)};
           fused(p1, g, m1, v1, args);
@@ -357,10 +369,10 @@ TEST_CASE("resume: N steps straight equal N/2, state_dict, fresh optimizer, N/2 
   };
   for (int which = 0; which < 2; ++which) {
     CAPTURE(which);
-    const auto straight = which ? run_steps(params0, grads, false, sgd)
-                                : run_steps(params0, grads, false, adamw);
-    const auto resumed = which ? run_steps(params0, grads, true, sgd)
-                               : run_steps(params0, grads, true, adamw);
+    const auto straight =
+        which ? run_steps(params0, grads, false, sgd) : run_steps(params0, grads, false, adamw);
+    const auto resumed =
+        which ? run_steps(params0, grads, true, sgd) : run_steps(params0, grads, true, adamw);
     for (size_t i = 0; i < straight.size(); ++i) CHECK(bitwise_equal(straight[i], resumed[i]));
   }
 }
@@ -429,16 +441,17 @@ TEST_CASE("load_state_dict rejects mismatched checkpoints and changes nothing") 
               "no state named 'momentum_buffer'");
   CHECK_ERROR(fresh.load_state_dict(with("param_groups.0.lr", zeros({}, {.dtype = kFloat32}))),
               "param_groups.0.lr", "float64 0-d");
-  CHECK_ERROR(fresh.load_state_dict(with("param_groups.0.beta1", full({}, 1.5, {.dtype = kFloat64}))),
-              "beta1", "[0, 1)");
+  CHECK_ERROR(
+      fresh.load_state_dict(with("param_groups.0.beta1", full({}, 1.5, {.dtype = kFloat64}))),
+      "beta1", "[0, 1)");
   CHECK_ERROR(fresh.load_state_dict(with("param_groups.1.lr", full({}, 1.0, {.dtype = kFloat64}))),
               "param_groups.1.lr", "out of range");
   CHECK_ERROR(fresh.load_state_dict(with("foo", zeros({1}))), "unexpected entry foo");
   CHECK_ERROR(fresh.load_state_dict(without("state.1.exp_avg")), "state.1.exp_avg");
   CHECK_ERROR(fresh.load_state_dict(without("param_groups.0.eps")), "missing param_groups.0.eps");
-  CHECK_ERROR(fresh.load_state_dict(
-                  with("param_groups.0.params", tensor(std::vector<int64_t>{0, 1, 2}))),
-              "param_groups.0.params", "groups differ");
+  CHECK_ERROR(
+      fresh.load_state_dict(with("param_groups.0.params", tensor(std::vector<int64_t>{0, 1, 2}))),
+      "param_groups.0.params", "groups differ");
   CHECK(fresh.lr() == 0.5);  // nothing changed
   CHECK(fresh.state_dict().count("state.0.step") == 0);
 

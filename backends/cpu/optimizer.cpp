@@ -96,8 +96,8 @@ void adam_loop(T* p, const T* g, T* m, T* v, int64_t n, const AdamStepArgs& args
   const AdamCoefficients<T> c(args);
   const int threads = n >= kParallelGrain && !omp_in_parallel() ? omp_get_max_threads() : 1;
   const int64_t chunks = std::min<int64_t>(threads, (n + kParallelGrain - 1) / kParallelGrain);
-#pragma omp parallel for num_threads(static_cast<int>(std::max<int64_t>(chunks, 1))) \
-    schedule(static)
+  const int team = static_cast<int>(std::max<int64_t>(chunks, 1));
+#pragma omp parallel for num_threads(team) schedule(static)
   for (int64_t k = 0; k < chunks; ++k) {
     // Chunk bounds on multiples of 16 elements keep each chunk's vectors aligned alike.
     const int64_t begin = (n * k / chunks) & ~int64_t{15};
