@@ -1,6 +1,7 @@
 // Training checkpoints: a round trip restores model, optimizer state, step,
 // RNG state and config exactly; malformed checkpoints give clear errors.
 #include <lasergrad/nn/checkpoint.h>
+#include <lasergrad/nn/optimizer.h>
 #include <lasergrad/nn/safetensors.h>
 #include <unistd.h>
 
@@ -129,4 +130,53 @@ TEST_CASE("checkpoint loading rejects files that are not valid checkpoints") {
   CHECK_ERROR(save_checkpoint(dir.file("no/such/dir/c.safetensors"), {}), "save_checkpoint",
               "temporary file");
   CHECK_ERROR(load_checkpoint(dir.file("absent")), "load_checkpoint", "cannot open");
+}
+
+namespace {
+
+struct TinyNet : nn::Module {
+  nn::Linear fc1{6, 8}, fc2{8, 6};
+  TinyNet() {
+    register_module("fc1", fc1);
+    register_module("fc2", fc2);
+  }
+  Tensor forward(const Tensor& x) { return fc2(relu(fc1(x))); }
+};
+
+void train_steps(TinyNet& net, optim::AdamW& opt, int steps) {
+  for (int i = 0; i < steps; ++i) {
+    Tensor y = net.forward(dropout(randn({4, 6}), 0.25, /*train=*/true));
+    opt.zero_grad();
+    mean(y * y).backward();
+    opt.step();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint resume through the file continues training bit-exactly") {
+  manual_seed(3);
+  TinyNet net;
+  optim::AdamW opt(net.parameters(), {.lr = 1e-2});
+  train_steps(net, opt, 3);
+  TempDir dir;
+  const std::string path = dir.file("resume.safetensors");
+  save_checkpoint(path, {.model = net.state_dict(),
+                         .optimizer = opt.state_dict(),
+                         .step = 3,
+                         .rng = get_rng_state(),
+                         .config = {{"lr", "1e-2"}}});
+  train_steps(net, opt, 2);  // the run that was not interrupted
+
+  manual_seed(99);  // a fresh process: other weights, other RNG state
+  TinyNet resumed;
+  optim::AdamW resumed_opt(resumed.parameters(), {.lr = 5.0});
+  TrainingCheckpoint ck = load_checkpoint(path);
+  resumed.load_state_dict(ck.model);
+  resumed_opt.load_state_dict(ck.optimizer);
+  set_rng_state(ck.rng);
+  CHECK(ck.step == 3);
+  train_steps(resumed, resumed_opt, 2);
+  StateDict want = net.state_dict(), got = resumed.state_dict();
+  for (const auto& [name, t] : want) CHECK(got.at(name).to_vector<float>() == t.to_vector<float>());
 }
