@@ -118,28 +118,23 @@ constexpr double kTol64 = 1e-13;
 TEST_CASE("SGD matches its formula: plain, momentum, dampening, nesterov, weight decay") {
   manual_seed(11);
   const int64_t n = 9;
-  struct Case {
-    optim::SGDOptions o;
+  const optim::SGDOptions cases[] = {
+      {.lr = 0.1},
+      {.lr = 0.05, .momentum = 0.9},
+      {.lr = 0.05, .momentum = 0.8, .dampening = 0.3},
+      {.lr = 0.02, .momentum = 0.9, .nesterov = true},
+      {.lr = 0.1, .weight_decay = 0.05},
+      {.lr = 0.03, .momentum = 0.7, .dampening = 0.1, .weight_decay = 0.2},
+      {.lr = 0.03, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true},
   };
-  const Case cases[] = {
-      {{.lr = 0.1}},
-      {{.lr = 0.05, .momentum = 0.9}},
-      {{.lr = 0.05, .momentum = 0.8, .dampening = 0.3}},
-      {{.lr = 0.02, .momentum = 0.9, .nesterov = true}},
-      {{.lr = 0.1, .weight_decay = 0.05}},
-      {{.lr = 0.03, .momentum = 0.7, .dampening = 0.1, .weight_decay = 0.2}},
-      {{.lr = 0.03, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true}},
-  };
-  for (const Case& c : cases) {
-    CAPTURE(c.o.momentum);
-    CAPTURE(c.o.dampening);
-    CAPTURE(c.o.nesterov);
-    CAPTURE(c.o.weight_decay);
+  for (const optim::SGDOptions& o : cases) {
+    INFO("momentum " << o.momentum << " dampening " << o.dampening << " nesterov " << o.nesterov
+                     << " weight_decay " << o.weight_decay);
     const Vec p0 = random_vec(n);
     const auto grads = random_grads(5, n);
     Tensor p = leaf(p0);
-    optim::SGD opt({p}, c.o);
-    SgdRef ref(c.o, p0);
+    optim::SGD opt({p}, o);
+    SgdRef ref(o, p0);
     for (const Vec& g : grads) {
       opt.zero_grad();
       set_grad(p, g);
@@ -160,17 +155,14 @@ TEST_CASE("Adam and AdamW match their formulas over several steps") {
       const Vec p0 = random_vec(n);
       const auto grads = random_grads(6, n);
       Tensor p = leaf(p0);
+      const optim::AdamOptions o{
+          .lr = 0.01, .beta1 = 0.8, .beta2 = 0.95, .eps = 1e-6, .weight_decay = wd};
       std::unique_ptr<optim::Optimizer> opt;
       if (decoupled)
         opt = std::make_unique<optim::AdamW>(
-            std::vector<Tensor>{p},
-            optim::AdamWOptions{
-                .lr = 0.01, .beta1 = 0.8, .beta2 = 0.95, .eps = 1e-6, .weight_decay = wd});
+            std::vector<Tensor>{p}, optim::AdamWOptions{o.lr, o.beta1, o.beta2, o.eps, wd});
       else
-        opt = std::make_unique<optim::Adam>(
-            std::vector<Tensor>{p},
-            optim::AdamOptions{
-                .lr = 0.01, .beta1 = 0.8, .beta2 = 0.95, .eps = 1e-6, .weight_decay = wd});
+        opt = std::make_unique<optim::Adam>(std::vector<Tensor>{p}, o);
       AdamRef ref(0.01, 0.8, 0.95, 1e-6, wd, decoupled, p0);
       for (const Vec& g : grads) {
         const uint64_t version = p.version();
