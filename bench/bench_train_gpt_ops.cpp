@@ -6,13 +6,14 @@
 // Reports the median step and its phases (forward, backward, optimizer),
 // the allocator's peak and the process's peak RSS (VmHWM). Compare with
 // bench/pytorch/train_gpt.py at the same shapes and thread count.
+#include <sys/resource.h>
+#include <time.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
-
-#include <sys/resource.h>
 
 #include "bench_util.h"
 
@@ -23,6 +24,7 @@ struct Config {
   int64_t batch = 8, seq = 256, d_model = 256, heads = 4, layers = 4, vocab = 80;
   std::string attention = "laser";
   std::string optimizer = "adamw";
+  std::string linear = "fused";
 };
 
 struct Layer {
@@ -46,10 +48,10 @@ Model make_model(const Config& c) {
   m.tok = param({c.vocab, d}, 0.02);
   m.pos = param({c.seq, d}, 0.02);
   for (int64_t i = 0; i < c.layers; ++i) {
-    m.layers.push_back({param({d}, 0, 1), param({d}, 0), param({3 * d, d}, 0.02),
-                        param({3 * d}, 0), param({d, d}, 0.02), param({d}, 0), param({d}, 0, 1),
-                        param({d}, 0), param({4 * d, d}, 0.02), param({4 * d}, 0),
-                        param({d, 4 * d}, 0.02), param({d}, 0)});
+    m.layers.push_back({param({d}, 0, 1), param({d}, 0), param({3 * d, d}, 0.02), param({3 * d}, 0),
+                        param({d, d}, 0.02), param({d}, 0), param({d}, 0, 1), param({d}, 0),
+                        param({4 * d, d}, 0.02), param({4 * d}, 0), param({d, 4 * d}, 0.02),
+                        param({d}, 0)});
   }
   m.lnf_w = param({d}, 0, 1);
   m.lnf_b = param({d}, 0);
@@ -61,8 +63,9 @@ Model make_model(const Config& c) {
   return m;
 }
 
-// x [..., in] @ weight [out, in]^T + bias [out].
-Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b) {
+// x [..., in] @ weight [out, in]^T + bias [out]: lg::linear, or matmul + add.
+Tensor dense(const Config& c, const Tensor& x, const Tensor& w, const Tensor& b) {
+  if (c.linear == "fused") return linear(x, w, b);
   Tensor y = matmul(x, w.t());
   return b.defined() ? y + b : y;
 }
@@ -70,21 +73,21 @@ Tensor dense(const Tensor& x, const Tensor& w, const Tensor& b) {
 Tensor block(const Config& c, const Layer& l, const Tensor& x) {
   const int64_t B = c.batch, T = c.seq, d = c.d_model, H = c.heads;
   Tensor h = layer_norm(x, {d}, l.ln1_w, l.ln1_b);
-  Tensor qkv = dense(h, l.qkv_w, l.qkv_b).view({B, T, 3, H, d / H}).permute({2, 0, 3, 1, 4});
+  Tensor qkv = dense(c, h, l.qkv_w, l.qkv_b).view({B, T, 3, H, d / H}).permute({2, 0, 3, 1, 4});
   AttentionOptions causal{.causal = true};
   Tensor a = c.attention == "laser"
                  ? laser_attention(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2), causal)
                  : scaled_dot_product_attention(qkv.select(0, 0), qkv.select(0, 1),
                                                 qkv.select(0, 2), causal);
-  Tensor x1 = x + dense(a.permute({0, 2, 1, 3}).reshape({B, T, d}), l.proj_w, l.proj_b);
-  Tensor m = gelu(dense(layer_norm(x1, {d}, l.ln2_w, l.ln2_b), l.fc_w, l.fc_b));
-  return x1 + dense(m, l.out_w, l.out_b);
+  Tensor x1 = x + dense(c, a.permute({0, 2, 1, 3}).reshape({B, T, d}), l.proj_w, l.proj_b);
+  Tensor m = gelu(dense(c, layer_norm(x1, {d}, l.ln2_w, l.ln2_b), l.fc_w, l.fc_b));
+  return x1 + dense(c, m, l.out_w, l.out_b);
 }
 
 Tensor loss_of(const Config& c, const Model& m, const Tensor& ids, const Tensor& targets) {
   Tensor x = embedding(ids, m.tok) + m.pos;
   for (const Layer& l : m.layers) x = block(c, l, x);
-  Tensor logits = dense(layer_norm(x, {c.d_model}, m.lnf_w, m.lnf_b), m.head_w, Tensor());
+  Tensor logits = dense(c, layer_norm(x, {c.d_model}, m.lnf_w, m.lnf_b), m.head_w, Tensor());
   return cross_entropy(logits.view({c.batch * c.seq, c.vocab}), targets.view({-1}));
 }
 
@@ -116,6 +119,14 @@ double now_ms() {
   return std::chrono::duration<double, std::milli>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// CPU time of the whole process (all threads): on a shared machine, with one
+// thread, a steadier measure of the work than wall time.
+double cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 long minor_faults() {
@@ -150,11 +161,12 @@ void run(const Common& common, const Config& c) {
   int64_t nparams = 0;
   for (const Tensor& p : model.params) nparams += p.numel();
 
-  std::vector<double> fwd, bwd, upd, total, faults;
+  std::vector<double> fwd, bwd, upd, total, faults, cpu;
   double first_loss = 0, loss_value = 0;
   for (int i = 0; i < common.warmup + std::max(common.runs, 1); ++i) {
     for (const Tensor& p : model.params) p.zero_grad();
     const long f0 = minor_faults();
+    const double c0 = cpu_ms();
     const double t0 = now_ms();
     Tensor loss = loss_of(c, model, ids, targets);
     loss_value = loss.item<double>();
@@ -169,19 +181,23 @@ void run(const Common& common, const Config& c) {
       bwd.push_back(t2 - t1);
       upd.push_back(t3 - t2);
       total.push_back(t3 - t0);
+      cpu.push_back(cpu_ms() - c0);
       faults.push_back(static_cast<double>(minor_faults() - f0));
     }
   }
   const double step = median(total);
   std::printf(
-      "{\"bench\":\"train_gpt\",\"impl\":\"lasergrad-ops\",\"attention\":\"%s\","
-      "\"optimizer\":\"%s\",\"median_step_ms\":%.2f,\"forward_ms\":%.2f,\"backward_ms\":%.2f,"
-      "\"optimizer_ms\":%.2f,\"page_faults_per_step\":%.0f,\"tokens_per_s\":%.1f,\"peak_rss_mb\":%.1f,"
+      "{\"bench\":\"train_gpt\",\"impl\":\"lasergrad-ops\",\"linear\":\"%s\",\"attention\":\"%s\","
+      "\"optimizer\":\"%s\",\"median_step_ms\":%.2f,\"median_step_cpu_ms\":%.2f,\"forward_ms\":%."
+      "2f,\"backward_ms\":%.2f,"
+      "\"optimizer_ms\":%.2f,\"page_faults_per_step\":%.0f,\"tokens_per_s\":%.1f,\"peak_rss_mb\":%."
+      "1f,"
       "\"max_memory_allocated_mb\":%.1f,\"params\":%lld,\"threads\":%d,\"loss_first\":%.4f,"
       "\"loss_last\":%.4f}\n",
-      c.attention.c_str(), c.optimizer.c_str(), step, median(fwd), median(bwd), median(upd),
-      median(faults), c.batch * c.seq / (step / 1e3), peak_rss_mb(), max_memory_allocated() / 1048576.0,
-      static_cast<long long>(nparams), get_num_threads(), first_loss, loss_value);
+      c.linear.c_str(), c.attention.c_str(), c.optimizer.c_str(), step, median(cpu), median(fwd),
+      median(bwd), median(upd), median(faults), c.batch * c.seq / (step / 1e3), peak_rss_mb(),
+      max_memory_allocated() / 1048576.0, static_cast<long long>(nparams), get_num_threads(),
+      first_loss, loss_value);
   std::fflush(stdout);
 }
 
@@ -200,6 +216,9 @@ Runner setup_train_gpt_ops(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--optimizer", c->optimizer, "adamw (inline, in-place ops) or none")
       ->check(CLI::IsMember({"adamw", "none"}))
+      ->capture_default_str();
+  cmd.add_option("--linear", c->linear, "fused (lg::linear) or composite (matmul + add)")
+      ->check(CLI::IsMember({"fused", "composite"}))
       ->capture_default_str();
   return [c](const Common& common) { run(common, *c); };
 }

@@ -73,6 +73,10 @@ struct KernelTable {
   // dst has the table's dtype; src has dst's shape, any dtype, same device.
   void (*copy)(const Tensor& dst, const Tensor& src) = nullptr;
   void (*unary)(UnaryOp op, const Tensor& out, const Tensor& in) = nullptr;
+  // grad_in = grad_out * f'(x) for the activations with a fused backward (Gelu,
+  // GeluTanh); grad_in contiguous, grad_out and x views with its shape.
+  void (*activation_backward)(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
+                              const Tensor& x) = nullptr;
   void (*binary)(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) = nullptr;
   // out has `in`'s shape with the reduced dims set to 1 (contiguous).
   void (*reduce)(ReduceOp op, const Tensor& out, const Tensor& in,
@@ -81,6 +85,10 @@ struct KernelTable {
   void (*arg_reduce)(ReduceOp op, const Tensor& out, const Tensor& in, int64_t dim) = nullptr;
   // Batched matrix product: a [B,M,K] @ b [B,K,N] -> out [B,M,N] (out contiguous).
   void (*matmul)(const Tensor& out, const Tensor& a, const Tensor& b) = nullptr;
+  // PyTorch's F.linear: out [M,N] = x [M,K] @ weight [N,K]ᵀ (+ bias [N] on every row
+  // if defined), out contiguous, x and weight views a BLAS reads without a copy.
+  void (*linear)(const Tensor& out, const Tensor& x, const Tensor& weight,
+                 const Tensor& bias) = nullptr;
   // Counter-based random numbers: element i of out draws from (seed, offset + i),
   // so results do not depend on the thread count.
   void (*uniform)(const Tensor& out, double low, double high, uint64_t seed,

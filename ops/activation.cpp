@@ -35,24 +35,39 @@ DType float_dtype(const Tensor& x, const char* name) {
   return is_floating(x.dtype()) ? x.dtype() : kFloat32;
 }
 
-Tensor gelu_erf(const Tensor& x) {
-  Tensor out = activation_raw(UnaryOp::Gelu, x, float_dtype(x, "gelu"));
-  return detail::record("gelu", out, {x}, {x}, [](const BackwardArgs& c) {
-    const Tensor& v = c.saved[0];
-    Tensor cdf = 0.5 * (1 + erf(v * kSqrtHalf));
-    Tensor pdf = exp(-0.5 * v * v) * kInvSqrt2Pi;
-    return std::vector<Tensor>{c.grad * (cdf + v * pdf)};
-  });
-}
-
-Tensor gelu_tanh(const Tensor& x) {
-  Tensor out = activation_raw(UnaryOp::GeluTanh, x, float_dtype(x, "gelu"));
-  return detail::record("gelu", out, {x}, {x}, [](const BackwardArgs& c) {
-    const Tensor& v = c.saved[0];
+// gelu's derivative written in differentiable ops (double backward, and
+// backends without the fused kernel).
+std::vector<Tensor> gelu_composite_backward(const BackwardArgs& c, bool tanh_form) {
+  const Tensor& v = c.saved[0];
+  if (tanh_form) {
     Tensor t = tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
     Tensor inner_grad = kSqrt2OverPi * (1 + 3 * kGeluCubic * v * v);
-    return std::vector<Tensor>{c.grad * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner_grad)};
-  });
+    return {c.grad * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner_grad)};
+  }
+  Tensor cdf = 0.5 * (1 + erf(v * kSqrtHalf));
+  Tensor pdf = exp(-0.5 * v * v) * kInvSqrt2Pi;
+  return {c.grad * (cdf + v * pdf)};
+}
+
+// One kernel pass forward and, where the backend has it, one fused pass
+// backward (the composite runs under create_graph).
+Tensor gelu_impl(const Tensor& x, bool tanh_form) {
+  const UnaryOp op = tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu;
+  const DType dtype = float_dtype(x, "gelu");
+  Tensor out = activation_raw(op, x, dtype);
+  auto composite = [tanh_form](const BackwardArgs& c) {
+    return gelu_composite_backward(c, tanh_form);
+  };
+  auto fused = [op, composite](const BackwardArgs& c) {
+    const Tensor& v = c.saved[0];
+    auto fn = kernel_table(v.device(), c.grad.dtype()).activation_backward;
+    if (!fn || c.grad.dtype() != v.dtype()) return composite(c);
+    Tensor grad_in = Tensor::empty(v.shape(), v.dtype(), v.device());
+    fn(op, grad_in, c.grad.detach(), v.detach());
+    return std::vector<Tensor>{grad_in};
+  };
+  return detail::record("gelu", out, {x}, {detail::cast_raw(x, dtype)}, fused,
+                        {.fused_backward = true, .composite = composite});
 }
 
 }  // namespace
@@ -90,7 +105,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor gelu(const Tensor& x, GeluApproximate approximate) {
-  return approximate == GeluApproximate::Tanh ? gelu_tanh(x) : gelu_erf(x);
+  return gelu_impl(x, approximate == GeluApproximate::Tanh);
 }
 
 Tensor gelu(const Tensor& x, std::string_view approximate) {
@@ -146,7 +161,7 @@ using samples::signed_leaf;
 using samples::strided_leaf;
 
 void add_activation(const char* name, std::function<Tensor(const Tensor&)> fn, double lo = -3,
-                    double hi = 3) {
+                    double hi = 3, bool fused_backward = false) {
   register_op({name, [fn](const std::vector<Tensor>& in) { return fn(in[0]); },
                [lo, hi] {
                  return std::vector<OpSample>{
@@ -154,15 +169,19 @@ void add_activation(const char* name, std::function<Tensor(const Tensor&)> fn, d
                      {"non-contiguous [2,3,4]", {strided_leaf({2, 3, 4}, lo, hi)}},
                      {"0-d", {leaf({}, lo, hi)}},
                  };
-               }});
+               },
+               true, fused_backward});
 }
 }  // namespace
 
 void register_activation_ops() {
   add_activation("tanh", [](const Tensor& x) { return tanh(x); });
   add_activation("sigmoid", [](const Tensor& x) { return sigmoid(x); });
-  add_activation("gelu", [](const Tensor& x) { return gelu(x); });
-  add_activation("gelu.tanh", [](const Tensor& x) { return gelu(x, GeluApproximate::Tanh); });
+  // gelu's backward is a fused kernel; double backward runs its composite.
+  add_activation(
+      "gelu", [](const Tensor& x) { return gelu(x); }, -3, 3, true);
+  add_activation(
+      "gelu.tanh", [](const Tensor& x) { return gelu(x, GeluApproximate::Tanh); }, -3, 3, true);
   add_activation("silu", [](const Tensor& x) { return silu(x); });
   add_activation("softplus", [](const Tensor& x) { return softplus(x); });
   // beta 2, threshold 3: both branches (x > 1.5 is passed through) get checked.

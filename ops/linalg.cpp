@@ -1,6 +1,8 @@
 #include "linalg.h"
 
+#include "arithmetic.h"
 #include "op_support.h"
+#include "reduction.h"
 #include "registry.h"
 #include "samples.h"
 #include "view.h"
@@ -44,8 +46,10 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   ea.insert(ea.end(), {M, K});
   eb.insert(eb.end(), {K, N});
   out_shape.insert(out_shape.end(), {M, N});
-  Tensor a3 = as_3d(detail::broadcast_view(detail::cast_raw(a.detach(), dtype), ea, "matmul"), nbatch);
-  Tensor b3 = as_3d(detail::broadcast_view(detail::cast_raw(b.detach(), dtype), eb, "matmul"), nbatch);
+  Tensor a3 =
+      as_3d(detail::broadcast_view(detail::cast_raw(a.detach(), dtype), ea, "matmul"), nbatch);
+  Tensor b3 =
+      as_3d(detail::broadcast_view(detail::cast_raw(b.detach(), dtype), eb, "matmul"), nbatch);
   Tensor out = Tensor::empty(out_shape, dtype, a.device());
   Tensor o3 = make_view(out, {nbatch, M, N}, {M * N, N, 1}, 0);
   kernel(&KernelTable::matmul, a.device(), dtype, "matmul")(o3, a3, b3);
@@ -57,8 +61,10 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
                           const Tensor& sa = c.saved[0];
                           const Tensor& sb = c.saved[1];
                           Tensor ga, gb;
-                          if (c.needs(0)) ga = detail::grad_for(matmul(c.grad, sb.transpose(-1, -2)), ma);
-                          if (c.needs(1)) gb = detail::grad_for(matmul(sa.transpose(-1, -2), c.grad), mb);
+                          if (c.needs(0))
+                            ga = detail::grad_for(matmul(c.grad, sb.transpose(-1, -2)), ma);
+                          if (c.needs(1))
+                            gb = detail::grad_for(matmul(sa.transpose(-1, -2), c.grad), mb);
                           return std::vector<Tensor>{ga, gb};
                         });
 }
@@ -72,8 +78,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   LG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dimension, got ",
            a.describe(), " @ ", b.describe());
   if (a.dim() == 1 && b.dim() == 1) {
-    LG_CHECK(a.shape()[0] == b.shape()[0], "matmul: inner dimensions differ: ",
-             shape_str(a.shape()), " @ ", shape_str(b.shape()));
+    LG_CHECK(a.shape()[0] == b.shape()[0],
+             "matmul: inner dimensions differ: ", shape_str(a.shape()), " @ ",
+             shape_str(b.shape()));
     return matmul_nd(a.unsqueeze(0), b.unsqueeze(1)).reshape({});
   }
   if (a.dim() == 1) return matmul_nd(a.unsqueeze(0), b).squeeze(-2);
@@ -82,6 +89,65 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return lg::matmul(*this, other); }
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  detail::check_defined(x, "linear", "input");
+  detail::check_defined(weight, "linear", "weight");
+  detail::check_same_device(x, weight, "linear");
+  const bool has_bias = bias.defined();
+  auto operands = [&] {
+    return x.describe() + ", weight " + weight.describe() +
+           (has_bias ? ", bias " + bias.describe() : std::string());
+  };
+  LG_CHECK(weight.dim() == 2, "linear: weight must be 2-d [out, in], got input ", operands());
+  LG_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1],
+           "linear: input's last dimension must equal weight's in-features: input ", operands());
+  const int64_t out_features = weight.shape()[0], in_features = weight.shape()[1];
+  DType dtype = detail::result_type(x, weight);
+  if (has_bias) {
+    detail::check_same_device(x, bias, "linear");
+    LG_CHECK(bias.dim() == 1 && bias.shape()[0] == out_features,
+             "linear: bias must be 1-d [out] with out = weight's rows: input ", operands());
+    dtype = promote_types(dtype, bias.dtype());
+  }
+  LG_CHECK(is_floating(dtype), "linear: needs floating-point operands, got input ", operands());
+
+  const int64_t rows = shape_numel(Shape(x.shape().begin(), x.shape().end() - 1));
+  Shape out_shape = x.shape();
+  out_shape.back() = out_features;
+  Tensor out = Tensor::empty(out_shape, dtype, x.device());
+  {
+    NoGradGuard no_grad;
+    Tensor x2 = detail::cast_raw(x.detach(), dtype).reshape({rows, in_features});
+    Tensor w = detail::cast_raw(weight.detach(), dtype);
+    Tensor b = has_bias ? detail::cast_raw(bias.detach(), dtype) : Tensor();
+    Tensor o2 = out.view({rows, out_features});
+    if (auto fused = kernel_table(x.device(), dtype).linear) {
+      fused(o2, x2, w, b);
+    } else {  // a backend without the fused kernel: matmul, then the bias in place
+      kernel(&KernelTable::matmul, x.device(), dtype, "linear")(o2.unsqueeze(0), x2.unsqueeze(0),
+                                                                w.t().unsqueeze(0));
+      if (has_bias) o2.add_(b);
+    }
+  }
+
+  Tensor keep_x = weight.requires_grad() ? x : Tensor();
+  Tensor keep_w = x.requires_grad() ? weight : Tensor();
+  // Differentiable ops on 2-d views: one GEMM per gradient, and double backward for free.
+  return detail::record(
+      "linear", out, {x, weight, bias}, {keep_x, keep_w},
+      [mx = detail::meta(x), mw = detail::meta(weight),
+       mb = has_bias ? detail::meta(bias) : detail::TensorMeta{}, rows, in_features,
+       out_features](const BackwardArgs& c) {
+        Tensor g = c.grad.reshape({rows, out_features});
+        Tensor gx, gw, gb;
+        if (c.needs(0)) gx = detail::grad_for(matmul(g, c.saved[1]).reshape(mx.shape), mx);
+        if (c.needs(1))
+          gw = detail::grad_for(matmul(g.t(), c.saved[0].reshape({rows, in_features})), mw);
+        if (c.needs(2)) gb = detail::grad_for(sum(g, 0), mb);
+        return std::vector<Tensor>{gx, gw, gb};
+      });
+}
 
 }  // namespace lg
 
@@ -92,7 +158,8 @@ namespace lg {
 void register_linalg_ops() {
   using samples::leaf;
   using samples::strided_leaf;
-  register_op({"matmul", [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, [] {
+  register_op({"matmul", [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+               [] {
                  return std::vector<OpSample>{
                      {"[3,4] @ [4,2]", {leaf({3, 4}), leaf({4, 2})}},
                      {"transposed operands", {strided_leaf({3, 4}), strided_leaf({4, 2})}},
@@ -100,6 +167,20 @@ void register_linalg_ops() {
                      {"[4] @ [4,3]", {leaf({4}), leaf({4, 3})}},
                      {"[2,3,4] @ [4]", {leaf({2, 3, 4}), leaf({4})}},
                      {"[5] @ [5]", {leaf({5}), leaf({5})}},
+                 };
+               }});
+  register_op({"linear",
+               [](const std::vector<Tensor>& in) {
+                 return linear(in[0], in[1], in.size() > 2 ? in[2] : Tensor());
+               },
+               [] {
+                 return std::vector<OpSample>{
+                     {"[3,4] x [2,4] + [2]", {leaf({3, 4}), leaf({2, 4}), leaf({2})}},
+                     {"[2,3,4] x [5,4] + [5]", {leaf({2, 3, 4}), leaf({5, 4}), leaf({5})}},
+                     {"no bias", {leaf({3, 4}), leaf({2, 4})}},
+                     {"1-d input [4] x [3,4] + [3]", {leaf({4}), leaf({3, 4}), leaf({3})}},
+                     {"non-contiguous input and weight",
+                      {strided_leaf({2, 3, 4}), strided_leaf({3, 4}), leaf({3})}},
                  };
                }});
 }

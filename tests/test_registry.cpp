@@ -39,7 +39,7 @@ TEST_CASE("the registry holds exactly the public differentiable ops") {
       "add", "sub", "mul", "div", "maximum", "minimum", "pow", "pow.scalar", "scalar_arithmetic",
       "neg", "exp", "log", "sqrt", "abs",
       "sum", "sum.dim", "mean", "mean.dim", "max", "max.dim", "min", "min.dim",
-      "matmul",
+      "matmul", "linear",
       "view", "reshape", "transpose", "permute", "slice", "select", "expand", "squeeze",
       "unsqueeze", "flatten", "contiguous", "clone", "cat", "slice_backward",
       "tanh", "sigmoid", "relu", "gelu", "gelu.tanh", "silu", "softplus", "softplus.beta", "erf",

@@ -3,7 +3,6 @@
 // only a matrix with no unit stride is copied first.
 #include <cblas.h>
 
-
 #include "../matrix_layout.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
@@ -11,13 +10,14 @@
 namespace lg::cpu {
 namespace {
 
+// C = A B (beta 0) or C += A B (beta 1).
 template <typename T>
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* A,
-          int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc) {
+          int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, T beta = T(0)) {
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
   } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, ldc);
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
   }
 }
 
@@ -45,15 +45,51 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   const bool per_thread = B > 1 && M * N * K < 64 * 64 * 64;
 #pragma omp parallel for if (per_thread) schedule(static)
   for (int64_t i = 0; i < B; ++i)
-    gemm<T>(la->transposed ? CblasTrans : CblasNoTrans, lb->transposed ? CblasTrans : CblasNoTrans, M, N, K, pa + i * sa, la->ld, pb + i * sb, lb->ld,
-            c + i * M * N, N);
+    gemm<T>(la->transposed ? CblasTrans : CblasNoTrans, lb->transposed ? CblasTrans : CblasNoTrans,
+            M, N, K, pa + i * sa, la->ld, pb + i * sb, lb->ld, c + i * M * N, N);
+}
+
+// The bias is written into every row of out first and the product added to it
+// (beta 1): that fill replaces the zeroing a beta-0 GEMM does, so the bias
+// costs no extra pass over the output.
+template <typename T>
+void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Tensor& bias) {
+  const int64_t M = out.shape()[0], N = out.shape()[1], K = x_in.shape()[1];
+  if (M * N == 0) return;
+  T* c = ptr<T>(out);
+  T beta = T(0);
+  if (bias.defined()) {
+    Tensor b = bias.contiguous();
+    const T* pb = ptr<T>(b);
+#pragma omp parallel for if (M * N > kParallelGrain) schedule(static)
+    for (int64_t i = 0; i < M; ++i) std::copy(pb, pb + N, c + i * N);
+    beta = T(1);
+  } else if (K == 0) {
+    std::fill(c, c + M * N, T(0));
+  }
+  if (K == 0) return;
+  // weight [N,K] read as weightᵀ [K,N].
+  auto lx = matrix_operand(M, K, x_in.strides()[0], x_in.strides()[1]);
+  auto lw = matrix_operand(K, N, w_in.strides()[1], w_in.strides()[0]);
+  Tensor x = lx ? x_in : x_in.contiguous();
+  Tensor w = lw ? w_in : w_in.contiguous();
+  if (!lx) lx = matrix_operand(M, K, K, 1);
+  if (!lw) lw = matrix_operand(K, N, 1, K);
+  gemm<T>(lx->transposed ? CblasTrans : CblasNoTrans, lw->transposed ? CblasTrans : CblasNoTrans, M,
+          N, K, ptr<T>(x), lx->ld, ptr<T>(w), lw->ld, c, N, beta);
 }
 
 }  // namespace
 
 void fill_blas_kernels(KernelTable& t, DType dtype) {
-  if (dtype == kFloat32) t.matmul = matmul<float>;
-  if (dtype == kFloat64) t.matmul = matmul<double>;
+  if (dtype == kFloat32) {
+    t.matmul = matmul<float>;
+    t.linear = linear<float>;
+  }
+  if (dtype == kFloat64) {
+    t.matmul = matmul<double>;
+    t.linear = linear<double>;
+  }
 }
 
 }  // namespace lg::cpu

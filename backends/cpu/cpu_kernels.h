@@ -11,6 +11,8 @@ void fill_elementwise_select_kernels(KernelTable& table, DType dtype);
 void fill_sampling_kernels(KernelTable& table, DType dtype);
 // The activation values of UnaryOp (backends/cpu/activation.cpp), for `unary`.
 void unary_activation(UnaryOp op, const Tensor& out, const Tensor& in);
+void activation_backward(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
+                         const Tensor& x);
 void fill_normalization_kernels(KernelTable& table, DType dtype);
 void fill_indexing_kernels(KernelTable& table, DType dtype);
 void fill_conv_kernels(KernelTable& table, DType dtype);

@@ -188,6 +188,7 @@ void fill_elementwise_kernels(KernelTable& t, DType dtype) {
     t.binary = binary<T>;
     if constexpr (!std::is_same_v<T, bool>) t.unary = unary<T>;
     if constexpr (std::is_floating_point_v<T>) {
+      t.activation_backward = activation_backward;
       t.all_finite = all_finite<T>;
       t.uniform = uniform<T>;
       t.normal = normal<T>;

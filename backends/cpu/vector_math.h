@@ -45,6 +45,13 @@ void exp_inplace_float(float* x, int64_t n);
 // that are zero, negative, denormal, inf or NaN).
 void log_inplace_float(float* x, int64_t n);
 
+// gelu (exact erf form, or tanh_form) of n floats, and its backward
+// grad_in = grad_out * gelu'(x): vectorised like exp_inplace_float, erf by a
+// rational approximation (under 2e-7 absolute error), tanh through exp.
+void gelu_float(float* out, const float* x, int64_t n, bool tanh_form);
+void gelu_backward_float(float* grad_in, const float* grad_out, const float* x, int64_t n,
+                         bool tanh_form);
+
 template <typename T>
 inline void log_inplace(T* x, int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
