@@ -43,17 +43,6 @@ int64_t ravel(const std::vector<int64_t>& idx, const Shape& shape) {
   return flat;
 }
 
-void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
-  std::vector<double> g = got.to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (!(std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
-      CAPTURE(i);
-      CHECK(g[i] == doctest::Approx(want[i]));  // reports the first mismatch only
-      return;
-    }
-  }
-}
 
 double tol_for(DType dtype) { return dtype == kFloat32 ? 1e-5 : 1e-12; }
 

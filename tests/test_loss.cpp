@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -30,18 +32,6 @@ std::vector<int64_t> random_labels(size_t n, int64_t C, int64_t ignore_every, un
   return v;
 }
 
-void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
-  std::vector<double> g = got.to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i) {
-    bool same = g[i] == want[i] || (std::isnan(g[i]) && std::isnan(want[i]));
-    if (!same && !(std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
-      CAPTURE(i);
-      CHECK(g[i] == doctest::Approx(want[i]));  // reports the first mismatch only
-      return;
-    }
-  }
-}
 
 // Per-row cross entropy of row-major logits [N,C] in long double.
 std::vector<double> reference_ce(const std::vector<double>& x, const std::vector<int64_t>& t,

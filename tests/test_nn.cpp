@@ -19,16 +19,6 @@ Tensor rnd(const Shape& shape, DType dtype = kFloat64, double lo = -1, double hi
   return t;
 }
 
-void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
-  std::vector<double> g = got.to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i)
-    if (!(std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
-      CAPTURE(i);
-      CHECK(g[i] == doctest::Approx(want[i]));
-      return;
-    }
-}
 
 struct Net : nn::Module {
   nn::Linear fc1{6, 5}, fc2{5, 3};

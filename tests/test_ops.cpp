@@ -7,6 +7,8 @@
 #include <functional>
 #include <lasergrad/lasergrad.h>
 
+#include "test_util.h"
+
 using namespace lg;
 
 namespace {
@@ -30,18 +32,6 @@ double at_broadcast(const std::vector<double>& v, const Shape& shape, const std:
 }
 
 // Every element within tol (relative, absolute near 0); exact when tol == 0.
-void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
-  std::vector<double> g = got.to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i) {
-    double err = std::fabs(g[i] - want[i]);
-    if (err > tol * std::max(1.0, std::fabs(want[i])) || std::isnan(g[i]) != std::isnan(want[i])) {
-      CAPTURE(i);
-      CHECK(g[i] == want[i]);  // reports the first mismatch only
-      return;
-    }
-  }
-}
 
 Tensor rnd(const Shape& shape, DType dtype = kFloat64, double lo = -2, double hi = 2) {
   Tensor t = empty(shape, {.dtype = dtype});

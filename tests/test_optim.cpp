@@ -35,18 +35,6 @@ Tensor leaf(const Vec& v) {
 
 void set_grad(const Tensor& p, const Vec& g) { p.set_grad(from_vector(g).view(p.shape())); }
 
-void check_close(const Tensor& got, const Vec& want, double tol) {
-  const Vec g = got.contiguous().to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i) {
-    const double err = std::fabs(g[i] - want[i]);
-    if (!(err <= tol * std::max(1.0, std::fabs(want[i])))) {
-      FAIL_CHECK("element " << i << ": got " << g[i] << ", want " << want[i] << ", error " << err
-                            << " beyond " << tol);  // the first mismatch only
-      return;
-    }
-  }
-}
 
 // Same dtype, shape and bytes.
 bool bitwise_equal(const Tensor& a, const Tensor& b) {

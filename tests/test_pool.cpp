@@ -42,16 +42,6 @@ std::vector<double> pool_ref(const Cfg& c, const std::vector<double>& x, bool is
   return out;
 }
 
-void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
-  std::vector<double> g = got.to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i)
-    if (!(std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
-      CAPTURE(i);
-      CHECK(g[i] == want[i]);  // reports the first mismatch only
-      return;
-    }
-}
 
 Tensor rnd(const Shape& shape, DType dtype, bool strided) {
   Shape s = shape;

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <limits>
 
@@ -44,18 +46,6 @@ std::vector<double> reference(const std::vector<double>& x, const Shape& shape, 
   return y;
 }
 
-void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
-  std::vector<double> g = got.to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i) {
-    bool same_inf = std::isinf(want[i]) && g[i] == want[i];
-    if (!same_inf && !(std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
-      CAPTURE(i);
-      CHECK(g[i] == doctest::Approx(want[i]));  // reports the first mismatch only
-      return;
-    }
-  }
-}
 
 Tensor apply(const Tensor& x, int64_t dim, bool log) {
   return log ? log_softmax(x, dim) : softmax(x, dim);

@@ -68,16 +68,6 @@ Mat mha_reference(const nn::MultiHeadAttention& m, const Mat& x, int B, int T, b
                 B * T, C, C);
 }
 
-void check_close(const Tensor& got, const Mat& want, double tol) {
-  Mat g = got.to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i)
-    if (!(std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
-      CAPTURE(i);
-      CHECK(g[i] == doctest::Approx(want[i]));
-      return;
-    }
-}
 
 void randomize(nn::Module& m) {
   NoGradGuard g;

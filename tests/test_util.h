@@ -3,7 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <lasergrad/lasergrad.h>
+
+#include <algorithm>
+#include <cmath>
 #include <string>
+#include <vector>
 
 // CHECK_ERROR(expr, "part", ...): expr throws lg::Error and its message
 // contains every part (the op's name, shapes, dtypes, ...).
@@ -20,3 +24,24 @@
       }                                                           \
     }                                                             \
   } while (false)
+
+// got agrees with want elementwise: |got - want| <= tol * max(1, |want|),
+// or both are the same infinity, or both NaN. Fails (once, at the first
+// mismatch) with the index and both values; tol is never loosened.
+inline void check_close(const lg::Tensor& got, const std::vector<double>& want, double tol) {
+  std::vector<double> g = got.to_vector<double>();
+  REQUIRE(g.size() == want.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    bool same = g[i] == want[i] || (std::isnan(g[i]) && std::isnan(want[i]));
+    if (!same && !(std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i])))) {
+      FAIL_CHECK("element " << i << ": got " << g[i] << ", want " << want[i] << " (tol " << tol
+                            << ")");
+      return;
+    }
+  }
+}
+
+inline void check_close(const lg::Tensor& got, const lg::Tensor& want, double tol) {
+  REQUIRE(got.shape() == want.shape());
+  check_close(got, want.to_vector<double>(), tol);
+}
