@@ -1,6 +1,6 @@
 // Large allocations come from fresh mmap'd pages, and the first touch of each
 // page faults: for a 64 MB temporary that costs as much as the kernel that
-// fills it. Freed blocks of 1 MiB or more are therefore kept in per-size-class
+// fills it. Freed blocks of 64 KiB or more are therefore kept in per-size-class
 // free lists and reused, up to 1 GiB; lg::empty_cache() hands them back.
 // Under AddressSanitizer nothing is cached, so use-after-free stays visible.
 #include "cpu_allocator.h"

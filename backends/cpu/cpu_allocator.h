@@ -19,7 +19,9 @@ class CachingCpuAllocator : public Allocator {
   size_t cached_bytes();
 
   // Blocks from this size up are cached; at most kMaxCached bytes are kept.
-  static constexpr size_t kMinCached = size_t{1} << 20;
+  // 64 KiB: below glibc's mmap threshold (128 KiB at first), so no block that
+  // malloc may hand out as fresh mmap'd pages (and unmap on free) escapes the cache.
+  static constexpr size_t kMinCached = size_t{1} << 16;
   static constexpr size_t kMaxCached = size_t{1} << 30;
   // The size class a request is served from (rounded up by at most 1/8).
   static size_t size_class(size_t nbytes);
