@@ -3,20 +3,12 @@
 #include <cmath>
 
 #include "../core/error.h"
-#include "../ops/arithmetic.h"
 #include "../ops/factory.h"
 #include "../ops/indexing.h"
 #include "../ops/linalg.h"
 #include "init.h"
 
 namespace lg::nn {
-
-namespace {
-Tensor affine(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  Tensor y = matmul(x, weight.t());
-  return bias.defined() ? y + bias : y;
-}
-}  // namespace
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
   LG_CHECK(in > 0 && out > 0, "nn::Linear: in_features and out_features must be positive, got ",
@@ -36,7 +28,7 @@ Tensor Linear::forward(const Tensor& x) const {
   LG_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == in_features, "nn::Linear: input ",
            x.defined() ? x.describe() : std::string("undefined"), " does not end in in_features=",
            in_features);
-  return affine(x, weight, bias);
+  return linear(x, weight, bias);
 }
 
 std::string Linear::extra_repr() const {

@@ -44,8 +44,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) const {
            "nn::MultiHeadAttention: expected input [B, T, ", embed_dim, "], got ",
            x.defined() ? x.describe() : std::string("undefined"));
   const int64_t b = x.size(0), t = x.size(1), d = embed_dim / num_heads;
-  Tensor qkv = matmul(x, in_proj_weight.t());
-  if (in_proj_bias.defined()) qkv = qkv + in_proj_bias;
+  Tensor qkv = linear(x, in_proj_weight, in_proj_bias);
   // [B, T, 3C] -> [3, B, H, T, d]: views; the attention kernels pack them.
   Tensor heads = qkv.view({b, t, 3, num_heads, d}).permute({2, 0, 3, 1, 4});
   AttentionOptions attn{.causal = options.causal, .mask = mask};
