@@ -1,6 +1,5 @@
 #include "vector_math.h"
 
-#include <algorithm>
 #include <cfloat>
 #include <cstring>
 
@@ -116,7 +115,8 @@ constexpr float kGeluCubic = 0.044715f;
   return 0.5f * (1.0f + erf16(x * kSqrtHalf)) + x * exp16(-0.5f * x * x) * kInvSqrt2Pi;
 }
 
-// Loads n <= 16 floats (zeros after them) and stores the first n lanes back.
+// Loads n < 16 floats (zeros after them) and stores the first n lanes back:
+// the tails of the loops below.
 [[gnu::always_inline]] inline vf16 load_partial(const float* p, int64_t n) {
   vf16 v = splat(0.0f);
   std::memcpy(&v, p, static_cast<size_t>(n) * sizeof(float));
@@ -132,10 +132,14 @@ constexpr float kGeluCubic = 0.044715f;
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 void gelu_float(float* out, const float* x, int64_t n, bool tanh_form) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const int64_t m = std::min<int64_t>(16, n - i);
-    store_partial(out + i, gelu16(load_partial(x + i, m), tanh_form), m);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {  // fixed-size copies: plain vector loads and stores
+    vf16 v;
+    std::memcpy(&v, x + i, sizeof v);
+    v = gelu16(v, tanh_form);
+    std::memcpy(out + i, &v, sizeof v);
   }
+  if (i < n) store_partial(out + i, gelu16(load_partial(x + i, n - i), tanh_form), n - i);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -143,8 +147,16 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 void gelu_backward_float(float* grad_in, const float* grad_out, const float* x, int64_t n,
                          bool tanh_form) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const int64_t m = std::min<int64_t>(16, n - i);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    vf16 g, v;
+    std::memcpy(&g, grad_out + i, sizeof g);
+    std::memcpy(&v, x + i, sizeof v);
+    g = g * gelu_grad16(v, tanh_form);
+    std::memcpy(grad_in + i, &g, sizeof g);
+  }
+  if (i < n) {
+    const int64_t m = n - i;
     const vf16 g = load_partial(grad_out + i, m);
     store_partial(grad_in + i, g * gelu_grad16(load_partial(x + i, m), tanh_form), m);
   }
