@@ -3,9 +3,14 @@
 // token + learned positional embedding, pre-norm blocks (layer_norm, fused
 // attention on [B,H,T,d], GELU MLP 4x), final layer_norm, lm head,
 // cross_entropy, backward, and AdamW written inline with in-place ops.
-// Reports the median step and its phases (forward, backward, optimizer),
-// the allocator's peak and the process's peak RSS (VmHWM). Compare with
-// bench/pytorch/train_gpt.py at the same shapes and thread count.
+// Reports the median step (wall and process CPU time: with --threads 1 on a
+// shared machine the CPU time is the steadier figure) and its phases
+// (forward, backward, optimizer), minor page faults per step, the
+// allocator's peak and the process's peak RSS (VmHWM). --linear composite
+// swaps lg::linear for matmul(x, wᵀ) + b. Compare with
+// bench/pytorch/train_gpt.py at the same shapes and thread count:
+//   lg-bench train-gpt-ops --threads 1 --warmup 2 --runs 7
+//   python3 bench/pytorch/train_gpt.py --threads 1
 #include <sys/resource.h>
 #include <time.h>
 
