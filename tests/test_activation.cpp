@@ -20,22 +20,6 @@ Tensor rnd(const Shape& shape, DType dtype = kFloat64, double lo = -2, double hi
   return t;
 }
 
-// Every element within tol (relative, absolute near 0); NaN must match NaN.
-void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
-  std::vector<double> g = got.to_vector<double>();
-  REQUIRE(g.size() == want.size());
-  for (size_t i = 0; i < g.size(); ++i) {
-    bool both_nan = std::isnan(g[i]) && std::isnan(want[i]);
-    bool same_inf = std::isinf(want[i]) && g[i] == want[i];
-    double err = std::fabs(g[i] - want[i]);
-    if (!both_nan && !same_inf && !(err <= tol * std::max(1.0, std::fabs(want[i])))) {
-      CAPTURE(i);
-      CHECK(g[i] == want[i]);  // reports the first mismatch only
-      return;
-    }
-  }
-}
-
 std::vector<double> map_ref(const Tensor& x, const std::function<double(double)>& f) {
   std::vector<double> out;
   for (double v : x.to_vector<double>()) out.push_back(f(v));
