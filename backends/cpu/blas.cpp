@@ -40,13 +40,22 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   const T* pa = ptr<T>(a);
   const T* pb = ptr<T>(b);
   const int64_t sa = a.strides()[0], sb = b.strides()[0];
+  const CBLAS_TRANSPOSE ta = la->transposed ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = lb->transposed ? CblasTrans : CblasNoTrans;
+  auto product = [&](int64_t i) {
+    gemm<T>(ta, tb, M, N, K, pa + i * sa, la->ld, pb + i * sb, lb->ld, c + i * M * N, N);
+  };
   // Many small products: one per thread (OpenBLAS runs single-threaded inside
-  // an OpenMP region). Few large ones: let OpenBLAS thread each.
-  const bool per_thread = B > 1 && M * N * K < 64 * 64 * 64;
-#pragma omp parallel for if (per_thread) schedule(static)
-  for (int64_t i = 0; i < B; ++i)
-    gemm<T>(la->transposed ? CblasTrans : CblasNoTrans, lb->transposed ? CblasTrans : CblasNoTrans,
-            M, N, K, pa + i * sa, la->ld, pb + i * sb, lb->ld, c + i * M * N, N);
+  // an OpenMP region). Few large ones: let OpenBLAS thread each, called from
+  // outside any parallel region: inside even an inactive one (`if (false)`)
+  // its threads form a nested team, and a 2-thread step spent most of its
+  // backward waiting in libgomp.
+  if (B > 1 && M * N * K < 64 * 64 * 64) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < B; ++i) product(i);
+  } else {
+    for (int64_t i = 0; i < B; ++i) product(i);
+  }
 }
 
 // The bias is written into every row of out first and the product added to it
