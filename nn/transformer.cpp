@@ -44,11 +44,19 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) const {
            "nn::MultiHeadAttention: expected input [B, T, ", embed_dim, "], got ",
            x.defined() ? x.describe() : std::string("undefined"));
   const int64_t b = x.size(0), t = x.size(1), d = embed_dim / num_heads;
-  Tensor qkv = linear(x, in_proj_weight, in_proj_bias);
-  // [B, T, 3C] -> [3, B, H, T, d]: views; the attention kernels pack them.
-  Tensor heads = qkv.view({b, t, 3, num_heads, d}).permute({2, 0, 3, 1, 4});
   AttentionOptions attn{.causal = options.causal, .mask = mask};
-  Tensor q = heads.select(0, 0), k = heads.select(0, 1), v = heads.select(0, 2);
+  // One projection per q, k, v (rows of in_proj_weight), each packed to
+  // [B, H, T, d]: the attention op saves these packed tensors for its
+  // backward, and no [B, T, 3C] tensor or its zero-filled slice gradients
+  // are ever needed.
+  auto project = [&](int64_t i) {
+    Tensor w = in_proj_weight.slice(0, i * embed_dim, (i + 1) * embed_dim);
+    Tensor bias = in_proj_bias.defined()
+                      ? in_proj_bias.slice(0, i * embed_dim, (i + 1) * embed_dim)
+                      : Tensor();
+    return linear(x, w, bias).view({b, t, num_heads, d}).permute({0, 2, 1, 3}).contiguous();
+  };
+  Tensor q = project(0), k = project(1), v = project(2);
   Tensor o = options.attention == AttentionKind::Laser ? laser_attention(q, k, v, attn)
                                                        : scaled_dot_product_attention(q, k, v, attn);
   o = o.permute({0, 2, 1, 3}).reshape({b, t, embed_dim});

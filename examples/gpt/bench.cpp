@@ -27,8 +27,10 @@ int bench(TrainConfig config) {
   config.batch = 8;
   config.dropout = 0.0;
   const lg::Device device = setup_runtime(config);
-  const Text text = config.data.empty() ? king_james_bible() : read_text_file(config.data);
-  const TextDataset data(text.utf8, config.seq_len);
+  // The text itself is dropped once tokenised (only the token ids stay in memory).
+  const TextDataset data(
+      (config.data.empty() ? king_james_bible() : read_text_file(config.data)).utf8,
+      config.seq_len);
   lg::manual_seed(config.seed);
   Gpt model(model_shape(config, data.vocab().size()));
   model.to(device);

@@ -77,11 +77,14 @@ TextDataset::TextDataset(const std::string& utf8, int64_t seq_len,
         " for training and " + std::to_string(n - n_train) +
         " for validation, and each split needs at least seq_len + 1 = " + std::to_string(window));
   vocab_ = vocab ? std::move(*vocab) : examples::CharVocab::build(train_text);
-  train_ = vocab_.encode(train_text);
-  val_ = vocab_.encode(val_text, &val_unknown_);
+  auto narrow = [](const std::vector<int64_t>& ids) {  // ids < vocabulary size < 2^31
+    return std::vector<int32_t>(ids.begin(), ids.end());
+  };
+  train_ = narrow(vocab_.encode(train_text));
+  val_ = narrow(vocab_.encode(val_text, &val_unknown_));
 }
 
-Batch TextDataset::gather(const std::vector<int64_t>& tokens,
+Batch TextDataset::gather(const std::vector<int32_t>& tokens,
                           const std::vector<int64_t>& starts) const {
   const auto b = static_cast<int64_t>(starts.size());
   std::vector<int64_t> inputs, targets;
