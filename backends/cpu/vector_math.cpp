@@ -171,10 +171,14 @@ void log_inplace_float(float* x, int64_t n) {
     vf16 v;
     std::memcpy(&v, x + i, sizeof v);
     // Zero, negative, denormal, inf or NaN lanes take the exact scalar path.
-    const vi16 ok = (v >= FLT_MIN) & (v <= FLT_MAX);
-    bool all_ok = true;
-    for (int k = 0; k < 16; ++k) all_ok = all_ok && ok[k];
-    if (all_ok) {
+    // On the raw bits, as a loop the compiler vectorises (a lane-by-lane test
+    // of a vector compare's result costs more than log16 itself): a normal
+    // positive float's bits lie in [0x00800000, 0x7f7fffff].
+    uint32_t bits[16];
+    std::memcpy(bits, x + i, sizeof bits);
+    uint32_t any_bad = 0;
+    for (uint32_t b : bits) any_bad |= static_cast<uint32_t>(b - 0x00800000u) >= 0x7f000000u;
+    if (!any_bad) {
       v = log16(v);
       std::memcpy(x + i, &v, sizeof v);
     } else {
