@@ -16,17 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("lg_checkpoint_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 void check_equal(const Tensor& got, const Tensor& want) {
   CHECK(got.dtype() == want.dtype());
@@ -58,7 +47,7 @@ TEST_CASE("checkpoint round trip restores model, optimizer, step, rng and config
   ck.rng = {.seed = std::numeric_limits<uint64_t>::max() - 1, .offset = (uint64_t{1} << 60) + 1};
   ck.config = {{"lr", "3e-4"}, {"attention", "laser"}, {"model.layers", "6"}};
 
-  TempDir dir;
+  TempDir dir("lg_checkpoint");
   const std::string path = dir.file("ckpt.safetensors");
   save_checkpoint(path, ck);
   TrainingCheckpoint back = load_checkpoint(path);
@@ -88,7 +77,7 @@ TEST_CASE("checkpoint round trip restores model, optimizer, step, rng and config
 }
 
 TEST_CASE("checkpoint loading rejects files that are not valid checkpoints") {
-  TempDir dir;
+  TempDir dir("lg_checkpoint");
   const std::string path = dir.file("bad.safetensors");
   StateDict tensors{{"model.w", zeros({2})}};
   auto with = [&](Metadata meta, StateDict sd) {
@@ -159,7 +148,7 @@ TEST_CASE("checkpoint resume through the file continues training bit-exactly") {
   TinyNet net;
   optim::AdamW opt(net.parameters(), {.lr = 1e-2});
   train_steps(net, opt, 3);
-  TempDir dir;
+  TempDir dir("lg_checkpoint");
   const std::string path = dir.file("resume.safetensors");
   save_checkpoint(path, {.model = net.state_dict(),
                          .optimizer = opt.state_dict(),

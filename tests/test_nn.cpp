@@ -13,11 +13,6 @@ using namespace lg;
 
 namespace {
 
-Tensor rnd(const Shape& shape, DType dtype = kFloat64, double lo = -1, double hi = 1) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
-}
 
 
 struct Net : nn::Module {
@@ -74,7 +69,7 @@ TEST_CASE("Module registration errors") {
   Tensor undefined;
   CHECK_ERROR(net.register_buffer("u", undefined), "undefined");
   CHECK_ERROR(nn::Linear(0, 3), "nn::Linear", "positive");
-  CHECK_ERROR(net.fc1(rnd({2, 4}, kFloat32)), "nn::Linear", "in_features=6");
+  CHECK_ERROR(net.fc1(random_uniform({2, 4}, kFloat32)), "nn::Linear", "in_features=6");
 }
 
 TEST_CASE("Linear forward and default initialisation") {
@@ -83,7 +78,7 @@ TEST_CASE("Linear forward and default initialisation") {
   double bound = 1.0 / std::sqrt(8.0);
   for (double w : lin.weight.to_vector<double>()) CHECK(std::fabs(w) <= bound);
   for (double b : lin.bias.to_vector<double>()) CHECK(std::fabs(b) <= bound);
-  Tensor x = rnd({2, 3, 8}, kFloat32);
+  Tensor x = random_uniform({2, 3, 8}, kFloat32);
   auto xv = x.to_vector<double>(), w = lin.weight.to_vector<double>(), b = lin.bias.to_vector<double>();
   std::vector<double> want(2 * 3 * 5);
   for (int r = 0; r < 6; ++r)
@@ -102,7 +97,7 @@ TEST_CASE("Linear forward and default initialisation") {
 TEST_CASE("state_dict round trip is bit exact and strict loading reports every problem") {
   manual_seed(1);
   Net a, b;
-  Tensor x = rnd({4, 6}, kFloat32);
+  Tensor x = random_uniform({4, 6}, kFloat32);
   CHECK(a.forward(x).to_vector<float>() != b.forward(x).to_vector<float>());
   b.load_state_dict(a.state_dict());
   CHECK(a.forward(x).to_vector<float>() == b.forward(x).to_vector<float>());
@@ -144,7 +139,7 @@ TEST_CASE("train and eval propagate, dropout is the identity in eval") {
   CHECK(drop.is_training());
   seq.eval();
   CHECK(!drop.is_training());
-  Tensor x = rnd({3, 4}, kFloat32);
+  Tensor x = random_uniform({3, 4}, kFloat32);
   CHECK(drop(x).to_vector<float>() == x.to_vector<float>());
   seq.train();
   manual_seed(5);
@@ -168,7 +163,7 @@ TEST_CASE("Sequential and ModuleList number their children as PyTorch") {
   seq.add([](const Tensor& t) { return t * 2.0; });
   CHECK(names(seq.named_parameters()) ==
         std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"});
-  Tensor x = rnd({5, 3}, kFloat32);
+  Tensor x = random_uniform({5, 3}, kFloat32);
   Tensor want = l2(relu(l0(x))) * 2.0;
   CHECK(seq(x).to_vector<float>() == want.to_vector<float>());
   CHECK(seq.size() == 4);
@@ -204,7 +199,7 @@ TEST_CASE("Embedding rows and padding_idx") {
 
 TEST_CASE("LayerNorm RMSNorm and BatchNorm1d against hand-computed references") {
   manual_seed(7);
-  Tensor x = rnd({3, 4});
+  Tensor x = random_uniform({3, 4});
   auto xv = x.to_vector<double>();
   nn::LayerNorm ln(4);
   nn::RMSNorm rms(4, 1e-6);
@@ -212,9 +207,9 @@ TEST_CASE("LayerNorm RMSNorm and BatchNorm1d against hand-computed references") 
   rms.to(kFloat64);
   {
     NoGradGuard g;
-    ln.weight.copy_(rnd({4}));
-    ln.bias.copy_(rnd({4}));
-    rms.weight.copy_(rnd({4}));
+    ln.weight.copy_(random_uniform({4}));
+    ln.bias.copy_(random_uniform({4}));
+    rms.weight.copy_(random_uniform({4}));
   }
   auto lw = ln.weight.to_vector<double>(), lb = ln.bias.to_vector<double>(),
        rw = rms.weight.to_vector<double>();
@@ -253,7 +248,7 @@ TEST_CASE("LayerNorm RMSNorm and BatchNorm1d against hand-computed references") 
   CHECK(ye[1] == doctest::Approx((xv[1] - rm[1]) / std::sqrt(rv[1] + 1e-5)));
   CHECK(bn.num_batches_tracked.item<int64_t>() == 1);
   CHECK(bn.state_dict().count("num_batches_tracked") == 1);
-  CHECK_ERROR(bn(rnd({3, 5})), "nn::BatchNorm1d", "[3,5]");
+  CHECK_ERROR(bn(random_uniform({3, 5})), "nn::BatchNorm1d", "[3,5]");
 }
 
 TEST_CASE("Conv1d and Conv2d against direct loops") {
@@ -261,7 +256,7 @@ TEST_CASE("Conv1d and Conv2d against direct loops") {
   nn::Conv1d conv(2, 3, 3, {.padding = 1});
   conv.to(kFloat64);
   CHECK(conv.weight.shape() == Shape{3, 2, 3});
-  Tensor x = rnd({1, 2, 5});
+  Tensor x = random_uniform({1, 2, 5});
   auto xv = x.to_vector<double>(), w = conv.weight.to_vector<double>(), b = conv.bias.to_vector<double>();
   std::vector<double> want;
   for (int o = 0; o < 3; ++o)
@@ -278,7 +273,7 @@ TEST_CASE("Conv1d and Conv2d against direct loops") {
 
   nn::Conv2d conv2(2, 4, {3, 3}, {.stride = {2, 2}, .padding = {1, 1}, .groups = 2});
   CHECK(conv2.weight.shape() == Shape{4, 1, 3, 3});
-  CHECK(conv2(rnd({2, 2, 7, 7}, kFloat32)).shape() == Shape{2, 4, 4, 4});
+  CHECK(conv2(random_uniform({2, 2, 7, 7}, kFloat32)).shape() == Shape{2, 4, 4, 4});
   CHECK(conv2.extra_repr().find("groups=2") != std::string::npos);
   CHECK_ERROR(nn::Conv2d(3, 4, {3, 3}, {.groups = 2}), "nn::Conv2d", "divisible by groups 2");
 }
@@ -307,10 +302,10 @@ TEST_CASE("init functions follow PyTorch's bounds") {
 TEST_CASE("positional embeddings") {
   manual_seed(10);
   nn::PositionalEmbedding pos(8, 4);
-  Tensor x = rnd({2, 3, 4}, kFloat32);
+  Tensor x = random_uniform({2, 3, 4}, kFloat32);
   auto y = pos(x).to_vector<float>(), xv = x.to_vector<float>(), w = pos.weight.to_vector<float>();
   CHECK(y[12 + 2 * 4 + 1] == xv[12 + 2 * 4 + 1] + w[2 * 4 + 1]);
-  CHECK_ERROR(pos(rnd({1, 9, 4}, kFloat32)), "PositionalEmbedding", "T <= 8");
+  CHECK_ERROR(pos(random_uniform({1, 9, 4}, kFloat32)), "PositionalEmbedding", "T <= 8");
   Tensor pe = nn::sinusoidal_positional_encoding(5, 6);
   auto p = pe.to_vector<double>();
   CHECK(p[3 * 6 + 2] == doctest::Approx(std::sin(3.0 / std::pow(10000.0, 2.0 / 6))));

@@ -13,11 +13,6 @@ using namespace lg;
 
 namespace {
 
-Tensor rnd(const Shape& shape, DType dtype = kFloat64, double lo = -1, double hi = 1) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
-}
 
 using Mat = std::vector<double>;  // row-major
 
@@ -71,7 +66,7 @@ Mat mha_reference(const nn::MultiHeadAttention& m, const Mat& x, int B, int T, b
 
 void randomize(nn::Module& m) {
   NoGradGuard g;
-  for (auto& p : m.parameters()) p.copy_(rnd(p.shape(), p.dtype(), -0.5, 0.5));
+  for (auto& p : m.parameters()) p.copy_(random_uniform(p.shape(), p.dtype(), -0.5, 0.5));
 }
 
 }  // namespace
@@ -87,7 +82,7 @@ TEST_CASE("MultiHeadAttention has torch.nn.MultiheadAttention's parameter names 
   for (double b : mha.in_proj_bias.to_vector<double>()) CHECK(b == 0.0);
   for (double b : mha.out_proj.bias.to_vector<double>()) CHECK(b == 0.0);
   CHECK_ERROR(nn::MultiHeadAttention(10, 3), "MultiHeadAttention", "multiple of num_heads 3");
-  CHECK_ERROR(mha(rnd({2, 3, 6}, kFloat32)), "MultiHeadAttention", "[B, T, 8]");
+  CHECK_ERROR(mha(random_uniform({2, 3, 6}, kFloat32)), "MultiHeadAttention", "[B, T, 8]");
   CHECK(nn::attention_kind_from_string("laser") == nn::AttentionKind::Laser);
   CHECK_ERROR(nn::attention_kind_from_string("flash"), "softmax", "laser", "flash");
 }
@@ -103,7 +98,7 @@ TEST_CASE("MultiHeadAttention matches plain loops for softmax and LASER, causal 
                                   .causal = causal});
       mha.to(kFloat64);
       randomize(mha);
-      Tensor x = rnd({2, 5, 8});
+      Tensor x = random_uniform({2, 5, 8});
       check_close(mha(x), mha_reference(mha, x.to_vector<double>(), 2, 5, laser, causal), 1e-11);
     }
 }
@@ -120,7 +115,7 @@ TEST_CASE("TransformerBlock is pre-norm with a GELU MLP and PyTorch's names") {
   CHECK(block.linear1.weight.shape() == Shape{32, 8});
   block.to(kFloat64);
   randomize(block);
-  Tensor x = rnd({2, 4, 8});
+  Tensor x = random_uniform({2, 4, 8});
   // The reference from the block's own sub-layers, each checked above or in test_nn.
   Tensor h = x + block.self_attn(block.norm1(x));
   Tensor want = h + block.linear2(gelu(block.linear1(block.norm2(h))));
@@ -138,13 +133,13 @@ TEST_CASE("gradcheck through a TransformerBlock and through Linear's parameters"
     nn::TransformerBlock block(4, 2, {.attention = kind, .causal = true, .dim_feedforward = 6});
     block.to(kFloat64);
     randomize(block);
-    Tensor x = rnd({1, 3, 4}).requires_grad_();
+    Tensor x = random_uniform({1, 3, 4}).requires_grad_();
     auto r = gradcheck([&](const std::vector<Tensor>& in) { return block(in[0]); }, {x});
     CHECK_MESSAGE(r.ok, r.message);
   }
   nn::Linear lin(3, 2);
   lin.to(kFloat64);
-  Tensor x = rnd({4, 3}).requires_grad_();
+  Tensor x = random_uniform({4, 3}).requires_grad_();
   Tensor w = lin.weight.detach().clone().requires_grad_();
   Tensor b = lin.bias.detach().clone().requires_grad_();
   auto r = gradcheck(
@@ -160,7 +155,7 @@ TEST_CASE("gradcheck through a TransformerBlock and through Linear's parameters"
 TEST_CASE("backward through a block fills every parameter's grad") {
   manual_seed(15);
   nn::TransformerBlock block(8, 2, {.causal = true, .dropout = 0.1});
-  Tensor x = rnd({2, 6, 8}, kFloat32);
+  Tensor x = random_uniform({2, 6, 8}, kFloat32);
   mean(block(x) * block(x)).backward();
   for (const auto& [name, p] : block.named_parameters()) {
     CAPTURE(name);

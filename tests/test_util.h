@@ -4,8 +4,12 @@
 
 #include <lasergrad/lasergrad.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -45,3 +49,37 @@ inline void check_close(const lg::Tensor& got, const lg::Tensor& want, double to
   REQUIRE(got.shape() == want.shape());
   check_close(got, want.to_vector<double>(), tol);
 }
+
+// A tensor of the given shape and dtype, uniform in [lo, hi), from lg's generator.
+inline lg::Tensor random_uniform(const lg::Shape& shape, lg::DType dtype = lg::kFloat64,
+                                 double lo = -1, double hi = 1) {
+  lg::Tensor t = lg::empty(shape, {.dtype = dtype});
+  lg::uniform_(t, lo, hi);
+  return t;
+}
+
+// A fresh directory under the system temp dir, removed with its contents.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& prefix = "lg_test") {
+    std::random_device rd;
+    std::string name = prefix;  // appended piecewise: GCC 12's -Wrestrict misfires on a + chain
+    name += '_';
+    name += std::to_string(::getpid());
+    name += '_';
+    name += std::to_string(rd());
+    path = std::filesystem::temp_directory_path() / name;
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path))
+      names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+};
