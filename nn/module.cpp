@@ -71,27 +71,22 @@ void Module::visit_tensors(const std::string& prefix, bool buffers, Visit&& visi
     child->visit_tensors(prefix + name + ".", buffers, visit);
 }
 
-NamedTensors Module::named_parameters() const {
+// Each tensor once, under the first name that reaches it (tied weights).
+NamedTensors Module::unique_named(bool buffers) const {
   NamedTensors out;
   std::set<const TensorImpl*> seen;
-  visit_tensors("", false, [&](const std::string& name, const Tensor& t) {
+  visit_tensors("", buffers, [&](const std::string& name, const Tensor& t) {
     if (seen.insert(t.impl()).second) out.emplace_back(name, t);
   });
   return out;
 }
+
+NamedTensors Module::named_parameters() const { return unique_named(false); }
+NamedTensors Module::named_buffers() const { return unique_named(true); }
 
 std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> out;
   for (auto& [name, t] : named_parameters()) out.push_back(t);
-  return out;
-}
-
-NamedTensors Module::named_buffers() const {
-  NamedTensors out;
-  std::set<const TensorImpl*> seen;
-  visit_tensors("", true, [&](const std::string& name, const Tensor& t) {
-    if (seen.insert(t.impl()).second) out.emplace_back(name, t);
-  });
   return out;
 }
 

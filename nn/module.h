@@ -87,6 +87,7 @@ class Module {
   void check_new_name(const std::string& name, const char* what) const;
   template <typename Visit>
   void visit_tensors(const std::string& prefix, bool buffers, Visit&& visit) const;
+  NamedTensors unique_named(bool buffers) const;
   void retype(const std::function<Tensor(const Tensor&)>& convert);
   std::string repr(int indent) const;
 
