@@ -277,13 +277,17 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
         for (int64_t c = 0; c < d; ++c) orow[c] = arow[c] * inv;
         if (!p.laser) continue;
         log_inplace(orow, d);
-        bool flagged = false;
+        // Branch-free over the row, so that the loop vectorises: a -inf or NaN
+        // output makes its gap fail both tests (!(gap <= x) holds for NaN).
+        int beyond_shared = 0, flagged = 0;
         for (int64_t c = 0; c < d; ++c) {
           orow[c] += shift[c];
-          if (use_shared && !(shift[c] - orow[c] <= kSharedGap<T>)) return false;
-          flagged = flagged || !std::isfinite(orow[c]) || shift[c] - orow[c] > kFlagGap<T>;
+          const T gap = shift[c] - orow[c];
+          beyond_shared |= !(gap <= kSharedGap<T>);
+          flagged |= !(gap <= kFlagGap<T>);
         }
-        F[bh * Tq + i] = flagged;
+        if (use_shared && beyond_shared) return false;
+        F[bh * Tq + i] = flagged != 0;
         if (flagged) exact_laser_row(s, bh, i, L[bh * Tq + i], orow, exact_scores);
       }
       return true;
@@ -367,13 +371,13 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
       if (shared) {
         shared_shift(s, bh, u.data(), static_cast<T*>(nullptr));
         for (int64_t t = 0; t < q_tiles; ++t) {
-          bool ok = true;
-          for (int64_t i = t * kTileQ; i < std::min(Tq, (t + 1) * kTileQ) && ok; ++i) {
+          int beyond = 0;  // branch-free rows, so that they vectorise
+          for (int64_t i = t * kTileQ; i < std::min(Tq, (t + 1) * kTileQ) && !beyond; ++i) {
             if (F[bh * Tq + i] || !(L[bh * Tq + i] < kInf<T>)) continue;  // their G is 0
-            for (int64_t c = 0; c < d; ++c) ok = ok && u[c] - o[i * d + c] <= kSharedGap<T>;
+            for (int64_t c = 0; c < d; ++c) beyond |= !(u[c] - o[i * d + c] <= kSharedGap<T>);
           }
-          tile_shared[t] = ok;
-          any_shared = any_shared || ok;
+          tile_shared[t] = !beyond;
+          any_shared = any_shared || !beyond;
         }
       }
       // D_i = sum_j P_ij dP_ij: rowsum(dO * O) for softmax, rowsum(dO) for LASER,
