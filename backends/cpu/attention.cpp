@@ -186,13 +186,13 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
   std::vector<T> U(shared ? BH * d : 0);
   Tensor eu_t = shared ? Tensor::empty({BH, Tk, d}, dtype_of<T>(), Device::cpu()) : Tensor();
   T* EU = shared ? ptr<T>(eu_t) : nullptr;
-  if (shared) {
-#pragma omp parallel for if (BH > 1)
-    for (int64_t bh = 0; bh < BH; ++bh) shared_shift(s, bh, U.data() + bh * d, EU + bh * Tk * d);
-  }
-
 #pragma omp parallel if (tasks > 1)
   {
+    // In the same parallel region as the tiles: one fork and join, not two.
+    if (shared) {
+#pragma omp for
+      for (int64_t bh = 0; bh < BH; ++bh) shared_shift(s, bh, U.data() + bh * d, EU + bh * Tk * d);
+    }
     std::vector<T> scores(kTileQ * kTileK), acc(kTileQ * d), e(kTileK * d), m(kTileQ),
         l(kTileQ), r(d), r_new(d), col_scale(d), exact_scores;
     std::vector<char> attended;
