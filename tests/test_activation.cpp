@@ -15,9 +15,7 @@ using namespace lg;
 namespace {
 
 Tensor rnd(const Shape& shape, DType dtype = kFloat64, double lo = -2, double hi = 2) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
+  return random_uniform(shape, dtype, lo, hi);
 }
 
 std::vector<double> map_ref(const Tensor& x, const std::function<double(double)>& f) {
@@ -35,20 +33,6 @@ double softplus_ref(double x, double beta, double threshold) {
   return beta * x > threshold ? x : std::log1p(std::exp(beta * x)) / beta;
 }
 
-// Row-major index helpers for the reduction references.
-std::vector<int64_t> unravel(int64_t i, const Shape& shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    idx[d] = i % shape[d];
-    i /= shape[d];
-  }
-  return idx;
-}
-int64_t ravel(const std::vector<int64_t>& idx, const Shape& shape) {
-  int64_t flat = 0;
-  for (size_t d = 0; d < shape.size(); ++d) flat = flat * shape[d] + idx[d];
-  return flat;
-}
 
 }  // namespace
 

@@ -14,9 +14,7 @@ using namespace lg;
 namespace {
 
 Tensor rnd(const Shape& shape, DType dtype, double lo = -2, double hi = 2) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
+  return random_uniform(shape, dtype, lo, hi);
 }
 
 std::mt19937_64 rng(1234);
@@ -28,20 +26,7 @@ Tensor random_ids(const Shape& shape, int64_t n) {
   return tensor(v, shape);
 }
 
-std::vector<int64_t> unravel(int64_t i, const Shape& shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    idx[d] = i % shape[d];
-    i /= shape[d];
-  }
-  return idx;
-}
 
-int64_t ravel(const std::vector<int64_t>& idx, const Shape& shape) {
-  int64_t flat = 0;
-  for (size_t d = 0; d < shape.size(); ++d) flat = flat * shape[d] + idx[d];
-  return flat;
-}
 
 
 double tol_for(DType dtype) { return dtype == kFloat32 ? 1e-5 : 1e-12; }

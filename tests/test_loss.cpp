@@ -19,9 +19,7 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 Tensor rnd(const Shape& shape, DType dtype, double lo = -3, double hi = 3) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
+  return random_uniform(shape, dtype, lo, hi);
 }
 
 std::vector<int64_t> random_labels(size_t n, int64_t C, int64_t ignore_every, unsigned seed) {

@@ -13,9 +13,7 @@ using namespace lg;
 namespace {
 
 Tensor rnd(const Shape& shape, DType dtype, double lo = -2, double hi = 2) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
+  return random_uniform(shape, dtype, lo, hi);
 }
 
 

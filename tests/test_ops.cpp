@@ -13,15 +13,6 @@ using namespace lg;
 
 namespace {
 
-// Row-major multi-index helpers for the references.
-std::vector<int64_t> unravel(int64_t i, const Shape& shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (size_t d = shape.size(); d-- > 0;) {
-    idx[d] = i % shape[d];
-    i /= shape[d];
-  }
-  return idx;
-}
 
 double at_broadcast(const std::vector<double>& v, const Shape& shape, const std::vector<int64_t>& out_idx) {
   int64_t flat = 0;
@@ -34,9 +25,7 @@ double at_broadcast(const std::vector<double>& v, const Shape& shape, const std:
 // Every element within tol (relative, absolute near 0); exact when tol == 0.
 
 Tensor rnd(const Shape& shape, DType dtype = kFloat64, double lo = -2, double hi = 2) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
+  return random_uniform(shape, dtype, lo, hi);
 }
 
 }  // namespace

@@ -16,9 +16,7 @@ using namespace lg;
 namespace {
 
 Tensor rnd(const Shape& shape, DType dtype = kFloat64, double lo = -2, double hi = 2) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
+  return random_uniform(shape, dtype, lo, hi);
 }
 
 // Frequency of each category among the draws (any shape, values in [0, C)).

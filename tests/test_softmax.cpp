@@ -16,9 +16,7 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 Tensor rnd(const Shape& shape, DType dtype, double lo = -4, double hi = 4) {
-  Tensor t = empty(shape, {.dtype = dtype});
-  uniform_(t, lo, hi);
-  return t;
+  return random_uniform(shape, dtype, lo, hi);
 }
 
 // softmax / log_softmax of row-major values along dim, in long double.

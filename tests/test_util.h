@@ -58,6 +58,21 @@ inline lg::Tensor random_uniform(const lg::Shape& shape, lg::DType dtype = lg::k
   return t;
 }
 
+// Row-major multi-index of flat index i in shape, and back (for loop references).
+inline std::vector<int64_t> unravel(int64_t i, const lg::Shape& shape) {
+  std::vector<int64_t> idx(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    idx[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return idx;
+}
+inline int64_t ravel(const std::vector<int64_t>& idx, const lg::Shape& shape) {
+  int64_t flat = 0;
+  for (size_t d = 0; d < shape.size(); ++d) flat = flat * shape[d] + idx[d];
+  return flat;
+}
+
 // A fresh directory under the system temp dir, removed with its contents.
 struct TempDir {
   std::filesystem::path path;
