@@ -111,17 +111,10 @@ StateDict Module::state_dict() const {
 void Module::load_state_dict(const StateDict& state, bool strict) {
   // name -> registered tensor (parameters and buffers), in registration order.
   std::vector<std::pair<std::string, Tensor*>> targets;
-  auto collect = [&](bool buffers) {
-    std::function<void(const Module&, const std::string&)> walk = [&](const Module& m,
-                                                                       const std::string& prefix) {
-      for (const auto& slot : buffers ? m.buffers_ : m.parameters_)
-        targets.emplace_back(prefix + slot.name, slot.tensor);
-      for (const auto& [name, child] : m.children_) walk(*child, prefix + name + ".");
-    };
-    walk(*this, "");
-  };
-  collect(false);
-  collect(true);
+  for (bool buffers : {false, true})
+    visit_tensors("", buffers, [&](const std::string& name, Tensor& t) {
+      targets.emplace_back(name, &t);
+    });
 
   std::set<const TensorImpl*> provided;  // tensors that some present name fills
   std::set<std::string> known;
@@ -172,23 +165,17 @@ void Module::train(bool on) {
 void Module::retype(const std::function<Tensor(const Tensor&)>& convert) {
   // One converted tensor per original, so that tied weights stay tied.
   std::unordered_map<const TensorImpl*, Tensor> done;
-  std::function<void(Module&)> walk = [&](Module& m) {
-    auto apply = [&](Slot& slot, bool parameter) {
-      auto it = done.find(slot.tensor->impl());
+  for (bool buffers : {false, true})
+    visit_tensors("", buffers, [&](const std::string&, Tensor& t) {
+      auto it = done.find(t.impl());
       if (it == done.end()) {
-        Tensor moved = convert(slot.tensor->detach()).detach();
-        if (moved.is_same(*slot.tensor) || moved.storage() == slot.tensor->storage())
-          moved = moved.clone();
-        if (parameter) moved.requires_grad_(true);
-        it = done.emplace(slot.tensor->impl(), moved).first;
+        Tensor moved = convert(t.detach()).detach();
+        if (moved.is_same(t) || moved.storage() == t.storage()) moved = moved.clone();
+        if (!buffers) moved.requires_grad_(true);
+        it = done.emplace(t.impl(), moved).first;
       }
-      *slot.tensor = it->second;
-    };
-    for (auto& slot : m.parameters_) apply(slot, true);
-    for (auto& slot : m.buffers_) apply(slot, false);
-    for (auto& [name, child] : m.children_) walk(*child);
-  };
-  walk(*this);
+      t = it->second;
+    });
 }
 
 void Module::to(Device device) {
