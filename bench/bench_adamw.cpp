@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "bench_util.h"
+#include "core/kernels.h"
 
 namespace lg::bench {
 namespace {
@@ -58,7 +59,7 @@ void run(const Common& common, int64_t numel, int64_t tensors) {
     int64_t ta = 0, tb = 0;
     for (int i = 0; i < 3; ++i) {
       step_all(a, ta, fused);
-      step_all(b, tb, optim::adam_step_reference);
+      step_all(b, tb, adam_step_reference);
     }
     double err = 0;
     for (size_t k = 0; k < a.params.size(); ++k)
@@ -70,7 +71,7 @@ void run(const Common& common, int64_t numel, int64_t tensors) {
           .impl = "reference",
           .shape = shape,
           .pass = "step",
-          .median_ms = median_ms([&] { step_all(s, t, optim::adam_step_reference); }, common)});
+          .median_ms = median_ms([&] { step_all(s, t, adam_step_reference); }, common)});
   if (fused) {
     report({.bench = "adamw",
             .impl = "fused",

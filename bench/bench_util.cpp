@@ -6,6 +6,8 @@
 #include <map>
 #include <tuple>
 
+#include "core/kernels.h"
+
 namespace lg::bench {
 
 Device Common::target() const {

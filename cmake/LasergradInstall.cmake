@@ -1,18 +1,14 @@
-# cmake --install: the library, its headers under include/lasergrad, and a
+# cmake --install: the library layers, the public headers under include/lasergrad, and a
 # package config so that consumers write find_package(lasergrad) and link
 # lasergrad::lasergrad.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS lasergrad EXPORT lasergradTargets
+install(TARGETS ${LG_LIBRARY_LAYERS} EXPORT lasergradTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-foreach(dir core ops nn backends)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION include/lasergrad/${dir}
-    FILES_MATCHING PATTERN "*.h")
-endforeach()
-install(FILES ${PROJECT_SOURCE_DIR}/lasergrad.h ${PROJECT_SOURCE_DIR}/runtime.h
-  DESTINATION include/lasergrad)
+# Only the public API: internal headers stay in the source tree.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/lasergrad DESTINATION include)
 
 install(EXPORT lasergradTargets NAMESPACE lasergrad::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lasergrad)

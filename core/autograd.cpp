@@ -1,10 +1,12 @@
-#include "autograd.h"
+#include <lasergrad/core/autograd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "hooks.h"
 
 namespace lg {
 
@@ -40,7 +42,7 @@ std::atomic<uint64_t> next_sequence_nr{0};
 
 Tensor zeros_for(const OutputMeta& m) {
   Tensor z = Tensor::empty(m.shape, m.dtype, m.device);
-  z.zero_();
+  detail::op_hooks("backward").fill_inplace(z, 0);
   return z;
 }
 }  // namespace
@@ -90,14 +92,14 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grad_outputs) {
            " for a leaf of shape ", shape_str(variable_.shape()));
   Tensor current = variable_.grad();
   if (GradMode::is_enabled()) {  // create_graph: keep the gradient's own graph
-    variable_.set_grad(current.defined() ? current.add(g) : g);
+    variable_.set_grad(current.defined() ? detail::op_hooks("backward").add(current, g) : g);
   } else if (!current.defined()) {
     // Keep the gradient itself only if nothing else can see its memory.
     bool exclusive = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 &&
                      g.is_contiguous() && !g.requires_grad();
-    variable_.set_grad(exclusive ? g : g.detach().clone());
+    variable_.set_grad(exclusive ? g : detail::op_hooks("backward").clone(g.detach()));
   } else {
-    current.add_(g);
+    detail::op_hooks("backward").add_inplace(current, g);
   }
   return {};
 }
@@ -210,7 +212,7 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, std::vector<Tenso
     size_t need = std::max<size_t>(n->output_meta().size(), static_cast<size_t>(input_nr) + 1);
     if (buf.size() < need) buf.resize(need);
     Tensor& slot = buf[input_nr];
-    slot = slot.defined() ? slot.add(g) : std::move(g);
+    slot = slot.defined() ? detail::op_hooks("backward").add(slot, g) : std::move(g);
   };
   for (size_t i = 0; i < roots.size(); ++i)
     add_to_buffer(roots[i].node.get(), roots[i].input_nr, std::move(root_grads[i]));
@@ -247,7 +249,8 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, std::vector<Tenso
       const Edge& e = node->next_edges()[i];
       if (!e.valid()) continue;
       Tensor& g = input_grads[i];
-      if (g.defined() && is_anomaly_enabled() && is_floating(g.dtype()) && !g.all_finite()) {
+      if (g.defined() && is_anomaly_enabled() && is_floating(g.dtype()) &&
+          !detail::op_hooks("detect_anomaly").all_finite(g)) {
         detail::fail("detect_anomaly: backward of '", node->name(), "' returned NaN or Inf in ",
                      "the gradient for its input ", i, " (", g.describe(), ")",
                      node->creation_context().empty() ? "" : "; the op was created as ",
@@ -275,7 +278,7 @@ std::vector<Tensor> root_gradients(const std::vector<Tensor>& outputs,
       LG_CHECK(out.numel() == 1, op, ": grad can be implicitly created only for scalar outputs, ",
                "but the output is ", out.describe(), "; pass a gradient of the same shape");
       g = Tensor::empty(out.shape(), out.dtype(), out.device());
-      g.fill_(1);
+      detail::op_hooks(op).fill_inplace(g, 1);
     } else {
       LG_CHECK(g.shape() == out.shape(), op, ": gradient ", g.describe(),
                " does not match the output ", out.describe());

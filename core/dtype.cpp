@@ -1,6 +1,5 @@
-#include "dtype.h"
-
-#include "error.h"
+#include <lasergrad/core/dtype.h>
+#include <lasergrad/core/error.h>
 
 namespace lg {
 

@@ -1,4 +1,4 @@
-#include "grad_mode.h"
+#include <lasergrad/core/grad_mode.h>
 
 #include <atomic>
 

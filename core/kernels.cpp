@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "hooks.h"
+
 namespace lg {
 namespace {
 using Tables = std::array<std::array<KernelTable, kNumDTypes>, kNumDeviceTypes>;
@@ -42,20 +44,27 @@ void register_device_kernels(DeviceType device, const DeviceKernels& kernels) {
 }
 
 bool has_kernels(DeviceType device) {
-  detail::ensure_runtime();
+  detail::ensure_initialized();
   return registered()[static_cast<size_t>(device)];
 }
 
 const KernelTable& kernel_table(Device device, DType dtype) {
-  detail::ensure_runtime();
+  detail::ensure_initialized();
   LG_CHECK(registered()[static_cast<size_t>(device.type)], "no kernels registered for device ",
            device.str(), " (backend not built or no device present)");
   return tables()[static_cast<size_t>(device.type)][static_cast<size_t>(dtype)];
 }
 
 const DeviceKernels& device_kernels(Device device) {
-  detail::ensure_runtime();
+  detail::ensure_initialized();
   return device_tables()[static_cast<size_t>(device.type)];
+}
+
+Tensor contiguous_copy(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());
+  kernel(&KernelTable::copy, t.device(), t.dtype(), "contiguous")(c, t);
+  return c;
 }
 
 }  // namespace lg

@@ -8,11 +8,11 @@
 // (broadcast inputs come as expanded views with stride 0) with out's shape,
 // already converted to the table's dtype and placed on the table's device.
 #pragma once
+#include <lasergrad/core/scalar.h>
+#include <lasergrad/core/tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include "scalar.h"
-#include "tensor.h"
 
 namespace lg {
 
@@ -52,21 +52,8 @@ struct AttentionProblem {
   double scale = 1.0;
 };
 
-// One Adam/AdamW step (nn/optimizer.h), PyTorch's formulas: AdamW first
-// scales param by 1 - lr * weight_decay (decoupled), Adam adds
-// weight_decay * param to the gradient (L2); then m = beta1 m + (1 - beta1) g,
-// v = beta2 v + (1 - beta2) g^2, param -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps),
-// with the bias corrections bc = 1 - beta^step computed by the caller.
-struct AdamStepArgs {
-  double lr = 1e-3;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weight_decay = 0.0;
-  bool decoupled = false;
-  double bias_correction1 = 1.0;
-  double bias_correction2 = 1.0;
-};
+// The arguments of the ops-level adam_step op (include/lasergrad/ops/adam_step.h).
+struct AdamStepArgs;
 
 struct KernelTable {
   void (*fill)(const Tensor& out, const Scalar& value) = nullptr;
@@ -201,7 +188,7 @@ struct KernelTable {
   void (*topk)(const Tensor& values, const Tensor& indices, const Tensor& in,
                bool largest) = nullptr;
 
-  // ---- optimizers (nn/adam.cpp) ----
+  // ---- optimizers (ops/adam_step.cpp) ----
   // Fused Adam/AdamW step (AdamStepArgs): param, exp_avg and exp_avg_sq are
   // updated in place from grad; all four contiguous with one shape.
   void (*adam_step)(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
@@ -222,6 +209,10 @@ const KernelTable& kernel_table(Device device, DType dtype);
 const DeviceKernels& device_kernels(Device device);
 bool has_kernels(DeviceType device);
 
+// t itself if contiguous, else a contiguous copy made by its device's copy
+// kernel: for backends, which must not call ops (Tensor::contiguous is an op).
+Tensor contiguous_copy(const Tensor& t);
+
 // Fetches one kernel, throwing "op: not implemented for float32 on cuda:0" if absent.
 template <typename Fn>
 Fn kernel(Fn KernelTable::*member, Device device, DType dtype, const char* op) {
@@ -229,13 +220,5 @@ Fn kernel(Fn KernelTable::*member, Device device, DType dtype, const char* op) {
   LG_CHECK(fn != nullptr, op, ": not implemented for ", dtype_name(dtype), " on ", device.str());
   return fn;
 }
-
-namespace detail {
-// Library start-up (registers backends and ops once). Declared in core,
-// defined at the library's top level (runtime.cpp) so that every program
-// that uses core links it: registration is explicit, never a static
-// initialiser that a static library's linker could drop.
-void ensure_runtime();
-}  // namespace detail
 
 }  // namespace lg

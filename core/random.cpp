@@ -1,4 +1,4 @@
-#include "random.h"
+#include <lasergrad/core/random.h>
 
 #include <mutex>
 

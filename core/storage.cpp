@@ -1,9 +1,10 @@
-#include "storage.h"
+#include <lasergrad/core/error.h>
+#include <lasergrad/core/storage.h>
 
 #include <array>
 #include <atomic>
 
-#include "error.h"
+#include "hooks.h"
 #include "kernels.h"
 
 namespace lg {
@@ -34,7 +35,7 @@ void register_allocator(DeviceType type, Allocator* allocator) {
 }
 
 Allocator* allocator_for(Device device) {
-  detail::ensure_runtime();
+  detail::ensure_initialized();
   Allocator* a = allocators()[static_cast<size_t>(device.type)];
   LG_CHECK(a != nullptr, "no allocator for device ", device.str(),
            " (is the backend built and is a device present? see cuda_is_available())");

@@ -1,7 +1,6 @@
-#include "activation.h"
-
-#include "../core/error.h"
-#include "../ops/dropout.h"
+#include <lasergrad/core/error.h>
+#include <lasergrad/nn/activation.h>
+#include <lasergrad/ops/dropout.h>
 
 namespace lg::nn {
 

@@ -1,11 +1,8 @@
-// Adam and AdamW: the fused kernel where the device has one, else the
-// reference in in-place tensor ops (also what the tests hold the kernel to).
-#include <cmath>
+// Adam and AdamW: options, state, and one adam_step op per parameter.
+#include <lasergrad/nn/optimizer.h>
+#include <lasergrad/ops/factory.h>
 
-#include "../core/grad_mode.h"
-#include "../ops/arithmetic.h"
-#include "../ops/factory.h"
-#include "optimizer.h"
+#include <cmath>
 
 namespace lg::optim {
 namespace {
@@ -22,19 +19,6 @@ AdamOptions adam_options(const AdamWOptions& o) {
 }
 
 }  // namespace
-
-void adam_step_reference(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
-                         const Tensor& exp_avg_sq, const AdamStepArgs& a) {
-  NoGradGuard no_grad;
-  Tensor p = param, m = exp_avg, v = exp_avg_sq;
-  Tensor g = grad;
-  if (!a.decoupled && a.weight_decay != 0) g = grad + param * a.weight_decay;
-  if (a.decoupled) p.mul_(1.0 - a.lr * a.weight_decay);
-  m.mul_(a.beta1).add_(g, 1.0 - a.beta1);
-  v.mul_(a.beta2).add_(g * g, 1.0 - a.beta2);
-  const Tensor denom = sqrt(v) / std::sqrt(a.bias_correction2) + a.eps;
-  p.add_(m / denom, -(a.lr / a.bias_correction1));
-}
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions options)
     : Adam("Adam", {ParamGroup{.params = std::move(params)}}, options, false) {}
@@ -73,18 +57,7 @@ void Adam::update(const Group& group, const Tensor& param, const Tensor& grad, S
       .decoupled = decoupled_,
       .bias_correction1 = 1.0 - std::pow(options_.beta1, static_cast<double>(n)),
       .bias_correction2 = 1.0 - std::pow(options_.beta2, static_cast<double>(n))};
-  const Tensor& m = state.at("exp_avg");
-  const Tensor& v = state.at("exp_avg_sq");
-  const auto fused = kernel_table(param.device(), param.dtype()).adam_step;
-  if (fused && param.is_contiguous() && grad.is_contiguous() && m.is_contiguous() &&
-      v.is_contiguous()) {
-    fused(param, grad, m, v, args);
-    param.bump_version();
-    m.bump_version();
-    v.bump_version();
-  } else {
-    adam_step_reference(param, grad, m, v, args);
-  }
+  adam_step(param, grad, state.at("exp_avg"), state.at("exp_avg_sq"), args);
 }
 
 std::vector<std::pair<std::string, double>> Adam::hyper_parameters() const {

@@ -1,9 +1,8 @@
-#include "checkpoint.h"
+#include <lasergrad/nn/checkpoint.h>
+#include <lasergrad/nn/safetensors.h>
 
 #include <charconv>
 #include <type_traits>
-
-#include "safetensors.h"
 
 namespace lg {
 namespace {

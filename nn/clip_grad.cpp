@@ -1,12 +1,11 @@
 // Gradient clipping: one global norm over all gradients, then one in-place scale.
-#include "clip_grad.h"
+#include <lasergrad/core/grad_mode.h>
+#include <lasergrad/nn/clip_grad.h>
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/elementwise_select.h>
+#include <lasergrad/ops/reduction.h>
 
 #include <cmath>
-
-#include "../core/grad_mode.h"
-#include "../ops/arithmetic.h"
-#include "../ops/elementwise_select.h"
-#include "../ops/reduction.h"
 
 namespace lg::nn {
 

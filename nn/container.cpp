@@ -1,4 +1,4 @@
-#include "container.h"
+#include <lasergrad/nn/container.h>
 
 #include <string>
 

@@ -1,11 +1,10 @@
-#include "conv.h"
+#include <lasergrad/core/error.h>
+#include <lasergrad/nn/conv.h>
+#include <lasergrad/nn/init.h>
+#include <lasergrad/ops/factory.h>
 
 #include <cmath>
 #include <sstream>
-
-#include "../core/error.h"
-#include "../ops/factory.h"
-#include "init.h"
 
 namespace lg::nn {
 

@@ -1,10 +1,9 @@
-#include "init.h"
+#include <lasergrad/core/error.h>
+#include <lasergrad/core/grad_mode.h>
+#include <lasergrad/nn/init.h>
+#include <lasergrad/ops/factory.h>
 
 #include <cmath>
-
-#include "../core/error.h"
-#include "../core/grad_mode.h"
-#include "../ops/factory.h"
 
 namespace lg::nn::init {
 

@@ -1,12 +1,11 @@
-#include "linear.h"
+#include <lasergrad/core/error.h>
+#include <lasergrad/nn/init.h>
+#include <lasergrad/nn/linear.h>
+#include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/indexing.h>
+#include <lasergrad/ops/linalg.h>
 
 #include <cmath>
-
-#include "../core/error.h"
-#include "../ops/factory.h"
-#include "../ops/indexing.h"
-#include "../ops/linalg.h"
-#include "init.h"
 
 namespace lg::nn {
 

@@ -1,10 +1,9 @@
 // Learning-rate schedules and the scheduler that applies them.
-#include "lr_scheduler.h"
+#include <lasergrad/nn/lr_scheduler.h>
+#include <lasergrad/ops/factory.h>
 
 #include <cmath>
 #include <numbers>
-
-#include "../ops/factory.h"
 
 namespace lg::optim {
 

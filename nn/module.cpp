@@ -1,6 +1,7 @@
-#include "module.h"
-
 #include <cxxabi.h>
+#include <lasergrad/core/error.h>
+#include <lasergrad/core/grad_mode.h>
+#include <lasergrad/nn/module.h>
 
 #include <cstdlib>
 #include <memory>
@@ -9,9 +10,6 @@
 #include <sstream>
 #include <typeinfo>
 #include <unordered_map>
-
-#include "../core/error.h"
-#include "../core/grad_mode.h"
 
 namespace lg::nn {
 

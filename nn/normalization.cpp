@@ -1,9 +1,8 @@
-#include "normalization.h"
-
-#include "../core/error.h"
-#include "../core/grad_mode.h"
-#include "../ops/factory.h"
-#include "../ops/normalization.h"
+#include <lasergrad/core/error.h>
+#include <lasergrad/core/grad_mode.h>
+#include <lasergrad/nn/normalization.h>
+#include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/normalization.h>
 
 namespace lg::nn {
 

@@ -1,14 +1,13 @@
 // The optimizer base: parameter groups, validation, step's loop, and the
 // state dict (saving, and loading with every check made before any change).
-#include "optimizer.h"
+#include <lasergrad/core/grad_mode.h>
+#include <lasergrad/nn/optimizer.h>
+#include <lasergrad/ops/factory.h>
 
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <set>
-
-#include "../core/grad_mode.h"
-#include "../ops/factory.h"
 
 namespace lg::optim {
 namespace {

@@ -1,11 +1,10 @@
-#include "positional.h"
+#include <lasergrad/core/error.h>
+#include <lasergrad/nn/positional.h>
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/factory.h>
 
 #include <cmath>
 #include <vector>
-
-#include "../core/error.h"
-#include "../ops/arithmetic.h"
-#include "../ops/factory.h"
 
 namespace lg::nn {
 

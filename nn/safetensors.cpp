@@ -1,4 +1,5 @@
-#include "safetensors.h"
+#include <lasergrad/core/grad_mode.h>
+#include <lasergrad/nn/safetensors.h>
 
 #include <algorithm>
 #include <bit>
@@ -7,7 +8,6 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "../core/grad_mode.h"
 #include "file_io.h"
 #include "safetensors_header.h"
 

@@ -1,12 +1,12 @@
 #include "safetensors_header.h"
 
+#include <lasergrad/core/error.h>
+
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
-
-#include "../core/error.h"
 
 namespace lg::detail {
 namespace {

@@ -1,13 +1,13 @@
 // The safetensors JSON header, parsed into a plain description and validated
 // before any tensor memory is allocated (internal to nn/safetensors.cpp).
 #pragma once
+#include <lasergrad/core/dtype.h>
+#include <lasergrad/nn/state_dict.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
-
-#include "../core/dtype.h"
-#include "state_dict.h"
 
 namespace lg::detail {
 

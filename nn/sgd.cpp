@@ -1,8 +1,8 @@
 // SGD with momentum, dampening, Nesterov and L2 weight decay, PyTorch's rules,
 // in in-place tensor ops (each a vectorised kernel; no fused kernel yet).
-#include "../core/grad_mode.h"
-#include "../ops/arithmetic.h"
-#include "optimizer.h"
+#include <lasergrad/core/grad_mode.h>
+#include <lasergrad/nn/optimizer.h>
+#include <lasergrad/ops/arithmetic.h>
 
 namespace lg::optim {
 namespace {

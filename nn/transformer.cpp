@@ -1,13 +1,12 @@
-#include "transformer.h"
-
-#include "../core/error.h"
-#include "../ops/activation.h"
-#include "../ops/arithmetic.h"
-#include "../ops/attention.h"
-#include "../ops/dropout.h"
-#include "../ops/factory.h"
-#include "../ops/linalg.h"
-#include "init.h"
+#include <lasergrad/core/error.h>
+#include <lasergrad/nn/init.h>
+#include <lasergrad/nn/transformer.h>
+#include <lasergrad/ops/activation.h>
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/attention.h>
+#include <lasergrad/ops/dropout.h>
+#include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/linalg.h>
 
 namespace lg::nn {
 

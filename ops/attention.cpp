@@ -1,16 +1,14 @@
-#include "attention.h"
+#include <lasergrad/core/autograd.h>
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/attention.h>
+#include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/linalg.h>
+#include <lasergrad/ops/reduction.h>
+#include <lasergrad/ops/view.h>
 
 #include <cmath>
 
-#include "../core/autograd.h"
-#include "arithmetic.h"
-#include "factory.h"
-#include "linalg.h"
 #include "op_support.h"
-#include "reduction.h"
-#include "registry.h"
-#include "samples.h"
-#include "view.h"
 
 namespace lg {
 namespace {
@@ -157,50 +155,6 @@ Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, 
 Tensor laser_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,
                                  const AttentionOptions& options) {
   return reference(q, k, v, options, true, "laser_attention_reference");
-}
-
-// ---- registry entries ----------------------------------------------------------
-
-void register_attention_ops() {
-  using samples::leaf;
-  using In = std::vector<Tensor>;
-  // Small shapes: Tq != Tk, a bool mask with a fully masked row, an additive
-  // mask broadcast over batch and heads, q laid out as [B,T,H,d] (non-contiguous).
-  auto make_samples = [] {
-    Tensor keep = from_vector(std::vector<bool>{true, true, false, true,  //
-                                                false, false, false, false,  //
-                                                true, false, true, true},
-                              {1, 1, 3, 4});
-    Tensor additive = samples::constant({3, 4}, -1, 1);
-    Tensor q_bthd = leaf({1, 3, 2, 2}).transpose(1, 2).detach().requires_grad_(true);
-    return std::vector<OpSample>{
-        {"plain [1,2,3,2] x [1,2,4,2]", {leaf({1, 2, 3, 2}), leaf({1, 2, 4, 2}), leaf({1, 2, 4, 2})}},
-        {"bool mask with an empty row", {leaf({1, 1, 3, 2}), leaf({1, 1, 4, 2}), leaf({1, 1, 4, 2}), keep}},
-        {"additive mask, q non-contiguous", {q_bthd, leaf({1, 2, 4, 2}), leaf({1, 2, 4, 2}), additive}},
-    };
-  };
-  auto causal_samples = [] {
-    return std::vector<OpSample>{
-        {"causal, Tq < Tk", {leaf({2, 1, 3, 2}), leaf({2, 1, 4, 2}), leaf({2, 1, 4, 2}, -2, 2)}},
-        {"causal, Tq > Tk (first rows see no key)",
-         {leaf({1, 2, 4, 2}), leaf({1, 2, 2, 2}), leaf({1, 2, 2, 2})}},
-        {"causal with a bool mask",
-         {leaf({1, 1, 3, 2}), leaf({1, 1, 3, 2}), leaf({1, 1, 3, 2}),
-          from_vector(std::vector<bool>{true, false, true}, {3})}},
-    };
-  };
-  auto call = [](bool laser, bool causal) {
-    return [laser, causal](const In& in) {
-      AttentionOptions o{.causal = causal, .mask = in.size() > 3 ? in[3] : Tensor()};
-      return laser ? laser_attention(in[0], in[1], in[2], o)
-                   : scaled_dot_product_attention(in[0], in[1], in[2], o);
-    };
-  };
-  // fused_backward: double backward runs the composite formula.
-  register_op({"scaled_dot_product_attention", call(false, false), make_samples, true, true});
-  register_op({"scaled_dot_product_attention.causal", call(false, true), causal_samples, true, true});
-  register_op({"laser_attention", call(true, false), make_samples, true, true});
-  register_op({"laser_attention.causal", call(true, true), causal_samples, true, true});
 }
 
 }  // namespace lg

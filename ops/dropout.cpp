@@ -1,10 +1,8 @@
-#include "dropout.h"
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/dropout.h>
+#include <lasergrad/ops/factory.h>
 
-#include "arithmetic.h"
-#include "factory.h"
 #include "op_support.h"
-#include "registry.h"
-#include "samples.h"
 
 namespace lg {
 
@@ -22,32 +20,6 @@ Tensor dropout(const Tensor& x, double p, bool train) {
   }
   // mul saves the mask, so the backward multiplies by the same mask.
   return x * mask;
-}
-
-}  // namespace lg
-
-// ---- registry entries ----------------------------------------------------------
-
-namespace lg {
-
-void register_dropout_ops() {
-  using samples::leaf;
-  using samples::strided_leaf;
-  // Every evaluation must draw the same mask for the finite differences: the
-  // call seeds the generator, and restores its state so other draws are unaffected.
-  register_op({"dropout",
-               [](const std::vector<Tensor>& in) {
-                 RngState state = get_rng_state();
-                 manual_seed(77);
-                 Tensor out = dropout(in[0], 0.4, /*train=*/true);
-                 set_rng_state(state);
-                 return out;
-               },
-               [] {
-                 return std::vector<OpSample>{
-                     {"[4,5]", {leaf({4, 5})}},
-                     {"non-contiguous [2,3,4]", {strided_leaf({2, 3, 4})}}};
-               }});
 }
 
 }  // namespace lg

@@ -1,4 +1,4 @@
-#include "factory.h"
+#include <lasergrad/ops/factory.h>
 
 #include <cmath>
 #include <cstring>

@@ -1,10 +1,10 @@
-#include "gradcheck.h"
+#include <lasergrad/core/autograd.h>
+#include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/gradcheck.h>
 
 #include <cmath>
 #include <sstream>
 
-#include "../core/autograd.h"
-#include "factory.h"
 #include "op_support.h"
 
 namespace lg {

@@ -1,7 +1,8 @@
 // In-place Tensor methods (add_, mul_, zero_, fill_, copy_, ...). They bump
 // the storage's version counter, which autograd checks, and are not recorded:
 // they are for optimizer updates and buffers under NoGradGuard.
-#include "arithmetic.h"
+#include <lasergrad/ops/arithmetic.h>
+
 #include "op_support.h"
 
 namespace lg {

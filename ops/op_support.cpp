@@ -1,9 +1,9 @@
 #include "op_support.h"
 
-#include <sstream>
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/reduction.h>
 
-#include "arithmetic.h"
-#include "reduction.h"
+#include <sstream>
 
 namespace lg::detail {
 namespace {

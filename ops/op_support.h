@@ -2,11 +2,12 @@
 // graph, type promotion, broadcasting, and forward helpers that bypass
 // autograd. Not part of the public API.
 #pragma once
+#include <lasergrad/core/autograd.h>
+
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "../core/autograd.h"
 #include "../core/kernels.h"
 
 namespace lg::detail {

@@ -1,16 +1,14 @@
-#include "pool.h"
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/conv.h>
+#include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/pool.h>
+#include <lasergrad/ops/reduction.h>
+#include <lasergrad/ops/view.h>
 
 #include <cmath>
 #include <string>
 
-#include "arithmetic.h"
-#include "conv.h"
-#include "factory.h"
 #include "op_support.h"
-#include "reduction.h"
-#include "registry.h"
-#include "samples.h"
-#include "view.h"
 
 namespace lg {
 
@@ -122,45 +120,6 @@ Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> kernel_size,
   return avg_pool(
       make_pool("avg_pool2d", x, 2, kernel_size, options.stride, options.padding, {1, 1}),
       options.count_include_pad);
-}
-
-}  // namespace lg
-
-// ---- registry entries ----------------------------------------------------------
-
-namespace lg {
-
-void register_pool_ops() {
-  using samples::leaf;
-  using samples::strided_leaf;
-  using In = std::vector<Tensor>;
-  auto samples_of = [](Shape shape) {
-    return [shape] {
-      Shape unbatched(shape.begin() + 1, shape.end());
-      return std::vector<OpSample>{{shape_str(shape), {leaf(shape)}},
-                                   {"non-contiguous " + shape_str(shape), {strided_leaf(shape)}},
-                                   {"unbatched " + shape_str(unbatched), {leaf(unbatched)}}};
-    };
-  };
-  register_op({"max_pool1d",
-               [](const In& in) { return max_pool1d(in[0], 3, {.stride = 2, .padding = 1}); },
-               samples_of({2, 2, 7})});
-  register_op({"max_pool2d",
-               [](const In& in) {
-                 return max_pool2d(in[0], {2, 3}, {.stride = {1, 2}, .padding = {1, 1}});
-               },
-               samples_of({1, 2, 4, 5})});
-  register_op({"avg_pool1d",
-               [](const In& in) {
-                 return avg_pool1d(in[0], 3,
-                                   {.stride = 2, .padding = 1, .count_include_pad = false});
-               },
-               samples_of({2, 2, 7})});
-  register_op({"avg_pool2d",
-               [](const In& in) {
-                 return avg_pool2d(in[0], {2, 3}, {.padding = {1, 1}});
-               },
-               samples_of({1, 2, 4, 5})});
 }
 
 }  // namespace lg

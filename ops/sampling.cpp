@@ -1,16 +1,14 @@
-#include "sampling.h"
+#include <lasergrad/core/random.h>
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/indexing.h>
+#include <lasergrad/ops/reduction.h>
+#include <lasergrad/ops/sampling.h>
+#include <lasergrad/ops/view.h>
 
 #include <algorithm>
 
-#include "../core/random.h"
-#include "arithmetic.h"
-#include "factory.h"
-#include "indexing.h"
 #include "op_support.h"
-#include "reduction.h"
-#include "registry.h"
-#include "samples.h"
-#include "view.h"
 
 namespace lg {
 using detail::BackwardArgs;
@@ -85,30 +83,6 @@ TopK topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool /*sorted*/
         return std::vector<Tensor>{detail::grad_for(g.reshape(in.shape), in)};
       });
   return {values, indices};
-}
-
-}  // namespace lg
-
-// ---- registry entries ----------------------------------------------------------
-
-namespace lg {
-
-void register_sampling_ops() {
-  using samples::leaf;
-  using samples::strided_leaf;
-  // Uniform samples have no ties, so the selection is locally constant.
-  register_op({"topk",
-               [](const std::vector<Tensor>& in) {
-                 Tensor last = topk(in[0], 2).values.reshape({-1});
-                 Tensor first = topk(in[0], 2, 0, /*largest=*/false).values.reshape({-1});
-                 return cat({last, first});
-               },
-               [] {
-                 return std::vector<OpSample>{
-                     {"[3,5]", {leaf({3, 5})}},
-                     {"non-contiguous [2,3,4]", {strided_leaf({2, 3, 4})}},
-                 };
-               }});
 }
 
 }  // namespace lg

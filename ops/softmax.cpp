@@ -1,11 +1,9 @@
-#include "softmax.h"
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/reduction.h>
+#include <lasergrad/ops/softmax.h>
 
-#include "arithmetic.h"
-#include "factory.h"
 #include "op_support.h"
-#include "reduction.h"
-#include "registry.h"
-#include "samples.h"
 
 namespace lg {
 using detail::BackwardArgs;
@@ -57,36 +55,5 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
 
 Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, false); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, true); }
-
-// ---- registry entries ----------------------------------------------------------
-
-void register_softmax_ops() {
-  using samples::leaf;
-  using samples::strided_leaf;
-  auto constant_dim = [](int64_t d) { return full({}, d, {.dtype = kInt64}); };
-  // Each sample is {input, dim}: the last dim (the kernel's row path), inner
-  // dims and the first (its strip path), size-1 and non-contiguous inputs.
-  auto samples = [constant_dim] {
-    return std::vector<OpSample>{
-        {"[3,5] dim -1", {leaf({3, 5}, -3, 3), constant_dim(-1)}},
-        {"[2,3,4] dim 1", {leaf({2, 3, 4}, -3, 3), constant_dim(1)}},
-        {"[4,3] dim 0", {leaf({4, 3}, -3, 3), constant_dim(0)}},
-        {"[3,1,4] dim 1 (size 1)", {leaf({3, 1, 4}, -3, 3), constant_dim(1)}},
-        {"non-contiguous [2,3,4] dim -1", {strided_leaf({2, 3, 4}, -3, 3), constant_dim(-1)}},
-        {"non-contiguous [4,5] dim 0", {strided_leaf({4, 5}, -3, 3), constant_dim(0)}},
-    };
-  };
-  register_op(
-      {.name = "softmax",
-       .call = [](const std::vector<Tensor>& in) { return softmax(in[0], in[1].item<int64_t>()); },
-       .samples = samples,
-       .fused_backward = true});
-  register_op(
-      {.name = "log_softmax",
-       .call =
-           [](const std::vector<Tensor>& in) { return log_softmax(in[0], in[1].item<int64_t>()); },
-       .samples = samples,
-       .fused_backward = true});
-}
 
 }  // namespace lg

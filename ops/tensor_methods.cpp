@@ -1,8 +1,9 @@
 // Tensor's math convenience methods, declared in core/tensor.h and defined
 // here over the ops (the one documented exception to "core includes no op").
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/reduction.h>
+
 #include "../core/kernels.h"
-#include "arithmetic.h"
-#include "reduction.h"
 
 namespace lg {
 

@@ -2,13 +2,13 @@
 // var/std, cumsum) against simple float64 references on random inputs,
 // special values, and every error path.
 #include <doctest/doctest.h>
-#include <lasergrad/backends/cpu/vector_math.h>
 #include <lasergrad/lasergrad.h>
-
-#include "test_util.h"
 
 #include <cmath>
 #include <functional>
+
+#include "backends/cpu/vector_math.h"
+#include "test_util.h"
 
 using namespace lg;
 

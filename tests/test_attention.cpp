@@ -2,11 +2,12 @@
 // random inputs (forward and gradients), LASER's robustness where the paper's
 // global-max formula underflows, the bounds LASER obeys, and error paths.
 #include <doctest/doctest.h>
+#include <lasergrad/lasergrad.h>
 
 #include <cfloat>
 #include <cmath>
-#include <lasergrad/backends/cpu/vector_math.h>
-#include <lasergrad/lasergrad.h>
+
+#include "backends/cpu/vector_math.h"
 
 using namespace lg;
 

@@ -1,10 +1,12 @@
 // Tensors: dtypes and promotion, scalars, factories, printing, in-place ops
 // and version counters, RNG reproducibility, threading and the kernel table.
 #include <doctest/doctest.h>
-
-#include <lasergrad/backends/cpu/cpu_allocator.h>
 #include <lasergrad/lasergrad.h>
+
 #include <sstream>
+
+#include "backends/cpu/cpu_allocator.h"
+#include "core/kernels.h"
 
 using namespace lg;
 

@@ -2,7 +2,6 @@
 // inputs as its CPU twin and must agree. Exits 77 (ctest: skipped) without a GPU.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
-#include <lasergrad/core/kernels.h>
 #include <lasergrad/lasergrad.h>
 
 #include <cmath>
@@ -11,6 +10,8 @@
 #include <limits>
 #include <utility>
 #include <vector>
+
+#include "core/kernels.h"
 
 using namespace lg;
 

@@ -1,9 +1,9 @@
 // The contract for ops whose backward is a fused kernel: plain backward runs
 // the kernel; create_graph runs the composite formula, or throws clearly.
 #include <doctest/doctest.h>
-
 #include <lasergrad/lasergrad.h>
-#include <lasergrad/ops/op_support.h>
+
+#include "ops/op_support.h"
 
 using namespace lg;
 

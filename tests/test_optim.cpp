@@ -12,6 +12,7 @@
 #include <cstring>
 #include <numbers>
 
+#include "core/kernels.h"
 #include "test_util.h"
 
 using namespace lg;
@@ -275,7 +276,7 @@ TEST_CASE("fused adam_step kernel agrees with adam_step_reference on random data
                             .bias_correction1 = 1 - std::pow(0.9, t),
                             .bias_correction2 = 1 - std::pow(0.99, t)};
           fused(p1, g, m1, v1, args);
-          optim::adam_step_reference(p2, g, m2, v2, args);
+          adam_step_reference(p2, g, m2, v2, args);
         }
         const double tol = dtype == kFloat64 ? 1e-15 : 1e-6;
         check_close(p1, p2.to_vector<double>(), tol);

@@ -6,7 +6,6 @@
 // depending on inlining (GCC bug 105329); the tests build such headers a lot.
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
-#include <lasergrad/nn/file_io.h>
 #include <lasergrad/nn/safetensors.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include <fstream>
 #include <random>
 
+#include "nn/file_io.h"
 #include "test_util.h"
 
 using namespace lg;

@@ -33,8 +33,8 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   }
   auto la = matrix_operand(M, K, a_in.strides()[1], a_in.strides()[2]);
   auto lb = matrix_operand(K, N, b_in.strides()[1], b_in.strides()[2]);
-  Tensor a = la ? a_in : a_in.contiguous();
-  Tensor b = lb ? b_in : b_in.contiguous();
+  Tensor a = la ? a_in : contiguous_copy(a_in);
+  Tensor b = lb ? b_in : contiguous_copy(b_in);
   if (!la) la = matrix_operand(M, K, K, 1);
   if (!lb) lb = matrix_operand(K, N, N, 1);
   const T* pa = ptr<T>(a);
@@ -68,7 +68,7 @@ void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Ten
   T* c = ptr<T>(out);
   T beta = T(0);
   if (bias.defined()) {
-    Tensor b = bias.contiguous();
+    Tensor b = contiguous_copy(bias);
     const T* pb = ptr<T>(b);
 #pragma omp parallel for if (M * N > kParallelGrain) schedule(static)
     for (int64_t i = 0; i < M; ++i) std::copy(pb, pb + N, c + i * N);
@@ -80,8 +80,8 @@ void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Ten
   // weight [N,K] read as weightᵀ [K,N].
   auto lx = matrix_operand(M, K, x_in.strides()[0], x_in.strides()[1]);
   auto lw = matrix_operand(K, N, w_in.strides()[1], w_in.strides()[0]);
-  Tensor x = lx ? x_in : x_in.contiguous();
-  Tensor w = lw ? w_in : w_in.contiguous();
+  Tensor x = lx ? x_in : contiguous_copy(x_in);
+  Tensor w = lw ? w_in : contiguous_copy(w_in);
   if (!lx) lx = matrix_operand(M, K, K, 1);
   if (!lw) lw = matrix_operand(K, N, 1, K);
   gemm<T>(lx->transposed ? CblasTrans : CblasNoTrans, lw->transposed ? CblasTrans : CblasNoTrans, M,

@@ -5,11 +5,11 @@
 // Under AddressSanitizer nothing is cached, so use-after-free stays visible.
 #include "cpu_allocator.h"
 
+#include <lasergrad/core/error.h>
+
 #include <bit>
 #include <cstdlib>
 #include <string>
-
-#include "../../core/error.h"
 
 namespace lg::cpu {
 namespace {

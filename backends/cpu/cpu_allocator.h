@@ -1,12 +1,12 @@
 // Host memory for CPU tensors: 64-byte aligned, with large blocks cached for
 // reuse (see cpu_allocator.cpp for why).
 #pragma once
+#include <lasergrad/core/storage.h>
+
 #include <cstddef>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
-
-#include "../../core/storage.h"
 
 namespace lg::cpu {
 

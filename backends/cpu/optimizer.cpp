@@ -9,6 +9,8 @@
 #include <immintrin.h>
 #endif
 
+#include <lasergrad/ops/adam_step.h>
+
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 

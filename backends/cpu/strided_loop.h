@@ -3,14 +3,13 @@
 // kernel body runs on 1-d runs (count, per-operand pointers and strides), so
 // the contiguous case is a plain loop the compiler vectorises.
 #pragma once
+#include <lasergrad/core/tensor.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
-
-#include "../../core/tensor.h"
 
 namespace lg::cpu {
 

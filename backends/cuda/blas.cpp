@@ -104,8 +104,8 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   }
   auto la = matrix_operand(M, K, a_in.strides()[1], a_in.strides()[2]);
   auto lb = matrix_operand(K, N, b_in.strides()[1], b_in.strides()[2]);
-  Tensor a = la ? a_in : a_in.contiguous();
-  Tensor b = lb ? b_in : b_in.contiguous();
+  Tensor a = la ? a_in : contiguous_copy(a_in);
+  Tensor b = lb ? b_in : contiguous_copy(b_in);
   if (!la) la = matrix_operand(M, K, K, 1);
   if (!lb) lb = matrix_operand(K, N, N, 1);
 

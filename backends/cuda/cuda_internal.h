@@ -3,11 +3,11 @@
 // fills.
 #pragma once
 #include <cuda_runtime.h>
+#include <lasergrad/core/storage.h>
 
 #include <initializer_list>
 
 #include "../../core/kernels.h"
-#include "../../core/storage.h"
 
 namespace lg::cuda {
 

@@ -47,6 +47,21 @@ if(BUILD_TYPE)
 endif()
 run_step("install into ${prefix}" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} ${config_args})
 
+# Only the public API is installed: include/lasergrad/{lasergrad.h,runtime.h}
+# and include/lasergrad/{core,ops,nn}/*.h, none of the internal headers.
+file(GLOB_RECURSE installed_headers RELATIVE ${prefix}/include ${prefix}/include/*)
+foreach(header ${installed_headers})
+  if(NOT header MATCHES "^lasergrad/((core|ops|nn)/)?[a-z_]+\\.h$"
+     OR header MATCHES "/(kernels|op_support|registry|samples|philox|file_io|safetensors_header)\\.h$")
+    message(FATAL_ERROR "the package installs ${header}, which is not part of the public API")
+  endif()
+endforeach()
+list(LENGTH installed_headers header_count)
+if(header_count LESS 30)
+  message(FATAL_ERROR "the package installs only ${header_count} headers under ${prefix}/include")
+endif()
+message(STATUS "installed headers: ${header_count}, all public")
+
 set(configure_args -S ${consumer_src} -B ${consumer_build} -G ${GENERATOR}
     -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_BUILD_TYPE=${BUILD_TYPE}
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON)

@@ -4,9 +4,12 @@
 //   lg-gradcheck --list     print the registered ops
 // Prints a table (op, samples, max abs err, max rel err, PASS/FAIL) and exits
 // non-zero if any check fails.
+#include <lasergrad/lasergrad.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <lasergrad/lasergrad.h>
+
+#include "testing/registry.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Gradient-check lasergrad's registered ops (float64 finite differences)"};
@@ -23,15 +26,15 @@ int main(int argc, char** argv) {
   app.add_option("ops", names, "Ops to check (default: all)");
   CLI11_PARSE(app, argc, argv);
 
-  const auto& registry = lg::op_registry();
+  const std::vector<const lg::OpInfo*> registry = lg::op_registry();
   if (list) {
-    for (const lg::OpInfo& op : registry)
-      std::printf("%s%s\n", op.name.c_str(), op.fused_backward ? "  (fused backward)" : "");
+    for (const lg::OpInfo* op : registry)
+      std::printf("%s%s\n", op->name.c_str(), op->fused_backward ? "  (fused backward)" : "");
     return 0;
   }
   std::vector<const lg::OpInfo*> selected;
   if (names.empty()) {
-    for (const lg::OpInfo& op : registry) selected.push_back(&op);
+    selected = registry;
   } else {
     for (const std::string& n : names) {
       const lg::OpInfo* op = lg::find_op(n);

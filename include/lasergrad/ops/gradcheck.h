@@ -20,9 +20,9 @@ struct GradcheckResult {
   bool ok = true;
   double max_abs_error = 0;
   double max_rel_error = 0;
-  int worst_input = -1;       // which input holds the worst element
-  int64_t worst_index = -1;   // its flat index in that input
-  double numeric = 0;         // the Jacobian entry at the worst element
+  int worst_input = -1;      // which input holds the worst element
+  int64_t worst_index = -1;  // its flat index in that input
+  double numeric = 0;        // the Jacobian entry at the worst element
   double analytic = 0;
   std::string message;
 };

@@ -1,9 +1,9 @@
 #include "samples.h"
 
-#include <numeric>
+#include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/factory.h>
 
-#include "arithmetic.h"
-#include "factory.h"
+#include <numeric>
 
 namespace lg::samples {
 

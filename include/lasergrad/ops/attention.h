@@ -9,8 +9,8 @@
 namespace lg {
 
 struct AttentionOptions {
-  bool causal = false;           // bottom-right aligned when Tq != Tk
-  Tensor mask = {};              // broadcastable to [B,H,Tq,Tk]: bool keep-mask or additive float
+  bool causal = false;  // bottom-right aligned when Tq != Tk
+  Tensor mask = {};     // broadcastable to [B,H,Tq,Tk]: bool keep-mask or additive float
   std::optional<double> scale = {};  // default 1/sqrt(d)
 };
 

@@ -1,6 +1,7 @@
 #include "registry.h"
 
-#include "../core/kernels.h"
+#include <deque>
+#include <mutex>
 
 namespace lg {
 
@@ -22,26 +23,41 @@ void register_softmax_ops();
 void register_loss_ops();
 
 namespace {
-std::vector<OpInfo>& registry() {
-  static std::vector<OpInfo> ops;
+// A deque, so that a pointer from find_op stays valid when entries are added.
+std::deque<OpInfo>& registry() {
+  static std::deque<OpInfo> ops;
   return ops;
+}
+std::mutex& registry_mutex() {
+  static std::mutex m;
+  return m;
+}
+void register_builtins_once() {
+  static std::once_flag once;
+  std::call_once(once, register_builtin_ops);
 }
 }  // namespace
 
 void register_op(OpInfo info) {
+  std::lock_guard<std::mutex> lock(registry_mutex());
   for (const OpInfo& op : registry())
     LG_CHECK(op.name != info.name, "register_op: an op named '", info.name,
              "' is already registered");
   registry().push_back(std::move(info));
 }
 
-const std::vector<OpInfo>& op_registry() {
-  detail::ensure_runtime();
-  return registry();
+std::vector<const OpInfo*> op_registry() {
+  register_builtins_once();
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  std::vector<const OpInfo*> ops;
+  for (const OpInfo& op : registry()) ops.push_back(&op);
+  return ops;
 }
 
 const OpInfo* find_op(const std::string& name) {
-  for (const OpInfo& op : op_registry())
+  register_builtins_once();
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  for (const OpInfo& op : registry())
     if (op.name == name) return &op;
   return nullptr;
 }

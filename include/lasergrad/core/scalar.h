@@ -33,9 +33,12 @@ class Scalar {
   int64_t to_int() const { return kind_ == Kind::Float ? static_cast<int64_t>(d_) : i_; }
   template <typename T>
   T to() const {
-    if constexpr (std::is_same_v<T, bool>) return kind_ == Kind::Float ? d_ != 0 : i_ != 0;
-    else if constexpr (std::is_floating_point_v<T>) return static_cast<T>(to_double());
-    else return static_cast<T>(to_int());
+    if constexpr (std::is_same_v<T, bool>)
+      return kind_ == Kind::Float ? d_ != 0 : i_ != 0;
+    else if constexpr (std::is_floating_point_v<T>)
+      return static_cast<T>(to_double());
+    else
+      return static_cast<T>(to_int());
   }
   // The dtype a number of this kind has on its own (Python's rule: float -> float32).
   DType default_dtype() const {

@@ -3,11 +3,11 @@
 // (several shapes, broadcasting, non-contiguous inputs). The generic test and
 // the lg-gradcheck tool gradcheck every entry in float64.
 #pragma once
+#include <lasergrad/core/tensor.h>
+
 #include <functional>
 #include <string>
 #include <vector>
-
-#include "../core/tensor.h"
 
 namespace lg {
 
@@ -24,11 +24,14 @@ struct OpInfo {
   bool fused_backward = false;  // its backward is a fused kernel (see design.md)
 };
 
+// Thread-safe. Entries are never removed or moved, so the pointers that
+// op_registry() and find_op() return stay valid for the program's life.
 void register_op(OpInfo info);
-const std::vector<OpInfo>& op_registry();
+// Every entry in registration order (the built-in ops are registered on first use).
+std::vector<const OpInfo*> op_registry();
 const OpInfo* find_op(const std::string& name);  // nullptr if absent
 
-// Registers the built-in ops; called once from library start-up.
+// Registers the built-in ops (once, from the first op_registry or find_op).
 void register_builtin_ops();
 
 }  // namespace lg

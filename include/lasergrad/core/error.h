@@ -28,7 +28,7 @@ template <typename... Args>
 }  // namespace lg
 
 // LG_CHECK(cond, "op: message ", value, ...) throws lg::Error when cond is false.
-#define LG_CHECK(cond, ...)                          \
-  do {                                               \
-    if (!(cond)) ::lg::detail::fail(__VA_ARGS__);    \
+#define LG_CHECK(cond, ...)                       \
+  do {                                            \
+    if (!(cond)) ::lg::detail::fail(__VA_ARGS__); \
   } while (false)

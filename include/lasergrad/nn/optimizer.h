@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "../core/kernels.h"
 #include "../core/tensor.h"
+#include "../ops/adam_step.h"
 #include "state_dict.h"
 
 namespace lg::optim {
@@ -139,13 +139,13 @@ class SGD : public Optimizer {
 // ---- Adam and AdamW ----
 // PyTorch's Adam (weight decay as L2: grad + weight_decay * p) and AdamW
 // (decoupled: p *= 1 - lr * weight_decay first), bias-corrected; see
-// AdamStepArgs in core/kernels.h for the formulas. State: state.<i>.exp_avg,
+// AdamStepArgs in ops/adam_step.h for the formulas. State: state.<i>.exp_avg,
 // .exp_avg_sq (like the parameter) and .step (int64 0-d, CPU).
 //
-// The step is one fused kernel pass per parameter (KernelTable::adam_step)
-// where the device has that kernel and param and grad are contiguous;
-// otherwise (CUDA today, strided parameters or gradients) it runs
-// adam_step_reference, the same update in in-place tensor ops.
+// The step is lg::adam_step per parameter: one fused kernel pass where the
+// device has that kernel and param and grad are contiguous; otherwise (CUDA
+// today, strided parameters or gradients) adam_step_reference, the same
+// update in in-place tensor ops.
 struct AdamOptions {
   double lr = 1e-3;
   double beta1 = 0.9;
@@ -184,11 +184,5 @@ class AdamW : public Adam {
   AdamW(std::vector<Tensor> params, AdamWOptions options = {});
   AdamW(std::vector<ParamGroup> groups, AdamWOptions options = {});
 };
-
-// The Adam/AdamW step written with lasergrad's in-place tensor ops (any
-// device, any strides): the reference the fused kernel is tested against and
-// the fallback where it is absent. Runs under NoGradGuard; args as for the kernel.
-void adam_step_reference(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
-                         const Tensor& exp_avg_sq, const AdamStepArgs& args);
 
 }  // namespace lg::optim

@@ -4,8 +4,8 @@
 #pragma once
 #include <vector>
 
-#include "../core/random.h"
 #include "../core/grad_mode.h"
+#include "../core/random.h"
 #include "../core/tensor.h"
 
 namespace lg {

@@ -60,9 +60,7 @@ class Node : public std::enable_shared_from_this<Node> {
   uint64_t sequence_nr() const { return sequence_nr_; }
   // One edge per input of the forward op; invalid where no gradient is needed.
   std::vector<Edge>& next_edges() { return next_edges_; }
-  bool needs_input_grad(size_t i) const {
-    return i < next_edges_.size() && next_edges_[i].valid();
-  }
+  bool needs_input_grad(size_t i) const { return i < next_edges_.size() && next_edges_[i].valid(); }
   std::vector<OutputMeta>& output_meta() { return output_meta_; }
   // What the node was created from, for anomaly messages ("mul(float32[2,3], ...)").
   std::string& creation_context() { return creation_context_; }

@@ -1,8 +1,9 @@
 // Helpers for op-registry sample generators: float64 leaves with controlled
 // value ranges, contiguous or not.
 #pragma once
-#include "../core/grad_mode.h"
-#include "../core/tensor.h"
+#include <lasergrad/core/grad_mode.h>
+#include <lasergrad/core/tensor.h>
+
 #include "registry.h"
 
 namespace lg::samples {

@@ -52,9 +52,9 @@ class BatchNorm1d : public Module {
 
   int64_t num_features;
   double eps, momentum;
-  Tensor weight, bias;                     // [C], undefined without affine
-  Tensor running_mean, running_var;        // [C] buffers, undefined without tracking
-  Tensor num_batches_tracked;              // int64 0-d buffer
+  Tensor weight, bias;               // [C], undefined without affine
+  Tensor running_mean, running_var;  // [C] buffers, undefined without tracking
+  Tensor num_batches_tracked;        // int64 0-d buffer
 };
 
 }  // namespace lg::nn

@@ -57,7 +57,8 @@ class CustomFunctionNode : public Node {
     ctx.unpacked_.clear();
     for (const SavedTensor& s : ctx.saved_) ctx.unpacked_.push_back(s.unpack(self));
     std::vector<Tensor> grads;
-    if constexpr (std::is_invocable_v<decltype(&Derived::backward), Context&, std::vector<Tensor>>) {
+    if constexpr (std::is_invocable_v<decltype(&Derived::backward), Context&,
+                                      std::vector<Tensor>>) {
       grads = Derived::backward(ctx, std::move(grad_outputs));
     } else {
       grads = Derived::backward(ctx, grad_outputs[0]);
@@ -102,7 +103,8 @@ struct Function {
       return result;
     }
     collect_next_edges(*node, tensor_args);
-    for (const Tensor& t : tensor_args) node->input_meta.push_back({t.shape(), t.dtype(), t.device()});
+    for (const Tensor& t : tensor_args)
+      node->input_meta.push_back({t.shape(), t.dtype(), t.device()});
     std::vector<Tensor*> outputs;
     if constexpr (std::is_same_v<decltype(result), Tensor>) {
       outputs.push_back(&result);
