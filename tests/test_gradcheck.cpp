@@ -35,6 +35,19 @@ struct DetachedBackward : Function<DetachedBackward> {
   }
 };
 
+// A fused-style op whose create_graph backward (the one double backward
+// differentiates) is differentiable but twice the plain one.
+struct WrongUnderCreateGraph : Function<WrongUnderCreateGraph> {
+  static Tensor forward(Context& ctx, const Tensor& x) {
+    ctx.save({x});
+    return x * x * x;
+  }
+  static std::vector<Tensor> backward(Context& ctx, const Tensor& g) {
+    const double factor = GradMode::is_enabled() ? 6.0 : 3.0;
+    return {factor * ctx.saved(0) * ctx.saved(0) * g};
+  }
+};
+
 }  // namespace
 
 TEST_CASE("gradcheck passes a correct op and reports its worst element") {
@@ -79,4 +92,15 @@ TEST_CASE("gradgradcheck catches a backward that is not differentiable") {
   auto good = [](const std::vector<Tensor>& in) { return in[0] * in[0] * in[0]; };
   auto r = gradgradcheck(good, {x});
   CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("gradgradcheck catches a create_graph backward that differs from the plain one") {
+  Tensor x = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  auto fn = [](const std::vector<Tensor>& in) { return WrongUnderCreateGraph::apply(in[0]); };
+  CHECK(gradcheck(fn, {x}).ok);
+  GradcheckResult r = gradgradcheck(fn, {x});
+  CHECK_FALSE(r.ok);
+  CHECK(r.worst_input == 0);
+  CHECK(r.message.find("under create_graph differs from the plain backward at input 0") !=
+        std::string::npos);
 }
