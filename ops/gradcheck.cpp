@@ -78,10 +78,22 @@ GradcheckResult compare_create_graph_backward(const GradcheckFn& fn,
   return r;
 }
 
+// A negative or NaN tolerance passes every check and eps = 0 divides by zero:
+// reject them before they give a meaningless verdict.
+void check_options(const GradcheckOptions& o, const char* fn) {
+  LG_CHECK(std::isfinite(o.eps) && o.eps > 0, fn, ": option eps must be a positive finite ",
+           "finite-difference step, got ", o.eps);
+  LG_CHECK(std::isfinite(o.atol) && o.atol >= 0, fn,
+           ": option atol must be a finite number >= 0, got ", o.atol);
+  LG_CHECK(std::isfinite(o.rtol) && o.rtol >= 0, fn,
+           ": option rtol must be a finite number >= 0, got ", o.rtol);
+}
+
 }  // namespace
 
 GradcheckResult gradcheck(const GradcheckMultiFn& fn, const std::vector<Tensor>& inputs,
                           GradcheckOptions options) {
+  check_options(options, "gradcheck");
   std::vector<int> checked;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined() || !inputs[i].requires_grad()) continue;
@@ -105,7 +117,10 @@ GradcheckResult gradcheck(const GradcheckMultiFn& fn, const std::vector<Tensor>&
     if (!finite) abs_err = rel_err = INFINITY;
     r.max_abs_error = std::max(r.max_abs_error, abs_err);
     if (std::fabs(numeric) > options.atol) r.max_rel_error = std::max(r.max_rel_error, rel_err);
-    double ratio = abs_err / (options.atol + options.rtol * std::fabs(numeric));
+    // A NaN ratio (NaN numeric, or 0/0 at zero tolerances) would never become
+    // the worst element and leave the failure without a message.
+    double ratio = abs_err == 0 ? 0 : abs_err / (options.atol + options.rtol * std::fabs(numeric));
+    if (!finite || std::isnan(ratio)) ratio = INFINITY;
     if (ratio > worst_ratio) {
       worst_ratio = ratio;
       r.worst_input = input;
@@ -187,6 +202,7 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
 
 GradcheckResult gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
                               GradcheckOptions options) {
+  check_options(options, "gradgradcheck");
   std::vector<int> checked;
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].defined() && inputs[i].requires_grad()) checked.push_back(static_cast<int>(i));

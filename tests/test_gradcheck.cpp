@@ -1,7 +1,7 @@
 // gradcheck itself: it must fail on a wrong backward and say where.
 #include <doctest/doctest.h>
 
-#include <lasergrad/lasergrad.h>
+#include "test_util.h"
 
 using namespace lg;
 
@@ -103,4 +103,29 @@ TEST_CASE("gradgradcheck catches a create_graph backward that differs from the p
   CHECK(r.worst_input == 0);
   CHECK(r.message.find("under create_graph differs from the plain backward at input 0") !=
         std::string::npos);
+}
+
+TEST_CASE("gradcheck and gradgradcheck reject bad tolerances and eps, naming option and value") {
+  Tensor x = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  auto fn = [](const std::vector<Tensor>& in) { return in[0] * in[0]; };
+  CHECK_ERROR(gradcheck(fn, {x}, {.eps = 0}), "gradcheck: option eps", "got 0");
+  CHECK_ERROR(gradcheck(fn, {x}, {.eps = -1e-6}), "option eps", "-1e-06");
+  CHECK_ERROR(gradcheck(fn, {x}, {.eps = NAN}), "option eps", "nan");
+  CHECK_ERROR(gradcheck(fn, {x}, {.atol = -1, .rtol = -1}), "option atol", "-1");
+  CHECK_ERROR(gradcheck(fn, {x}, {.rtol = -1}), "option rtol", "-1");
+  CHECK_ERROR(gradcheck(fn, {x}, {.atol = INFINITY}), "option atol", "inf");
+  CHECK_ERROR(gradgradcheck(fn, {x}, {.eps = 0}), "gradgradcheck: option eps", "got 0");
+  CHECK_ERROR(gradgradcheck(fn, {x}, {.rtol = NAN}), "gradgradcheck: option rtol", "nan");
+  CHECK(gradcheck(fn, {x}, {.atol = 0, .rtol = 1e-3}).ok);  // zero atol is a valid choice
+}
+
+TEST_CASE("a gradient that is NaN everywhere fails with a message naming an element") {
+  Tensor x = from_vector(std::vector<double>{-1.0, -2.0}, {2}, {.dtype = kFloat64});
+  x.requires_grad_();
+  auto fn = [](const std::vector<Tensor>& in) { return sqrt(in[0]); };  // NaN for x < 0
+  GradcheckResult r = gradcheck(fn, {x});
+  CHECK_FALSE(r.ok);
+  INFO(r.message);
+  CHECK(r.message.find("gradcheck failed at input 0 element ") == 0);
+  CHECK(r.message.find("nan") != std::string::npos);
 }
