@@ -1,5 +1,7 @@
 // SGD with momentum, dampening, Nesterov and L2 weight decay, PyTorch's rules,
 // in in-place tensor ops (each a vectorised kernel; no fused kernel yet).
+#include <cmath>
+
 #include "../core/grad_mode.h"
 #include "../ops/arithmetic.h"
 #include "optimizer.h"
@@ -8,7 +10,8 @@ namespace lg::optim {
 namespace {
 
 void check_sgd_options(const std::string& name, double momentum, double dampening, bool nesterov) {
-  LG_CHECK(momentum >= 0, name, ": momentum must be >= 0, got ", momentum);
+  check_hyper_parameter(name + ": ", "momentum", momentum, 0);
+  LG_CHECK(std::isfinite(dampening), name, ": dampening must be finite, got ", dampening);
   LG_CHECK(!nesterov || (momentum > 0 && dampening == 0), name,
            ": nesterov needs momentum > 0 and dampening 0, got momentum ", momentum,
            " and dampening ", dampening);
