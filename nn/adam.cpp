@@ -7,10 +7,10 @@
 namespace lg::optim {
 namespace {
 
-void check_adam_options(const char* name, double beta1, double beta2, double eps) {
+void check_adam_options(const std::string& name, double beta1, double beta2, double eps) {
   LG_CHECK(beta1 >= 0 && beta1 < 1, name, ": beta1 must be in [0, 1), got ", beta1);
   LG_CHECK(beta2 >= 0 && beta2 < 1, name, ": beta2 must be in [0, 1), got ", beta2);
-  LG_CHECK(eps >= 0, name, ": eps must be >= 0, got ", eps);
+  check_hyper_parameter(name + ": ", "eps", eps, 0, true);
 }
 
 AdamOptions adam_options(const AdamWOptions& o) {
@@ -30,7 +30,7 @@ Adam::Adam(std::string name, std::vector<ParamGroup> groups, AdamOptions options
     : Optimizer(std::move(name), std::move(groups), options.lr, options.weight_decay),
       options_(options),
       decoupled_(decoupled) {
-  check_adam_options(name_.c_str(), options.beta1, options.beta2, options.eps);
+  check_adam_options(name_, options.beta1, options.beta2, options.eps);
 }
 
 AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options)
@@ -66,7 +66,7 @@ std::vector<std::pair<std::string, double>> Adam::hyper_parameters() const {
 
 void Adam::set_hyper_parameters(const std::map<std::string, double>& values) {
   const double beta1 = values.at("beta1"), beta2 = values.at("beta2"), eps = values.at("eps");
-  check_adam_options((name_ + ".load_state_dict").c_str(), beta1, beta2, eps);
+  check_adam_options(name_ + ".load_state_dict", beta1, beta2, eps);
   options_.beta1 = beta1;
   options_.beta2 = beta2;
   options_.eps = eps;

@@ -28,7 +28,7 @@ double WarmupCosine::operator()(int64_t step) const {
 
 StepDecay::StepDecay(int64_t size, double g) : step_size(size), gamma(g) {
   LG_CHECK(size >= 1, "StepDecay: step_size must be >= 1, got ", size);
-  LG_CHECK(g > 0, "StepDecay: gamma must be > 0, got ", g);
+  check_hyper_parameter("StepDecay: ", "gamma", g, 0, true);
 }
 
 double StepDecay::operator()(int64_t step) const {
@@ -92,7 +92,9 @@ void LRScheduler::load_state_dict(const StateDict& state) {
   const int64_t n = step.item<int64_t>();
   LG_CHECK(n >= 0, where, "last_step must be >= 0, got ", n);
   const std::vector<double> loaded = bases.to_vector<double>();
-  for (double lr : loaded) LG_CHECK(lr >= 0, where, "a base lr must be >= 0, got ", lr);
+  for (size_t g = 0; g < loaded.size(); ++g)
+    check_hyper_parameter(where, "base_lrs[" + std::to_string(g) + "]", loaded[g], 0, false,
+                          " (group " + std::to_string(g) + ")");
   const std::vector<double> previous = base_lrs_;
   base_lrs_ = loaded;
   try {

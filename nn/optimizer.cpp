@@ -3,7 +3,9 @@
 #include <lasergrad/core/grad_mode.h>
 #include <lasergrad/nn/optimizer.h>
 #include <lasergrad/ops/factory.h>
+#include <lasergrad/ops/reduction.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -26,7 +28,29 @@ std::optional<std::pair<size_t, std::string>> split_indexed(const std::string& k
   return std::make_pair(index, std::string(next + 1, end));
 }
 
+// First element of t (flattened) that is NaN or inf, or < 0 with
+// non_negative; -1 if none. Whole-tensor checks first: loads stay cheap.
+int64_t first_bad_element(const Tensor& t, bool non_negative, double* value) {
+  NoGradGuard no_grad;
+  if (t.numel() == 0 || (t.all_finite() && (!non_negative || min(t).item<double>() >= 0)))
+    return -1;
+  const std::vector<double> v = t.to_vector<double>();
+  for (size_t e = 0; e < v.size(); ++e) {
+    if (std::isfinite(v[e]) && (!non_negative || v[e] >= 0)) continue;
+    *value = v[e];
+    return static_cast<int64_t>(e);
+  }
+  return -1;
+}
+
 }  // namespace
+
+void check_hyper_parameter(const std::string& where, const std::string& field, double value,
+                           double lo, bool strict, const std::string& suffix) {
+  const bool ok = std::isfinite(value) && (strict ? value > lo : value >= lo);
+  LG_CHECK(ok, where, field, " must be ", strict ? "> " : ">= ", lo, " and finite, got ", value,
+           suffix);
+}
 
 Optimizer::Optimizer(std::string name, std::vector<ParamGroup> groups, double lr,
                      double weight_decay)
@@ -36,9 +60,9 @@ Optimizer::Optimizer(std::string name, std::vector<ParamGroup> groups, double lr
   for (size_t g = 0; g < groups.size(); ++g) {
     ParamGroup& in = groups[g];
     Group group{std::move(in.params), in.lr.value_or(lr), in.weight_decay.value_or(weight_decay)};
-    LG_CHECK(group.lr >= 0, name_, ": lr must be >= 0, got ", group.lr, " for group ", g);
-    LG_CHECK(group.weight_decay >= 0, name_, ": weight_decay must be >= 0, got ",
-             group.weight_decay, " for group ", g);
+    const std::string for_group = " for group " + std::to_string(g);
+    check_hyper_parameter(name_ + ": ", "lr", group.lr, 0, false, for_group);
+    check_hyper_parameter(name_ + ": ", "weight_decay", group.weight_decay, 0, false, for_group);
     for (size_t k = 0; k < group.params.size(); ++k) {
       const Tensor& p = group.params[k];
       LG_CHECK(p.defined(), name_, ": parameter ", k, " of group ", g, " is an undefined tensor");
@@ -78,6 +102,23 @@ void Optimizer::step() {
   }
 }
 
+void Optimizer::check_state_values(const std::string& key, size_t param, const std::string& name,
+                                   const Tensor& t) const {
+  const std::string where = name_ + ".load_state_dict: ";
+  if (name == "step") {
+    const int64_t step = t.item<int64_t>();
+    LG_CHECK(step >= 0, where, key, " (parameter ", param, ") must be >= 0, got ", step);
+    return;
+  }
+  const auto non_negative = non_negative_state_names();
+  const bool must_be_non_negative =
+      std::find(non_negative.begin(), non_negative.end(), name) != non_negative.end();
+  double value = 0;
+  const int64_t bad = first_bad_element(t, must_be_non_negative, &value);
+  LG_CHECK(bad < 0, where, key, " (parameter ", param, ") must be finite",
+           must_be_non_negative ? " and >= 0" : "", ", got ", value, " at element ", bad);
+}
+
 void Optimizer::check_group(size_t group, const char* what) const {
   LG_CHECK(group < groups_.size(), name_, ".", what, ": group ", group, " out of range (",
            groups_.size(), " groups)");
@@ -101,7 +142,7 @@ double Optimizer::lr(size_t group) const {
 
 void Optimizer::set_lr(size_t group, double lr) {
   check_group(group, "set_lr");
-  LG_CHECK(lr >= 0, name_, ".set_lr: lr must be >= 0, got ", lr);
+  check_hyper_parameter(name_ + ".set_lr: ", "lr", lr, 0);
   groups_[group].lr = lr;
 }
 
@@ -112,8 +153,7 @@ double Optimizer::weight_decay(size_t group) const {
 
 void Optimizer::set_weight_decay(size_t group, double weight_decay) {
   check_group(group, "set_weight_decay");
-  LG_CHECK(weight_decay >= 0, name_, ".set_weight_decay: weight_decay must be >= 0, got ",
-           weight_decay);
+  check_hyper_parameter(name_ + ".set_weight_decay: ", "weight_decay", weight_decay, 0);
   groups_[group].weight_decay = weight_decay;
 }
 
@@ -180,6 +220,7 @@ void Optimizer::load_state_dict(const StateDict& dict) {
         LG_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype(), where, key, " is ", t.describe(),
                  " but parameter ", i, " is ", p.describe());
       }
+      check_state_values(key, i, name, t);
       state[i][name] = t;
     } else if (auto s = split_indexed(key, "param_groups.")) {
       const auto& [g, name] = *s;
@@ -223,8 +264,8 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       LG_CHECK(dict.count(prefix + name), where, "missing ", prefix, name);
     for (const auto& h : hyper)
       LG_CHECK(dict.count(prefix + h.first), where, "missing ", prefix, h.first);
-    LG_CHECK(lrs[g] >= 0 && decays[g] >= 0, where, prefix, "lr = ", lrs[g], " and ", prefix,
-             "weight_decay = ", decays[g], " must be >= 0");
+    check_hyper_parameter(where, prefix + "lr", lrs[g], 0);
+    check_hyper_parameter(where, prefix + "weight_decay", decays[g], 0);
   }
   for (size_t i = 0; i < state.size(); ++i) {
     if (state[i].empty()) continue;

@@ -4,11 +4,14 @@
 #include <lasergrad/nn/optimizer.h>
 #include <lasergrad/ops/arithmetic.h>
 
+#include <cmath>
+
 namespace lg::optim {
 namespace {
 
 void check_sgd_options(const std::string& name, double momentum, double dampening, bool nesterov) {
-  LG_CHECK(momentum >= 0, name, ": momentum must be >= 0, got ", momentum);
+  check_hyper_parameter(name + ": ", "momentum", momentum, 0);
+  LG_CHECK(std::isfinite(dampening), name, ": dampening must be finite, got ", dampening);
   LG_CHECK(!nesterov || (momentum > 0 && dampening == 0), name,
            ": nesterov needs momentum > 0 and dampening 0, got momentum ", momentum,
            " and dampening ", dampening);

@@ -67,31 +67,59 @@ Tensor causal_mask(int64_t Tq, int64_t Tk, DType dtype, Device device) {
   return log(keep.to(dtype)).to(device);
 }
 
-// Attention probabilities softmax(q kᵀ · scale + mask), 0 for fully masked
-// rows; `empty` (if given) is 1 for those rows and 0 elsewhere, shape [B,H,Tq,1].
-Tensor attention_probabilities(const Tensor& q, const Tensor& k, const AttentionOptions& o,
-                               const Checked& c, Tensor* empty = nullptr) {
+// Scores s = q kᵀ · scale + mask as z = s - max_j s (detached; exact for any
+// shift), their row sums l = sum_j exp(z), and `empty`, 1 for rows without an
+// attended key (all -inf) and 0 elsewhere, shape [B,H,Tq,1].
+struct ShiftedScores {
+  Tensor z, l, empty;
+};
+
+ShiftedScores shifted_scores(const Tensor& q, const Tensor& k, const AttentionOptions& o,
+                             const Checked& c) {
   Tensor s = matmul(q, k.transpose(-1, -2)) * c.scale;
   if (o.mask.defined()) s = s + additive_mask(o.mask, q.dtype());
   if (o.causal) s = s + causal_mask(c.Tq, c.Tk, q.dtype(), q.device());
-  // Any shift is exact; clamping keeps an all -inf row from becoming NaN.
+  // Clamping keeps an all -inf row from becoming NaN.
   Tensor shift = maximum(max(s, -1, true).detach(), full({}, -1e30, {.dtype = q.dtype()}));
-  Tensor p = exp(s - shift);
-  Tensor l = sum(p, -1, true);
-  Tensor no_key = eq(l, 0).to(q.dtype());
-  if (empty) *empty = no_key;
-  return p / (l + no_key);
+  Tensor z = s - shift;
+  Tensor l = sum(exp(z), -1, true);
+  return {z, l, eq(l, 0).to(q.dtype())};
 }
+
+// Attention probabilities softmax(s), 0 for fully masked rows.
+Tensor attention_probabilities(const ShiftedScores& s) { return exp(s.z) / (s.l + s.empty); }
+
+// log softmax(s): -inf for masked keys and for every key of a fully masked row.
+Tensor attention_log_probabilities(const ShiftedScores& s) { return s.z - log(s.l + s.empty); }
 
 Tensor reference(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
                  bool laser, const char* op) {
   Checked c = check_attention(q, k, v, o, op);
-  Tensor empty;
-  Tensor a = attention_probabilities(q, k, o, c, &empty);
+  ShiftedScores s = shifted_scores(q, k, o, c);
+  Tensor a = attention_probabilities(s);
   if (!laser) return matmul(a, v);
   Tensor m = max(v.detach(), 2, true);  // the paper's shift: column max over all keys
   // Rows without keys: log(0 + 1) + m, then zeroed, so output and gradient are 0.
-  return (log(matmul(a, exp(v - m)) + empty) + m) * (1 - empty);
+  return (log(matmul(a, exp(v - m)) + s.empty) + m) * (1 - s.empty);
+}
+
+// LASER in log-sum-exp form, O_ic = logsumexp_j (log A_ij + v_jc), each
+// (row, column) shifted by its own detached max: the sum inside the log is
+// then >= 1, so output, gradient and second derivatives are finite wherever
+// the fused kernel's are (the paper's shared column max underflows when a
+// row's attended values sit far below it). Costs B·H·Tq·Tk·d memory; it is
+// only the create_graph path.
+Tensor laser_log_sum_exp(const Tensor& q, const Tensor& k, const Tensor& v,
+                         const AttentionOptions& o, const char* op) {
+  Checked c = check_attention(q, k, v, o, op);
+  ShiftedScores s = shifted_scores(q, k, o, c);
+  Tensor x = attention_log_probabilities(s).unsqueeze(-1) + v.unsqueeze(2);  // [B,H,Tq,Tk,d]
+  Tensor m = maximum(max(x.detach(), 3, true), full({}, -1e30, {.dtype = q.dtype()}));
+  // Rows without keys (every x is -inf): log(0 + 1) + m, then zeroed, as in the
+  // fused kernel.
+  Tensor empty = s.empty.unsqueeze(-1);  // [B,H,Tq,1,1]
+  Tensor out = log(sum(exp(x - m), 3, true) + empty) + m;
+  return (out * (1 - empty)).squeeze(3);
 }
 
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -119,17 +147,12 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
     return std::vector<Tensor>{a.needs(0) ? dq : Tensor(), a.needs(1) ? dk : Tensor(),
                                a.needs(2) ? dv : Tensor()};
   };
-  // Under create_graph: differentiate the composite formula instead.
+  // Under create_graph: differentiate a composite formula instead.
   auto composite = [o, laser, op](const detail::BackwardArgs& a) {
-    std::vector<Tensor> wrt;
-    for (size_t i = 0; i < 3; ++i)
-      if (a.needs(i)) wrt.push_back(a.saved[i]);
-    Tensor ref = reference(a.saved[0], a.saved[1], a.saved[2], o, laser, op);
-    std::vector<Tensor> g = grad({ref}, wrt, {.create_graph = true}, {a.grad});
-    std::vector<Tensor> out(3);
-    for (size_t i = 0, n = 0; i < 3; ++i)
-      if (a.needs(i)) out[i] = g[n++];
-    return out;
+    return detail::differentiate_composite(a, 3, [&](const std::vector<Tensor>& in) {
+      return laser ? laser_log_sum_exp(in[0], in[1], in[2], o, op)
+                   : reference(in[0], in[1], in[2], o, false, op);
+    });
   };
   return detail::record(op, out, {q, k, v}, {q, k, v}, fused,
                         {.save_output = true, .fused_backward = true, .composite = composite});

@@ -32,10 +32,68 @@ std::vector<std::vector<double>> evaluate(const GradcheckMultiFn& fn,
   return values;
 }
 
+// The vector-Jacobian product <fn(inputs), v> w.r.t. inputs[checked], with or
+// without create_graph (fused ops run different backward code in each mode).
+std::vector<Tensor> vjp_at(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
+                           const std::vector<int>& checked, const Tensor& v, bool create_graph) {
+  GradModeGuard grad_on(true);
+  Tensor out = fn(inputs);
+  std::vector<Tensor> wrt;
+  for (int i : checked) wrt.push_back(inputs[i]);
+  if (!out.requires_grad()) return std::vector<Tensor>(wrt.size());
+  return grad({out}, wrt, {.create_graph = create_graph}, {v.detach()});
+}
+
+// Fails where the create_graph gradient and the plain one differ by more than
+// atol + rtol * |plain|.
+GradcheckResult compare_create_graph_backward(const GradcheckFn& fn,
+                                              const std::vector<Tensor>& inputs,
+                                              const std::vector<int>& checked, const Tensor& v,
+                                              const GradcheckOptions& options) {
+  std::vector<Tensor> plain = vjp_at(fn, inputs, checked, v, false);
+  std::vector<Tensor> graphed = vjp_at(fn, inputs, checked, v, true);
+  GradcheckResult r;
+  for (size_t k = 0; k < checked.size(); ++k) {
+    std::vector<double> p = flat_values(plain[k]), g = flat_values(graphed[k]);
+    const size_t n = static_cast<size_t>(inputs[checked[k]].numel());
+    p.resize(n, 0.0);  // an undefined gradient is zero
+    g.resize(n, 0.0);
+    for (size_t e = 0; e < n; ++e) {
+      const double err = std::fabs(g[e] - p[e]);
+      if (err <= options.atol + options.rtol * std::fabs(p[e])) continue;  // false for NaN
+      r.ok = false;
+      r.max_abs_error = std::isfinite(err) ? err : INFINITY;
+      r.worst_input = checked[k];
+      r.worst_index = static_cast<int64_t>(e);
+      r.numeric = p[e];
+      r.analytic = g[e];
+      std::ostringstream os;
+      os << "gradgradcheck failed: the first-order gradient under create_graph differs from "
+         << "the plain backward at input " << checked[k] << " element " << e << ": " << g[e]
+         << " vs " << p[e];
+      r.message = os.str();
+      return r;
+    }
+  }
+  return r;
+}
+
+// A negative or NaN tolerance passes every check and eps = 0 divides by zero:
+// reject them before they give a meaningless verdict.
+void check_options(const GradcheckOptions& o, const char* fn) {
+  LG_CHECK(std::isfinite(o.eps) && o.eps > 0, fn, ": option eps must be a positive finite ",
+           "finite-difference step, got ", o.eps);
+  LG_CHECK(std::isfinite(o.atol) && o.atol >= 0, fn,
+           ": option atol must be a finite number >= 0, got ", o.atol);
+  LG_CHECK(std::isfinite(o.rtol) && o.rtol >= 0, fn,
+           ": option rtol must be a finite number >= 0, got ", o.rtol);
+}
+
 }  // namespace
 
 GradcheckResult gradcheck(const GradcheckMultiFn& fn, const std::vector<Tensor>& inputs,
                           GradcheckOptions options) {
+  check_options(options, "gradcheck");
   std::vector<int> checked;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined() || !inputs[i].requires_grad()) continue;
@@ -59,7 +117,10 @@ GradcheckResult gradcheck(const GradcheckMultiFn& fn, const std::vector<Tensor>&
     if (!finite) abs_err = rel_err = INFINITY;
     r.max_abs_error = std::max(r.max_abs_error, abs_err);
     if (std::fabs(numeric) > options.atol) r.max_rel_error = std::max(r.max_rel_error, rel_err);
-    double ratio = abs_err / (options.atol + options.rtol * std::fabs(numeric));
+    // A NaN ratio (NaN numeric, or 0/0 at zero tolerances) would never become
+    // the worst element and leave the failure without a message.
+    double ratio = abs_err == 0 ? 0 : abs_err / (options.atol + options.rtol * std::fabs(numeric));
+    if (!finite || std::isnan(ratio)) ratio = INFINITY;
     if (ratio > worst_ratio) {
       worst_ratio = ratio;
       r.worst_input = input;
@@ -141,6 +202,7 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
 
 GradcheckResult gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
                               GradcheckOptions options) {
+  check_options(options, "gradgradcheck");
   std::vector<int> checked;
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].defined() && inputs[i].requires_grad()) checked.push_back(static_cast<int>(i));
@@ -163,6 +225,12 @@ GradcheckResult gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& 
     if (!out.requires_grad()) return std::vector<Tensor>(wrt.size());
     return grad({out}, wrt, {.create_graph = true}, {in.back()});
   };
+  // The finite differences below only see the create_graph backward, which
+  // for a fused op is a separate composite formula: a composite that is wrong
+  // to first order (but differentiable) would pass unnoticed. So first check
+  // that it agrees with the plain backward, which gradcheck validates.
+  GradcheckResult first = compare_create_graph_backward(fn, inputs, checked, v, options);
+  if (!first.ok) return first;
   return gradcheck(GradcheckMultiFn(vjp), all, options);
 }
 

@@ -65,6 +65,34 @@ Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs,
   return out;
 }
 
+namespace {
+
+// t as a new graph node of its own (identity backward), so that grad() w.r.t.
+// it captures only what flows through this one use of t.
+Tensor slot_alias(const Tensor& t) {
+  if (!t.defined() || !t.requires_grad()) return t;
+  return record("slot_alias", t.detach(), {t}, {},
+                [](const BackwardArgs& a) { return std::vector<Tensor>{a.grad}; });
+}
+
+}  // namespace
+
+std::vector<Tensor> differentiate_composite(
+    const BackwardArgs& args, size_t n_inputs,
+    const std::function<Tensor(const std::vector<Tensor>&)>& forward) {
+  std::vector<Tensor> slots, wrt;
+  for (size_t i = 0; i < n_inputs; ++i) {
+    slots.push_back(slot_alias(args.saved[i]));
+    if (args.needs(i)) wrt.push_back(slots.back());
+  }
+  Tensor out = forward(slots);
+  std::vector<Tensor> g = grad({out}, wrt, {.create_graph = true}, {args.grad});
+  std::vector<Tensor> grads(n_inputs);
+  for (size_t i = 0, n = 0; i < n_inputs; ++i)
+    if (args.needs(i)) grads[i] = g[n++];
+  return grads;
+}
+
 DType result_type(const Tensor& a, const Tensor& b) {
   bool a_dim = a.dim() > 0, b_dim = b.dim() > 0;
   if (a_dim == b_dim) return promote_types(a.dtype(), b.dtype());

@@ -30,6 +30,15 @@ struct RecordOptions {
   BackwardFn composite = nullptr;
 };
 
+// A composite backward for a fused op: re-runs `forward` (differentiable ops)
+// on saved[0..n_inputs) and differentiates it w.r.t. the inputs the node
+// needs, with create_graph. Each slot goes through its own identity node, so
+// a tensor passed in several slots (attention(x, x, x)) gets each slot's
+// gradient there, not the total in every slot.
+std::vector<Tensor> differentiate_composite(
+    const BackwardArgs& args, size_t n_inputs,
+    const std::function<Tensor(const std::vector<Tensor>&)>& forward);
+
 // Links `out` into the graph as the result of `name` applied to `inputs`,
 // if grad mode is on and an input requires grad; otherwise returns out as is.
 Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs,

@@ -147,7 +147,7 @@ TEST_CASE("LASER stays finite and accurate where the paper's global-max formula 
     int64_t T, big_pos;
   };
   // A large value at the last position, future for every earlier row under the
-  // causal mask (laser.md's case); one inside the first (diagonal) tile; and one
+  // causal mask (docs/laser.md's case); one inside the first (diagonal) tile; and one
   // late in a sequence of several tiles, so that the tiles before it need their
   // own shift and those after it can share the slice's.
   for (Case c : {Case{"large value at the end", 64, 63}, Case{"large value in the diagonal tile", 100, 10},
@@ -257,4 +257,68 @@ TEST_CASE("the vectorised float log matches std::log, including its edge cases")
     else bad += std::fabs(y[i] - want) > 2e-7f * std::max(1.0f, std::fabs(want));
   }
   CHECK(bad == 0);
+}
+
+// docs/laser.md's float32 bound: the gradients lose accuracy as u·max|V|
+// (u = 2^-24) since W = exp(v - O) takes v - O from two float32 numbers of
+// magnitude |V|; the output is accurate to a few u relative to max|V|.
+TEST_CASE("LASER float32 error against float64 stays within the documented bound in |V|") {
+  manual_seed(48);
+  const double u = std::ldexp(1.0, -24);
+  for (double magnitude : {1.0, 1e2, 1e4}) {
+    for (bool causal : {false, true}) {
+      CAPTURE(magnitude);
+      CAPTURE(causal);
+      Inputs in64 = random_inputs(1, 2, 100, 100, 16, kFloat64);
+      {
+        NoGradGuard no_grad;
+        in64.v.mul_(magnitude);
+      }
+      Inputs in32{in64.q.detach().to(kFloat32).requires_grad_(),
+                  in64.k.detach().to(kFloat32).requires_grad_(),
+                  in64.v.detach().to(kFloat32).requires_grad_()};
+      const double max_v = max(abs(in64.v)).item<double>();
+      Tensor grad_out = randn({1, 2, 100, 16}, {.dtype = kFloat64});
+      std::vector<Tensor> want = run(laser_attention, in64, {.causal = causal}, grad_out);
+      std::vector<Tensor> got =
+          run(laser_attention, in32, {.causal = causal}, grad_out.to(kFloat32));
+      auto error = [&](int i) { return max(abs(got[i].to(kFloat64) - want[i])).item<double>(); };
+      CHECK(error(0) <= 4 * u * (max_v + 1));
+      const char* what[] = {"output", "dq", "dk", "dv"};
+      for (int i = 1; i < 4; ++i) {
+        CAPTURE(what[i]);
+        const double largest = max(abs(want[i])).item<double>();
+        CHECK(error(i) <= (u * max_v + 1e-5) * largest);
+      }
+    }
+  }
+}
+
+// docs/laser.md: scores q·k·scale that overflow the dtype give a non-finite
+// output in that query's row (NaN for softmax, -inf or NaN for LASER), as
+// PyTorch's scaled_dot_product_attention does; every other row is unaffected.
+TEST_CASE("attention: a row whose scores overflow float32 is non-finite, other rows are exact") {
+  manual_seed(49);
+  for (AttentionFn fn : {scaled_dot_product_attention, laser_attention}) {
+    for (bool causal : {false, true}) {
+      CAPTURE(causal);
+      Tensor q = randn({1, 1, 6, 4}), k = randn({1, 1, 6, 4}), v = randn({1, 1, 6, 4});
+      {
+        NoGradGuard no_grad;
+        q.select(2, 2).fill_(1e20f);  // q_2 . k_1 = 4e40 > FLT_MAX
+        k.select(2, 1).fill_(1e20f);
+      }
+      Tensor out = fn(q, k, v, {.causal = causal});
+      Tensor out64 = fn(q.to(kFloat64), k.to(kFloat64), v.to(kFloat64), {.causal = causal});
+      for (int64_t i = 0; i < 6; ++i) {
+        CAPTURE(i);
+        Tensor row = out.select(2, i);
+        if (i == 2) {
+          CHECK_FALSE(row.all_finite());
+        } else {
+          CHECK(max_rel_diff(row, out64.select(2, i)) < 1e-5);
+        }
+      }
+    }
+  }
 }

@@ -1,7 +1,7 @@
 // gradcheck itself: it must fail on a wrong backward and say where.
 #include <doctest/doctest.h>
 
-#include <lasergrad/lasergrad.h>
+#include "test_util.h"
 
 using namespace lg;
 
@@ -32,6 +32,19 @@ struct DetachedBackward : Function<DetachedBackward> {
   }
   static std::vector<Tensor> backward(Context& ctx, const Tensor& g) {
     return {3.0 * ctx.saved(0).detach() * ctx.saved(0).detach() * g};
+  }
+};
+
+// A fused-style op whose create_graph backward (the one double backward
+// differentiates) is differentiable but twice the plain one.
+struct WrongUnderCreateGraph : Function<WrongUnderCreateGraph> {
+  static Tensor forward(Context& ctx, const Tensor& x) {
+    ctx.save({x});
+    return x * x * x;
+  }
+  static std::vector<Tensor> backward(Context& ctx, const Tensor& g) {
+    const double factor = GradMode::is_enabled() ? 6.0 : 3.0;
+    return {factor * ctx.saved(0) * ctx.saved(0) * g};
   }
 };
 
@@ -79,4 +92,40 @@ TEST_CASE("gradgradcheck catches a backward that is not differentiable") {
   auto good = [](const std::vector<Tensor>& in) { return in[0] * in[0] * in[0]; };
   auto r = gradgradcheck(good, {x});
   CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("gradgradcheck catches a create_graph backward that differs from the plain one") {
+  Tensor x = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  auto fn = [](const std::vector<Tensor>& in) { return WrongUnderCreateGraph::apply(in[0]); };
+  CHECK(gradcheck(fn, {x}).ok);
+  GradcheckResult r = gradgradcheck(fn, {x});
+  CHECK_FALSE(r.ok);
+  CHECK(r.worst_input == 0);
+  CHECK(r.message.find("under create_graph differs from the plain backward at input 0") !=
+        std::string::npos);
+}
+
+TEST_CASE("gradcheck and gradgradcheck reject bad tolerances and eps, naming option and value") {
+  Tensor x = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  auto fn = [](const std::vector<Tensor>& in) { return in[0] * in[0]; };
+  CHECK_ERROR(gradcheck(fn, {x}, {.eps = 0}), "gradcheck: option eps", "got 0");
+  CHECK_ERROR(gradcheck(fn, {x}, {.eps = -1e-6}), "option eps", "-1e-06");
+  CHECK_ERROR(gradcheck(fn, {x}, {.eps = NAN}), "option eps", "nan");
+  CHECK_ERROR(gradcheck(fn, {x}, {.atol = -1, .rtol = -1}), "option atol", "-1");
+  CHECK_ERROR(gradcheck(fn, {x}, {.rtol = -1}), "option rtol", "-1");
+  CHECK_ERROR(gradcheck(fn, {x}, {.atol = INFINITY}), "option atol", "inf");
+  CHECK_ERROR(gradgradcheck(fn, {x}, {.eps = 0}), "gradgradcheck: option eps", "got 0");
+  CHECK_ERROR(gradgradcheck(fn, {x}, {.rtol = NAN}), "gradgradcheck: option rtol", "nan");
+  CHECK(gradcheck(fn, {x}, {.atol = 0, .rtol = 1e-3}).ok);  // zero atol is a valid choice
+}
+
+TEST_CASE("a gradient that is NaN everywhere fails with a message naming an element") {
+  Tensor x = from_vector(std::vector<double>{-1.0, -2.0}, {2}, {.dtype = kFloat64});
+  x.requires_grad_();
+  auto fn = [](const std::vector<Tensor>& in) { return sqrt(in[0]); };  // NaN for x < 0
+  GradcheckResult r = gradcheck(fn, {x});
+  CHECK_FALSE(r.ok);
+  INFO(r.message);
+  CHECK(r.message.find("gradcheck failed at input 0 element ") == 0);
+  CHECK(r.message.find("nan") != std::string::npos);
 }

@@ -1,4 +1,4 @@
-// CPU flash-style attention for softmax and LASER (laser.md): tiles of
+// CPU flash-style attention for softmax and LASER (docs/laser.md): tiles of
 // queries walk tiles of keys with an online softmax, so no Tq x Tk matrix is
 // ever stored; the backward recomputes the scores tile by tile. LASER shifts
 // V by the slice's column max where that keeps every output in range (one
@@ -301,8 +301,7 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
   }
 }
 
-
-// Exact LASER backward for one flagged row (laser.md): with
+// Exact LASER backward for one flagged row (docs/laser.md): with
 // W_jc = exp(s_j - L + v_jc - O_c), dV_jc += dO_c W_jc and
 // dS_j = sum_c dO_c W_jc - A_j sum_c dO_c, then dQ and dK from dS.
 template <typename T>

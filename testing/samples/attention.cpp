@@ -15,23 +15,24 @@ void register_attention_ops() {
   // Small shapes: Tq != Tk, a bool mask with a fully masked row, an additive
   // mask broadcast over batch and heads, q laid out as [B,T,H,d] (non-contiguous).
   auto make_samples = [] {
-    Tensor keep = from_vector(std::vector<bool>{true, true, false, true,     //
+    Tensor keep = from_vector(std::vector<bool>{true, true, false, true,  //
                                                 false, false, false, false,  //
                                                 true, false, true, true},
                               {1, 1, 3, 4});
     Tensor additive = samples::constant({3, 4}, -1, 1);
     Tensor q_bthd = leaf({1, 3, 2, 2}).transpose(1, 2).detach().requires_grad_(true);
+    Tensor x = leaf({1, 2, 3, 2});  // one tensor as q, k and v: each slot needs its own gradient
     return std::vector<OpSample>{
-        {"plain [1,2,3,2] x [1,2,4,2]",
-         {leaf({1, 2, 3, 2}), leaf({1, 2, 4, 2}), leaf({1, 2, 4, 2})}},
-        {"bool mask with an empty row",
-         {leaf({1, 1, 3, 2}), leaf({1, 1, 4, 2}), leaf({1, 1, 4, 2}), keep}},
-        {"additive mask, q non-contiguous",
-         {q_bthd, leaf({1, 2, 4, 2}), leaf({1, 2, 4, 2}), additive}},
+        {"self-attention, x as q, k and v", {x, x, x}},
+        {"plain [1,2,3,2] x [1,2,4,2]", {leaf({1, 2, 3, 2}), leaf({1, 2, 4, 2}), leaf({1, 2, 4, 2})}},
+        {"bool mask with an empty row", {leaf({1, 1, 3, 2}), leaf({1, 1, 4, 2}), leaf({1, 1, 4, 2}), keep}},
+        {"additive mask, q non-contiguous", {q_bthd, leaf({1, 2, 4, 2}), leaf({1, 2, 4, 2}), additive}},
     };
   };
   auto causal_samples = [] {
+    Tensor x = leaf({1, 1, 4, 2});
     return std::vector<OpSample>{
+        {"causal self-attention, x as q, k and v", {x, x, x}},
         {"causal, Tq < Tk", {leaf({2, 1, 3, 2}), leaf({2, 1, 4, 2}), leaf({2, 1, 4, 2}, -2, 2)}},
         {"causal, Tq > Tk (first rows see no key)",
          {leaf({1, 2, 4, 2}), leaf({1, 2, 2, 2}), leaf({1, 2, 2, 2})}},
@@ -49,8 +50,7 @@ void register_attention_ops() {
   };
   // fused_backward: double backward runs the composite formula.
   register_op({"scaled_dot_product_attention", call(false, false), make_samples, true, true});
-  register_op(
-      {"scaled_dot_product_attention.causal", call(false, true), causal_samples, true, true});
+  register_op({"scaled_dot_product_attention.causal", call(false, true), causal_samples, true, true});
   register_op({"laser_attention", call(true, false), make_samples, true, true});
   register_op({"laser_attention.causal", call(true, true), causal_samples, true, true});
 }

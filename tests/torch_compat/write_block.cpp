@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   }
   manual_seed(31);
   nn::TransformerBlock block(16, 2, {.causal = true, .dim_feedforward = 48});
+  // Eval mode and dropout 0: in training the two sides drop different things
+  // (PyTorch attention weights, lasergrad the attention output; check_block.py).
   block.eval();
   {
     NoGradGuard no_grad;  // non-zero biases, so that a misplaced one shows

@@ -7,9 +7,29 @@
 #include <lasergrad/lasergrad.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 
 #include "testing/registry.h"
+
+namespace {
+
+// A finite number that is > 0 (strict) or >= 0. CLI11's NonNegativeNumber
+// lets NaN through (NaN < 0 is false), and a NaN tolerance passes every check.
+CLI::Validator finite_number(bool strictly_positive) {
+  const char* want = strictly_positive ? "a finite number > 0" : "a finite number >= 0";
+  return CLI::Validator(
+      [strictly_positive, want](std::string& text) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(text, x) || !std::isfinite(x) ||
+            (strictly_positive ? !(x > 0) : !(x >= 0)))
+          return std::string("must be ") + want + ", got " + text;
+        return {};
+      },
+      strictly_positive ? "POSITIVE" : "NONNEGATIVE");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Gradient-check lasergrad's registered ops (float64 finite differences)"};
@@ -19,12 +39,25 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   app.add_flag("--list", list, "Print every registered op and exit");
   app.add_flag("--no-gradgrad", no_gradgrad, "Skip the second-order checks");
-  app.add_option("--atol", atol, "Absolute tolerance")->capture_default_str();
-  app.add_option("--rtol", rtol, "Relative tolerance")->capture_default_str();
-  app.add_option("--eps", eps, "Finite-difference step")->capture_default_str();
+  app.add_option("--atol", atol, "Absolute tolerance")
+      ->capture_default_str()
+      ->check(finite_number(false));
+  app.add_option("--rtol", rtol, "Relative tolerance")
+      ->capture_default_str()
+      ->check(finite_number(false));
+  app.add_option("--eps", eps, "Finite-difference step")
+      ->capture_default_str()
+      ->check(finite_number(true));
   app.add_option("--seed", seed, "Seed for the sample inputs")->capture_default_str();
   app.add_option("ops", names, "Ops to check (default: all)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // One line and exit 2, like an unknown op (CLI11's own exit codes are >100).
+    std::fprintf(stderr, "lg-gradcheck: %s\n", e.what());
+    return 2;
+  }
 
   const std::vector<const lg::OpInfo*> registry = lg::op_registry();
   if (list) {

@@ -47,7 +47,17 @@ struct ParamGroup {
 //                              hyper-parameters (.beta1, .momentum, ...): float64 0-d
 // state_dict() returns copies (a snapshot); load_state_dict() checks every
 // name, shape and dtype before it changes anything, then copies the values
-// onto the parameters' devices and restores all hyper-parameters.
+// onto the parameters' devices and restores all hyper-parameters. A file is
+// not trusted: the loaded hyper-parameters must lie in the ranges the
+// constructors accept (lr and weight_decay finite and >= 0, ...), "step" must
+// be >= 0, every state tensor finite and exp_avg_sq >= 0, or the load throws
+// lg::Error naming the entry, the parameter and the value.
+// Throws "<where><field> must be >= lo and finite, got <value><suffix>" (or
+// "> lo" when strict) unless value is in that range. NaN and inf never are: an
+// infinite lr, momentum or eps turns the weights into NaN on the next step.
+void check_hyper_parameter(const std::string& where, const std::string& field, double value,
+                           double lo, bool strict = false, const std::string& suffix = "");
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -98,8 +108,13 @@ class Optimizer {
   virtual void set_hyper_parameters(const std::map<std::string, double>& values) = 0;
   // The names of a parameter's state once it has one (e.g. exp_avg, exp_avg_sq, step).
   virtual std::vector<std::string> state_names() const = 0;
+  // The state entries that are >= 0 by construction (Adam's exp_avg_sq).
+  virtual std::vector<std::string> non_negative_state_names() const { return {}; }
 
   void check_group(size_t group, const char* what) const;
+  // Checks a loaded state tensor's values; `key` is its state-dict name.
+  void check_state_values(const std::string& key, size_t param, const std::string& name,
+                          const Tensor& t) const;
 
   std::string name_;
   std::vector<Group> groups_;
@@ -111,7 +126,8 @@ class Optimizer {
 // first step and buf = momentum * buf + (1 - dampening) * g after, and g =
 // buf (or g + momentum * buf with nesterov); p -= lr * g. PyTorch has no
 // default lr; ours is 1e-3 like Adam's. nesterov needs momentum > 0 and
-// dampening 0. State: state.<i>.momentum_buffer (with momentum only).
+// dampening 0. lr, momentum, dampening and weight_decay are finite (all but
+// dampening >= 0). State: state.<i>.momentum_buffer (with momentum only).
 struct SGDOptions {
   double lr = 1e-3;
   double momentum = 0.0;
@@ -146,6 +162,10 @@ class SGD : public Optimizer {
 // device has that kernel and param and grad are contiguous; otherwise (CUDA
 // today, strided parameters or gradients) adam_step_reference, the same
 // update in in-place tensor ops.
+//
+// lr, weight_decay and eps are finite, eps > 0 (PyTorch accepts 0, but then a
+// parameter whose gradients have all been 0 so far becomes 0 / 0 = NaN), and
+// beta1, beta2 in [0, 1).
 struct AdamOptions {
   double lr = 1e-3;
   double beta1 = 0.9;
@@ -173,6 +193,7 @@ class Adam : public Optimizer {
   std::vector<std::pair<std::string, double>> hyper_parameters() const override;
   void set_hyper_parameters(const std::map<std::string, double>& values) override;
   std::vector<std::string> state_names() const override;
+  std::vector<std::string> non_negative_state_names() const override { return {"exp_avg_sq"}; }
 
  private:
   AdamOptions options_;

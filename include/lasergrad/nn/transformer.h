@@ -21,8 +21,12 @@ const char* attention_kind_name(AttentionKind kind);
 struct MultiHeadAttentionOptions {
   AttentionKind attention = AttentionKind::Softmax;
   bool causal = false;
-  // Applied to the attention output: the fused kernels never materialise the
-  // attention weights that torch.nn.MultiheadAttention drops out.
+  // Differs from torch.nn.MultiheadAttention(dropout=p) in training: we drop
+  // elements of the module's output (after out_proj), PyTorch drops attention
+  // weights (softmax(q kᵀ) before they multiply v). The fused kernels never
+  // materialise those weights, and dropping them would need a mask the
+  // backward regenerates (not implemented). Equal in eval mode or with p = 0,
+  // which is how the PyTorch-loading test (tests/torch_compat) compares.
   double dropout = 0.0;
   bool bias = true;
 };
@@ -47,7 +51,11 @@ class MultiHeadAttention : public Module {
 struct TransformerBlockOptions {
   AttentionKind attention = AttentionKind::Softmax;
   bool causal = false;
-  double dropout = 0.0;         // on the attention output, in the MLP and on its output
+  // dropout1 on the attention block's output, in the MLP and dropout2 on its
+  // output, as torch.nn.TransformerEncoderLayer; unlike it, no dropout of the
+  // attention weights inside self_attn (see MultiHeadAttentionOptions::dropout),
+  // so training with dropout > 0 is not PyTorch's (eval and dropout 0 are).
+  double dropout = 0.0;
   int64_t dim_feedforward = 0;  // 0: 4 * d_model
   double layer_norm_eps = 1e-5;
 };

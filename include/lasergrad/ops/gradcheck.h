@@ -38,7 +38,11 @@ GradcheckResult gradcheck(const GradcheckMultiFn& fn, const std::vector<Tensor>&
                           GradcheckOptions options = {});
 
 // Second order: checks the gradient of the backward pass (with a fixed random
-// output gradient) by gradcheck, through create_graph.
+// output gradient) by gradcheck, through create_graph. First checks that the
+// create_graph backward (a fused op's composite formula) gives the plain
+// backward's gradient, since the finite differences only see the former.
+// Pass aliased inputs (one tensor in several slots) to check that each slot
+// gets its own gradient.
 GradcheckResult gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
                               GradcheckOptions options = {});
 
