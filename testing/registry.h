@@ -21,7 +21,7 @@ struct OpInfo {
   std::function<Tensor(const std::vector<Tensor>&)> call;
   std::function<std::vector<OpSample>()> samples;
   bool check_gradgrad = true;   // double backward is supported and checked
-  bool fused_backward = false;  // its backward is a fused kernel (see design.md)
+  bool fused_backward = false;  // its backward is a fused kernel (docs/design.md)
 };
 
 // Thread-safe. Entries are never removed or moved, so the pointers that

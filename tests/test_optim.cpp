@@ -165,7 +165,7 @@ TEST_CASE("Adam and AdamW match their formulas over several steps") {
   }
 }
 
-TEST_CASE("AdamW defaults and the api.md spelling") {
+TEST_CASE("AdamW defaults and its options as designated initialisers") {
   manual_seed(13);
   Tensor w = leaf(random_vec(6));
   const Vec w0 = w.to_vector<double>();

@@ -2,7 +2,7 @@
 // metadata. Views (view/reshape, transpose, permute, slice, expand,
 // squeeze/unsqueeze) share storage. The convenience methods that compute
 // (a.exp(), a.sum(), ...) are declared here and defined in ops/ — the one
-// documented place where core points at ops (design.md).
+// documented place where core points at ops (docs/design.md).
 #pragma once
 #include <cstdint>
 #include <iosfwd>
