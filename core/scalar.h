@@ -6,8 +6,20 @@
 #include <type_traits>
 
 #include "dtype.h"
+#include "error.h"
 
 namespace lg {
+
+// v as int64_t; an unsigned value above INT64_MAX does not fit and would wrap
+// to a negative number, so it raises an lg::Error naming `what` and the value.
+template <typename T>
+int64_t to_int64(T v, const char* what) {
+  static_assert(std::is_integral_v<T>);
+  if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(int64_t))
+    LG_CHECK(v <= static_cast<uint64_t>(INT64_MAX), what, ": value ", v,
+             " cannot be converted to int64 without overflow");
+  return static_cast<int64_t>(v);
+}
 
 class Scalar {
  public:
@@ -20,7 +32,7 @@ class Scalar {
       i_ = v ? 1 : 0;
     } else if constexpr (std::is_integral_v<T>) {
       kind_ = Kind::Int;
-      i_ = static_cast<int64_t>(v);
+      i_ = to_int64(v, "Scalar");
     } else {
       kind_ = Kind::Float;
       d_ = static_cast<double>(v);

@@ -58,9 +58,9 @@ class Tensor {
   void bump_version() const;
   std::string describe() const;  // "float32[2,3] on cpu" for error messages
 
-  // raw data (the element type must match the dtype)
+  // raw data (the element type must be the dtype's own: ElementType)
   void* raw_data() const;
-  template <typename T>
+  template <ElementType T>
   T* data_ptr() const {
     check_element_type(dtype_of<T>(), "data_ptr");
     return static_cast<T*>(raw_data());
@@ -72,7 +72,8 @@ class Tensor {
     return item_scalar().to<T>();
   }
   Scalar item_scalar() const;
-  template <typename T>
+  // The values converted to dtype_of<T>() (so T is an ElementType: int64_t for integers).
+  template <ElementType T>
   std::vector<T> to_vector() const {
     Tensor c = to(Device::cpu()).to(dtype_of<T>()).contiguous();
     const T* p = static_cast<const T*>(c.raw_data());
