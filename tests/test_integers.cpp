@@ -46,3 +46,55 @@ TEST_CASE("unsigned values above INT64_MAX are rejected, not wrapped") {
   CHECK_ERROR(full({2}, big, {.dtype = kInt64}), "9223372036854775808", "int64");
   CHECK(from_vector(std::vector<uint64_t>{static_cast<uint64_t>(kMax)}).item<int64_t>() == kMax);
 }
+
+namespace {
+Tensor ints(const std::vector<int64_t>& v) { return from_vector(v); }
+}  // namespace
+
+TEST_CASE("integer add, sub, mul, neg and abs wrap around on overflow, as PyTorch") {
+  CHECK((ints({kMax, kMax}) + ints({1, kMax})).to_vector<int64_t>() ==
+        std::vector<int64_t>{kMin, -2});
+  CHECK((ints({kMax}) + 1).item<int64_t>() == kMin);
+  CHECK((ints({kMin}) - ints({1})).item<int64_t>() == kMax);
+  CHECK((ints({kMax, kMin}) * ints({2, -1})).to_vector<int64_t>() ==
+        std::vector<int64_t>{-2, kMin});
+  CHECK(neg(ints({kMin, 5})).to_vector<int64_t>() == std::vector<int64_t>{kMin, -5});
+  CHECK(abs(ints({kMin, -5})).to_vector<int64_t>() == std::vector<int64_t>{kMin, 5});
+  Tensor t = ints({kMax, 0});
+  t.add_(ints({1, 1}));
+  CHECK(t.to_vector<int64_t>() == std::vector<int64_t>{kMin, 1});
+  t.mul_(ints({-1, 3}));
+  CHECK(t.to_vector<int64_t>() == std::vector<int64_t>{kMin, 3});
+}
+
+TEST_CASE("integer sum and cumsum wrap around on overflow") {
+  // Each layout the reduce kernel has a path for: trailing, leading, strided.
+  CHECK(sum(ints({kMax, 1})).item<int64_t>() == kMin);
+  Tensor m = ints({kMax, 1, 1, kMax}).reshape({2, 2});
+  CHECK(sum(m, 1).to_vector<int64_t>() == std::vector<int64_t>{kMin, kMin});
+  CHECK(sum(m, 0).to_vector<int64_t>() == std::vector<int64_t>{kMin, kMin});
+  CHECK(sum(m.t(), 0).to_vector<int64_t>() == std::vector<int64_t>{kMin, kMin});
+  CHECK(cumsum(ints({kMax, 1, -1}), 0).to_vector<int64_t>() ==
+        std::vector<int64_t>{kMax, kMin, kMax});
+  CHECK(sum(full({3}, true, {.dtype = kBool})).item<int64_t>() == 3);
+}
+
+TEST_CASE("integer pow is exact wherever the result fits") {
+  CHECK(pow(ints({3}), 39).item<int64_t>() == 4052555153018976267);
+  CHECK(pow(ints({-2}), 63).item<int64_t>() == kMin);
+  CHECK(pow(ints({2, -3, 0, 7}), ints({62, 3, 0, 1})).to_vector<int64_t>() ==
+        std::vector<int64_t>{int64_t{1} << 62, -27, 1, 7});
+  CHECK(pow(ints({2}), 64).item<int64_t>() == 0);  // wraps like repeated multiplication
+  CHECK(pow(ints({3}), 41).item<int64_t>() ==
+        static_cast<int64_t>(static_cast<uint64_t>(4052555153018976267) * 9u));
+}
+
+TEST_CASE("integer pow with a negative exponent follows PyTorch") {
+  // A tensor exponent gives the integer part of the result (1, -1 or 0) ...
+  CHECK(pow(ints({1, -1, -1, 2, 0}), ints({-3, -3, -2, -1, -1})).to_vector<int64_t>() ==
+        std::vector<int64_t>{1, -1, 1, 0, 0});
+  // ... and a number exponent is an error, as torch.pow(int_tensor, -1).
+  CHECK_ERROR(pow(ints({2}), -1), "pow", "negative", "int64[1]");
+  CHECK_ERROR(ints({2}).pow(-2), "pow", "negative");
+  CHECK(pow(ints({2}), -1.0).dtype() == kFloat32);  // a float exponent promotes: no error
+}
