@@ -42,7 +42,14 @@ class Scalar {
   Kind kind() const { return kind_; }
   bool is_floating() const { return kind_ == Kind::Float; }
   double to_double() const { return kind_ == Kind::Float ? d_ : static_cast<double>(i_); }
-  int64_t to_int() const { return kind_ == Kind::Float ? static_cast<int64_t>(d_) : i_; }
+  // Truncates a float; one outside int64's range (NaN, inf, 1e30) is an lg::Error,
+  // as in PyTorch, since converting it would be undefined behaviour.
+  int64_t to_int() const {
+    if (kind_ != Kind::Float) return i_;
+    LG_CHECK(d_ >= -0x1p63 && d_ < 0x1p63, "value ", d_,
+             " cannot be converted to int64 without overflow");
+    return static_cast<int64_t>(d_);
+  }
   template <typename T>
   T to() const {
     if constexpr (std::is_same_v<T, bool>) return kind_ == Kind::Float ? d_ != 0 : i_ != 0;

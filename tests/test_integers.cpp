@@ -98,3 +98,28 @@ TEST_CASE("integer pow with a negative exponent follows PyTorch") {
   CHECK_ERROR(ints({2}).pow(-2), "pow", "negative");
   CHECK(pow(ints({2}), -1.0).dtype() == kFloat32);  // a float exponent promotes: no error
 }
+
+TEST_CASE("printing an int64 tensor shows its values exactly") {
+  std::ostringstream os;
+  os << ints({kMax, kMin, (int64_t{1} << 53) + 1});
+  CHECK(os.str().find("9223372036854775807") != std::string::npos);
+  CHECK(os.str().find("-9223372036854775808") != std::string::npos);
+  CHECK(os.str().find("9007199254740993") != std::string::npos);
+  std::ostringstream b;
+  b << from_vector(std::vector<bool>{true, false});
+  CHECK(b.str().find("[true, false]") != std::string::npos);
+}
+
+TEST_CASE("a number an integer dtype cannot hold is an error, not INT64_MIN") {
+  for (double v : {double{NAN}, double{INFINITY}, -double{INFINITY}, 1e30, -1e30, 0x1p63}) {
+    INFO("value " << v);
+    CHECK_ERROR(full({2}, v, {.dtype = kInt64}), "cannot be converted to int64");
+    Tensor t = zeros({2}, {.dtype = kInt64});
+    CHECK_ERROR(t.fill_(v), "int64");
+    CHECK_ERROR(masked_fill(t, full({2}, true, {.dtype = kBool}), v), "int64");
+    CHECK_ERROR(full({1}, v).item<int64_t>(), "int64");
+  }
+  CHECK(full({1}, -0x1p63, {.dtype = kInt64}).item<int64_t>() == kMin);  // the edge that fits
+  CHECK(full({1}, -2.7, {.dtype = kInt64}).item<int64_t>() == -2);       // truncates, as C++
+  CHECK(full({1}, NAN, {.dtype = kBool}).item<bool>());                  // bool(nan) is true
+}
