@@ -39,7 +39,8 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement) {
     LG_CHECK(replacement || min(sum(gt(rows, 0), 1)).item<int64_t>() >= num_samples,
              "multinomial: a row of ", probs.describe(), " has fewer than ", num_samples,
              " categories with non-zero probability to draw without replacement");
-    RngState rng = reserve_random(static_cast<uint64_t>(R * num_samples));
+    // One counter per draw with replacement, one per category without (the kernel's keys).
+    RngState rng = reserve_random(static_cast<uint64_t>(R * (replacement ? num_samples : C)));
     kernel(&KernelTable::multinomial, probs.device(), probs.dtype(), "multinomial")(
         out, rows, replacement, rng.seed, rng.offset);
   }
