@@ -79,6 +79,14 @@ TEST_CASE("integer sum and cumsum wrap around on overflow") {
   CHECK(sum(full({3}, true, {.dtype = kBool})).item<int64_t>() == 3);
 }
 
+TEST_CASE("integer index_add and scatter_add wrap around on overflow") {
+  const Tensor at0 = ints({0, 0});
+  CHECK(index_add(ints({kMax, 5}), 0, at0, ints({1, 1})).to_vector<int64_t>() ==
+        std::vector<int64_t>{kMin + 1, 5});
+  CHECK(scatter_add(ints({kMin, 5}), 0, at0, ints({-1, -1})).to_vector<int64_t>() ==
+        std::vector<int64_t>{kMax - 1, 5});
+}
+
 TEST_CASE("integer pow is exact wherever the result fits") {
   CHECK(pow(ints({3}), 39).item<int64_t>() == 4052555153018976267);
   CHECK(pow(ints({-2}), 63).item<int64_t>() == kMin);
