@@ -3,8 +3,10 @@
 // without the undefined behaviour of signed overflow. Each operation runs in
 // the unsigned type, whose arithmetic is defined modulo 2^N, and converts
 // back, which C++20 defines as the same modulo reduction. For bool and the
-// floating types the functions are the plain operators.
+// floating types the functions are the plain operators. Also the one
+// float-to-int64 conversion both backends use.
 #pragma once
+#include <cstdint>
 #include <type_traits>
 
 #ifdef __CUDACC__
@@ -97,6 +99,19 @@ template <typename T>
 LG_INTEGER_MATH_FN T pow(T a, T b) {
   if (b < 0) return a == 1 ? T(1) : (a == -1 ? (b % 2 ? T(-1) : T(1)) : T(0));
   return pow_nonnegative<T>(a, b);
+}
+
+// static_cast, except that a float int64 cannot hold (NaN, ±inf, |v| >= 2^63)
+// converts to INT64_MIN, what x86 gives and PyTorch's CPU casts show, instead
+// of being undefined behaviour.
+template <typename To, typename From>
+LG_INTEGER_MATH_FN To convert(From v) {
+  if constexpr (std::is_same_v<To, int64_t> && std::is_floating_point_v<From>) {
+    const bool fits = v >= From(-0x1p63) && v < From(0x1p63);  // false for NaN
+    return fits ? static_cast<To>(v) : INT64_MIN;
+  } else {
+    return static_cast<To>(v);
+  }
 }
 
 }  // namespace lg::integer_math

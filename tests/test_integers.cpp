@@ -131,3 +131,12 @@ TEST_CASE("a number an integer dtype cannot hold is an error, not INT64_MIN") {
   CHECK(full({1}, -2.7, {.dtype = kInt64}).item<int64_t>() == -2);       // truncates, as C++
   CHECK(full({1}, NAN, {.dtype = kBool}).item<bool>());                  // bool(nan) is true
 }
+
+TEST_CASE("a float tensor converts to int64 without undefined behaviour") {
+  // What x86 gives and PyTorch's CPU casts show: INT64_MIN for what int64 cannot hold.
+  Tensor f = from_vector(std::vector<double>{NAN, INFINITY, -INFINITY, 1e30, -0x1p63, 2.9, -2.9});
+  CHECK(f.to(kInt64).to_vector<int64_t>() ==
+        std::vector<int64_t>{kMin, kMin, kMin, kMin, kMin, 2, -2});
+  CHECK(from_vector(std::vector<float>{NAN, 3e38f, -7.5f}).to(kInt64).to_vector<int64_t>() ==
+        std::vector<int64_t>{kMin, kMin, -7});
+}

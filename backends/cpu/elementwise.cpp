@@ -32,9 +32,9 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
     To* po = o + off[0];
     const From* ps = s + off[1];
     if (st[0] == 1 && st[1] == 1) {
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<To>(ps[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = integer_math::convert<To>(ps[i]);
     } else {
-      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = static_cast<To>(ps[i * st[1]]);
+      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = integer_math::convert<To>(ps[i * st[1]]);
     }
   });
 }
