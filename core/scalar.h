@@ -2,7 +2,9 @@
 // t + 1.5f all resolve to one overload. A Tensor is never made from a number
 // implicitly, which keeps these calls unambiguous.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include "dtype.h"
@@ -50,11 +52,24 @@ class Scalar {
              " cannot be converted to int64 without overflow");
     return static_cast<int64_t>(d_);
   }
+  // A finite value beyond float32's range is an lg::Error, as in PyTorch (the
+  // conversion would be undefined behaviour); infinities and NaN convert.
+  float to_float() const {
+    const double d = to_double();
+    LG_CHECK(!(std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max()), "value ", d,
+             " cannot be converted to float32 without overflow");
+    return static_cast<float>(d);
+  }
   template <typename T>
   T to() const {
-    if constexpr (std::is_same_v<T, bool>) return kind_ == Kind::Float ? d_ != 0 : i_ != 0;
-    else if constexpr (std::is_floating_point_v<T>) return static_cast<T>(to_double());
-    else return static_cast<T>(to_int());
+    if constexpr (std::is_same_v<T, bool>)
+      return kind_ == Kind::Float ? d_ != 0 : i_ != 0;
+    else if constexpr (std::is_same_v<T, float>)
+      return to_float();
+    else if constexpr (std::is_floating_point_v<T>)
+      return static_cast<T>(to_double());
+    else
+      return static_cast<T>(to_int());
   }
   // The dtype a number of this kind has on its own (Python's rule: float -> float32).
   DType default_dtype() const {

@@ -1,6 +1,6 @@
 // Integer tensors: the element types that read int64 storage, wrap-around
 // arithmetic without undefined behaviour, exact printing, and numbers that an
-// integer dtype cannot hold.
+// integer dtype (or float32) cannot hold.
 #include <limits>
 #include <sstream>
 
@@ -139,4 +139,21 @@ TEST_CASE("a float tensor converts to int64 without undefined behaviour") {
         std::vector<int64_t>{kMin, kMin, kMin, kMin, kMin, 2, -2});
   CHECK(from_vector(std::vector<float>{NAN, 3e38f, -7.5f}).to(kInt64).to_vector<int64_t>() ==
         std::vector<int64_t>{kMin, kMin, -7});
+}
+
+TEST_CASE("a finite number beyond float32's range is an error for a float32 tensor") {
+  // As PyTorch: "value cannot be converted to type float without overflow".
+  for (double v : {1e39, -1e300, std::numeric_limits<double>::max()}) {
+    INFO("value " << v);
+    CHECK_ERROR(full({2}, v), "cannot be converted to float32");
+    Tensor t = zeros({2});
+    CHECK_ERROR(t.fill_(v), "float32");
+    CHECK_ERROR(masked_fill(t, full({2}, true, {.dtype = kBool}), v), "float32");
+    CHECK_ERROR(clamp(t, v), "float32");
+  }
+  // Infinity and NaN are float32 values; float64 holds all of these.
+  CHECK(std::isinf(full({1}, -INFINITY).item<float>()));
+  CHECK(std::isnan(full({1}, NAN).item<float>()));
+  CHECK(full({1}, 3.4028234663852886e38).item<float>() == std::numeric_limits<float>::max());
+  CHECK(full({1}, 1e300, {.dtype = kFloat64}).item<double>() == 1e300);
 }
