@@ -179,8 +179,9 @@ struct KernelTable {
   // reverse sums from the end (the adjoint, used by the backward).
   void (*cumsum)(const Tensor& out, const Tensor& in, int64_t dim, bool reverse) = nullptr;
   // Draws out [R,S] (int64) category indices from each row of probs [R,C]
-  // (contiguous, validated non-negative with enough mass); draw r*S+s uses
-  // Philox counter offset + r*S + s under seed.
+  // (contiguous, validated non-negative with enough mass) under seed: with
+  // replacement draw r*S+s uses Philox counter offset + r*S + s; without,
+  // category c of row r has counter offset + r*C + c (its random key).
   void (*multinomial)(const Tensor& out, const Tensor& probs, bool replacement, uint64_t seed,
                       uint64_t offset) = nullptr;
   // The k = values.size(1) largest (or smallest) of each row of in [R,n] (contiguous),

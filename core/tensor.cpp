@@ -22,7 +22,12 @@ int64_t shape_numel(const Shape& shape) {
 }
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
-  int64_t n = std::max<int64_t>(ndim, 1);
+  LG_CHECK(ndim > 0, op, ": dimension ", dim, " given for a 0-d tensor, which has no dimensions");
+  return wrap_dim_of_0d_as_1d(dim, ndim, op);
+}
+
+int64_t wrap_dim_of_0d_as_1d(int64_t dim, int64_t ndim, const char* op) {
+  const int64_t n = std::max<int64_t>(ndim, 1);
   LG_CHECK(dim >= -n && dim < n, op, ": dimension ", dim, " out of range for a ", ndim,
            "-d tensor (expected in [", -n, ", ", n - 1, "])");
   return dim < 0 ? dim + n : dim;

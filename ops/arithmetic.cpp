@@ -115,6 +115,11 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 }
 
 Tensor pow(const Tensor& base, const Scalar& exponent) {
+  detail::check_defined(base, "pow");
+  // PyTorch's rule: the result would be a fraction that an integer tensor cannot hold.
+  LG_CHECK(is_floating(base.dtype()) || exponent.is_floating() || exponent.to_int() >= 0,
+           "pow: integers to negative integer powers are not allowed (", base.describe(), " ** ",
+           exponent.to_int(), ")");
   Tensor e = scalar_like(base, exponent);
   Tensor out = binary_raw(BinaryOp::Pow, base, e);
   return detail::record("pow", out, {base}, {base}, [exponent](const BackwardArgs& c) {

@@ -28,7 +28,9 @@ Tensor operand_for(const Tensor& self, const Tensor& other, const char* op) {
 
 Tensor& binary_inplace(Tensor& self, BinaryOp op, const Tensor& other, const char* name) {
   check_inplace(self, name);
+  detail::check_no_internal_overlap(self, name);
   Tensor o = operand_for(self, other, name);
+  detail::check_no_partial_overlap(self, o, name);
   kernel(&KernelTable::binary, self.device(), self.dtype(), name)(op, self, self, o);
   self.bump_version();
   return self;
@@ -44,6 +46,11 @@ Tensor scalar_operand(const Tensor& self, const Scalar& s, const char* op) {
 
 Tensor& Tensor::add_(const Tensor& other, const Scalar& alpha) {
   if (alpha.to_double() == 1.0) return binary_inplace(*this, BinaryOp::Add, other, "add_");
+  // The scaled copy below no longer aliases *this, but an overlapping operand
+  // is refused for every alpha alike.
+  detail::check_defined(other, "add_", "operand");
+  detail::check_no_partial_overlap(*this, detail::broadcast_view(other.detach(), shape(), "add_"),
+                                   "add_");
   Tensor scaled;
   {
     NoGradGuard no_grad;
@@ -64,6 +71,8 @@ Tensor& Tensor::div_(const Scalar& other) {
   return binary_inplace(*this, BinaryOp::Div, scalar_operand(*this, other, "div_"), "div_");
 }
 
+// No overlap check: writing one value is idempotent, so an expanded view gets
+// the same result in any order (PyTorch allows it too).
 Tensor& Tensor::fill_(const Scalar& value) {
   check_inplace(*this, "fill_");
   kernel(&KernelTable::fill, device(), dtype(), "fill_")(*this, value);
@@ -79,6 +88,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
   Tensor s = src.detach();
   if (s.device() != device()) s = s.to(device());
   s = detail::broadcast_view(s, shape(), "copy_");
+  detail::check_no_internal_overlap(*this, "copy_");
+  detail::check_no_partial_overlap(*this, s, "copy_");
   kernel(&KernelTable::copy, device(), dtype(), "copy_")(*this, s);
   bump_version();
   return *this;

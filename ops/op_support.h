@@ -58,6 +58,12 @@ Tensor cast_raw(const Tensor& t, DType dtype);
 Tensor scalar_tensor(const Scalar& s, DType dtype, Device device);
 
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+// For ops that write into an existing tensor (ops/memory_overlap.cpp), as
+// PyTorch: dst may not have two elements at one memory location (an expanded
+// view), and src (as the kernel reads it) may share memory with dst only as
+// the exact same view, as in a.add_(a).
+void check_no_internal_overlap(const Tensor& dst, const char* op);
+void check_no_partial_overlap(const Tensor& dst, const Tensor& src, const char* op);
 void check_defined(const Tensor& t, const char* op, const char* what = "input");
 
 // What a backward needs to know of an input it does not keep.

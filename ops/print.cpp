@@ -9,18 +9,18 @@
 
 namespace lg {
 
-// Printing: PyTorch-like, values with a shared format per tensor.
+// Printing: PyTorch-like, values with a shared format per tensor. Each dtype
+// prints from its own element type, so int64 values above 2^53 stay exact.
 namespace {
-void print_rec(std::ostream& os, const std::vector<double>& v, const Shape& shape, size_t d,
-               int64_t& pos, int indent, bool is_int, bool is_bool) {
+void print_element(std::ostream& os, double x) { os << std::setw(10) << std::setprecision(4) << x; }
+void print_element(std::ostream& os, int64_t x) { os << x; }
+void print_element(std::ostream& os, bool x) { os << (x ? "true" : "false"); }
+
+template <typename T>
+void print_rec(std::ostream& os, const std::vector<T>& v, const Shape& shape, size_t d,
+               int64_t& pos, int indent) {
   if (d == shape.size()) {
-    double x = v[pos++];
-    if (is_bool)
-      os << (x != 0 ? "true" : "false");
-    else if (is_int)
-      os << static_cast<int64_t>(x);
-    else
-      os << std::setw(10) << std::setprecision(4) << x;
+    print_element(os, static_cast<T>(v[pos++]));
     return;
   }
   os << "[";
@@ -37,25 +37,33 @@ void print_rec(std::ostream& os, const std::vector<double>& v, const Shape& shap
       if (i + 1 < n) os << (d + 1 == shape.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
       continue;
     }
-    print_rec(os, v, shape, d + 1, pos, indent + 1, is_int, is_bool);
+    print_rec(os, v, shape, d + 1, pos, indent + 1);
     if (i + 1 < n) os << (d + 1 == shape.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
   }
   os << "]";
+}
+
+template <typename T>
+void print_values(std::ostream& os, const Tensor& t) {
+  std::vector<T> values = t.detach().to_vector<T>();
+  int64_t pos = 0;
+  print_rec(os, values, t.shape(), 0, pos, 7);
 }
 }  // namespace
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "tensor(undefined)";
-  std::vector<double> values = t.detach().to_vector<double>();
-  int64_t pos = 0;
   os << "tensor(";
-  print_rec(os, values, t.shape(), 0, pos, 7, t.dtype() == kInt64, t.dtype() == kBool);
+  if (t.dtype() == kInt64)
+    print_values<int64_t>(os, t);
+  else if (t.dtype() == kBool)
+    print_values<bool>(os, t);
+  else
+    print_values<double>(os, t);
   os << ", shape=" << shape_str(t.shape()) << ", dtype=" << dtype_name(t.dtype());
   if (!t.device().is_cpu()) os << ", device=" << t.device();
-  if (t.grad_fn())
-    os << ", grad_fn=" << t.grad_fn()->name();
-  else if (t.requires_grad())
-    os << ", requires_grad=true";
+  if (t.grad_fn()) os << ", grad_fn=" << t.grad_fn()->name();
+  else if (t.requires_grad()) os << ", requires_grad=true";
   return os << ")";
 }
 

@@ -13,16 +13,19 @@ using detail::BackwardArgs;
 
 namespace {
 
+// The dims to reduce, wrapped and sorted. A 0-d tensor accepts dim 0 and -1
+// (PyTorch) and has no dim to reduce: its one element is already the result.
 std::vector<int64_t> normalize_dims(const Tensor& a, const std::vector<int64_t>& dims,
                                     const char* op) {
   std::vector<int64_t> out;
   for (int64_t d : dims) {
-    int64_t w = wrap_dim(d, a.dim(), op);
+    int64_t w = wrap_dim_of_0d_as_1d(d, a.dim(), op);
     LG_CHECK(std::find(out.begin(), out.end(), w) == out.end(), op, ": dimension ", d,
              " appears more than once for ", a.describe());
     out.push_back(w);
   }
   std::sort(out.begin(), out.end());
+  if (a.dim() == 0) out.clear();
   return out;
 }
 
@@ -97,7 +100,7 @@ Tensor extreme_impl(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, boo
 
 Tensor arg_impl(ReduceOp op, const Tensor& a, int64_t dim, bool keepdim, const char* name) {
   detail::check_defined(a, name);
-  int64_t d = wrap_dim(dim, a.dim(), name);
+  int64_t d = wrap_dim_of_0d_as_1d(dim, a.dim(), name);
   LG_CHECK(a.dim() == 0 || a.shape()[d] > 0, name, ": cannot reduce over empty dimension ", dim,
            " of ", a.describe());
   Tensor in = a.dim() == 0 ? a.reshape({1}) : a;
@@ -207,7 +210,7 @@ namespace {
 // reverse sums from the end: the adjoint of the forward scan, hence its backward.
 Tensor cumsum_impl(const Tensor& a, int64_t dim, bool reverse) {
   detail::check_defined(a, "cumsum");
-  int64_t d = wrap_dim(dim, std::max<int64_t>(a.dim(), 1), "cumsum");
+  int64_t d = wrap_dim_of_0d_as_1d(dim, a.dim(), "cumsum");
   DType dtype = is_floating(a.dtype()) ? a.dtype() : kInt64;
   Tensor base = a.detach();
   Tensor in = detail::cast_raw(base.dim() == 0 ? base.reshape({1}) : base, dtype);

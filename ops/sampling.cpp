@@ -37,7 +37,8 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement) {
     LG_CHECK(replacement || min(sum(gt(rows, 0), 1)).item<int64_t>() >= num_samples,
              "multinomial: a row of ", probs.describe(), " has fewer than ", num_samples,
              " categories with non-zero probability to draw without replacement");
-    RngState rng = reserve_random(static_cast<uint64_t>(R * num_samples));
+    // One counter per draw with replacement, one per category without (the kernel's keys).
+    RngState rng = reserve_random(static_cast<uint64_t>(R * (replacement ? num_samples : C)));
     kernel(&KernelTable::multinomial, probs.device(), probs.dtype(), "multinomial")(
         out, rows, replacement, rng.seed, rng.offset);
   }
@@ -47,7 +48,7 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement) {
 TopK topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool /*sorted*/) {
   detail::check_defined(x, "topk");
   LG_CHECK(x.dtype() != kBool, "topk: not defined for bool tensors, got ", x.describe());
-  const int64_t d = wrap_dim(dim, std::max<int64_t>(x.dim(), 1), "topk");
+  const int64_t d = wrap_dim_of_0d_as_1d(dim, x.dim(), "topk");
   const int64_t n = x.dim() == 0 ? 1 : x.shape()[d];
   LG_CHECK(k >= 0 && k <= n, "topk: k = ", k, " is out of range for dimension ", dim, " of size ",
            n, " in ", x.describe());

@@ -30,7 +30,7 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
   detail::check_defined(x, name);
   LG_CHECK(is_floating(x.dtype()), name, ": needs a floating-point tensor, got ", x.describe(),
            "; convert with .to(kFloat32)");
-  int64_t d = wrap_dim(dim, x.dim(), name);
+  int64_t d = wrap_dim_of_0d_as_1d(dim, x.dim(), name);
   if (x.dim() == 0) return softmax_impl(x.reshape({1}), 0, log).reshape({});
   auto forward = kernel(&KernelTable::softmax, x.device(), x.dtype(), name);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());

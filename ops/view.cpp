@@ -94,8 +94,9 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
 
 Tensor transpose(const Tensor& a, int64_t dim0, int64_t dim1) {
   detail::check_defined(a, "transpose");
+  int64_t d0 = wrap_dim_of_0d_as_1d(dim0, a.dim(), "transpose");
+  int64_t d1 = wrap_dim_of_0d_as_1d(dim1, a.dim(), "transpose");
   if (a.dim() == 0) return a;
-  int64_t d0 = wrap_dim(dim0, a.dim(), "transpose"), d1 = wrap_dim(dim1, a.dim(), "transpose");
   Shape shape = a.shape(), strides = a.strides();
   std::swap(shape[d0], shape[d1]);
   std::swap(strides[d0], strides[d1]);
@@ -197,8 +198,8 @@ Tensor squeeze(const Tensor& a) {
 
 Tensor squeeze(const Tensor& a, int64_t dim) {
   detail::check_defined(a, "squeeze");
+  int64_t d = wrap_dim_of_0d_as_1d(dim, a.dim(), "squeeze");
   if (a.dim() == 0) return a;
-  int64_t d = wrap_dim(dim, a.dim(), "squeeze");
   if (a.shape()[d] != 1) return a;
   Shape shape = a.shape(), strides = a.strides();
   shape.erase(shape.begin() + d);
@@ -218,8 +219,9 @@ Tensor unsqueeze(const Tensor& a, int64_t dim) {
 
 Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim) {
   detail::check_defined(a, "flatten");
+  int64_t s = wrap_dim_of_0d_as_1d(start_dim, a.dim(), "flatten");
+  int64_t e = wrap_dim_of_0d_as_1d(end_dim, a.dim(), "flatten");
   if (a.dim() == 0) return a.reshape({1});
-  int64_t s = wrap_dim(start_dim, a.dim(), "flatten"), e = wrap_dim(end_dim, a.dim(), "flatten");
   LG_CHECK(s <= e, "flatten: start_dim ", start_dim, " comes after end_dim ", end_dim);
   Shape shape(a.shape().begin(), a.shape().begin() + s);
   int64_t merged = 1;
@@ -287,6 +289,7 @@ Tensor Tensor::slice(int64_t dim, int64_t start, int64_t end, int64_t step) cons
   return lg::slice(*this, dim, start, end, step);
 }
 Tensor Tensor::select(int64_t dim, int64_t index) const {
+  LG_CHECK(this->dim() > 0, "select: cannot be applied to a 0-d tensor ", describe());
   int64_t d = wrap_dim(dim, this->dim(), "select");
   int64_t n = shape()[d];
   LG_CHECK(index >= -n && index < n, "select: index ", index, " out of range for dimension ", dim,

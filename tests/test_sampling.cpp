@@ -200,3 +200,30 @@ TEST_CASE("sampling errors name the op and the operands") {
   CHECK_ERROR(topk(gt(x, 0), 1), "topk", "bool");
   CHECK_ERROR(topk(Tensor(), 1), "topk", "undefined");
 }
+
+TEST_CASE("multinomial without replacement draws distinct categories for huge equal weights") {
+  // Running sums of such weights overflow to inf, which once sent every draw
+  // to the last category.
+  manual_seed(3);
+  const int64_t C = 64;
+  for (const Tensor& probs : {full({4, C}, 1e300, {.dtype = kFloat64}),
+                              full({4, C}, std::numeric_limits<double>::max(), {.dtype = kFloat64}),
+                              full({4, C}, std::numeric_limits<float>::max())}) {
+    INFO("probs " << probs.describe());
+    std::vector<int64_t> v = multinomial(probs, C).to_vector<int64_t>();
+    for (int64_t r = 0; r < 4; ++r)
+      CHECK(std::set<int64_t>(v.begin() + r * C, v.begin() + (r + 1) * C).size() == C);
+  }
+  // With replacement the draws stay uniform over such weights.
+  Tensor uniform = full({4}, std::numeric_limits<double>::max(), {.dtype = kFloat64});
+  for (double f : frequencies(multinomial(uniform, 8000, true), 4))
+    CHECK(std::fabs(f - 0.25) < 0.03);
+  // Weights 600 orders of magnitude apart: every positive one is drawn before a zero one.
+  Tensor spread = from_vector(std::vector<double>{1e-300, 0, 1e300, 0, 1e-300});
+  for (int i = 0; i < 10; ++i) {
+    std::vector<int64_t> d = multinomial(spread, 3).to_vector<int64_t>();
+    CHECK(d[0] == 2);
+    std::sort(d.begin(), d.end());
+    CHECK(d == std::vector<int64_t>{0, 2, 4});
+  }
+}

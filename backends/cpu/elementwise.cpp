@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../../core/philox.h"
+#include "../integer_math.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 
@@ -31,9 +32,9 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
     To* po = o + off[0];
     const From* ps = s + off[1];
     if (st[0] == 1 && st[1] == 1) {
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<To>(ps[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = integer_math::convert<To>(ps[i]);
     } else {
-      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = static_cast<To>(ps[i * st[1]]);
+      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = integer_math::convert<To>(ps[i * st[1]]);
     }
   });
 }
@@ -87,11 +88,7 @@ T power(T a, T b) {
   if constexpr (std::is_same_v<T, bool>) {
     return a || !b;
   } else if constexpr (std::is_integral_v<T>) {
-    if (b < 0) return a == 1 ? 1 : (a == -1 ? (b % 2 ? -1 : 1) : 0);
-    T r = 1;
-    for (; b > 0; b >>= 1, a *= a)
-      if (b & 1) r *= a;
-    return r;
+    return integer_math::pow<T>(a, b);
   } else {
     return std::pow(a, b);
   }
@@ -101,11 +98,13 @@ template <typename T>
 void unary(UnaryOp op, const Tensor& out, const Tensor& in) {
   using F = std::conditional_t<std::is_floating_point_v<T>, T, double>;
   switch (op) {
-    case UnaryOp::Neg: return map1<T, T>(out, in, [](T a) { return static_cast<T>(-a); });
+    case UnaryOp::Neg:
+      return map1<T, T>(out, in, [](T a) { return integer_math::neg<T>(a); });
     case UnaryOp::Exp: return map1<T, T>(out, in, [](T a) { return static_cast<T>(std::exp(F(a))); });
     case UnaryOp::Log: return map1<T, T>(out, in, [](T a) { return static_cast<T>(std::log(F(a))); });
     case UnaryOp::Sqrt: return map1<T, T>(out, in, [](T a) { return static_cast<T>(std::sqrt(F(a))); });
-    case UnaryOp::Abs: return map1<T, T>(out, in, [](T a) { return a < 0 ? static_cast<T>(-a) : a; });
+    case UnaryOp::Abs:
+      return map1<T, T>(out, in, [](T a) { return integer_math::abs<T>(a); });
     case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Relu: case UnaryOp::Gelu:
     case UnaryOp::GeluTanh: case UnaryOp::Silu: case UnaryOp::Softplus: case UnaryOp::Erf:
       return unary_activation(op, out, in);
@@ -116,14 +115,15 @@ void unary(UnaryOp op, const Tensor& out, const Tensor& in) {
 template <typename T>
 void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   switch (op) {
-    case BinaryOp::Add: return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x + y); });
-    case BinaryOp::Sub: return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x - y); });
-    case BinaryOp::Mul: return map2<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x * y); });
+    // integer_math wraps integers around on overflow; for floats these are the operators.
+    case BinaryOp::Add:
+      return map2<T, T>(out, a, b, [](T x, T y) { return integer_math::add<T>(x, y); });
+    case BinaryOp::Sub:
+      return map2<T, T>(out, a, b, [](T x, T y) { return integer_math::sub<T>(x, y); });
+    case BinaryOp::Mul:
+      return map2<T, T>(out, a, b, [](T x, T y) { return integer_math::mul<T>(x, y); });
     case BinaryOp::Div:
-      return map2<T, T>(out, a, b, [](T x, T y) {
-        if constexpr (std::is_integral_v<T>) return y == 0 ? T(0) : static_cast<T>(x / y);
-        else return x / y;
-      });
+      return map2<T, T>(out, a, b, [](T x, T y) { return integer_math::div<T>(x, y); });
     case BinaryOp::Pow: return map2<T, T>(out, a, b, [](T x, T y) { return power<T>(x, y); });
     case BinaryOp::Maximum:  // NaN propagates, as in PyTorch
       return map2<T, T>(out, a, b, [](T x, T y) { return (x != x || x > y) ? x : y; });

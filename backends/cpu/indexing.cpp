@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../integer_math.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 
@@ -42,7 +43,7 @@ void index_add(const Tensor& out, const Tensor& index, const Tensor& src) {
         T* orow = o + (a * n + idx[k]) * B;
         const T* srow = s + (a * K + k) * B;
 #pragma omp simd
-        for (int64_t b = b0; b < b1; ++b) orow[b] += srow[b];
+        for (int64_t b = b0; b < b1; ++b) orow[b] = integer_math::add<T>(orow[b], srow[b]);
       }
     }
 }
@@ -117,8 +118,10 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
         const int64_t row = (a * fo.L + j) * fo.inner;
         T* obase = o + fo.outer_off[a];
         const T* sbase = s + fs.outer_off[a] + j * src_stride;
-        for (int64_t i = i0; i < i1; ++i)
-          obase[fo.inner_off[i] + idx[row + i] * out_stride] += sbase[fs.inner_off[i]];
+        for (int64_t i = i0; i < i1; ++i) {
+          T& target = obase[fo.inner_off[i] + idx[row + i] * out_stride];
+          target = integer_math::add<T>(target, sbase[fs.inner_off[i]]);  // integers wrap
+        }
       }
     }
 }

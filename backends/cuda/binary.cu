@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../integer_math.h"
 #include "launch.cuh"
 
 namespace lg::cuda {
@@ -14,11 +15,7 @@ __device__ T power(T a, T b) {
   if constexpr (std::is_same_v<T, bool>) {
     return a || !b;
   } else if constexpr (std::is_integral_v<T>) {
-    if (b < 0) return a == 1 ? 1 : (a == -1 ? (b % 2 ? -1 : 1) : 0);
-    T r = 1;
-    for (; b > 0; b >>= 1, a *= a)
-      if (b & 1) r *= a;
-    return r;
+    return integer_math::pow<T>(a, b);
   } else if constexpr (std::is_same_v<T, float>) {
     return powf(a, b);
   } else {
@@ -28,17 +25,15 @@ __device__ T power(T a, T b) {
 
 template <BinaryOp Op, typename T>
 __device__ auto binary_apply(T x, T y) {
+  // integer_math wraps integers around on overflow; for floats these are the operators.
   if constexpr (Op == BinaryOp::Add) {
-    return static_cast<T>(x + y);
+    return integer_math::add<T>(x, y);
   } else if constexpr (Op == BinaryOp::Sub) {
-    return static_cast<T>(x - y);
+    return integer_math::sub<T>(x, y);
   } else if constexpr (Op == BinaryOp::Mul) {
-    return static_cast<T>(x * y);
+    return integer_math::mul<T>(x, y);
   } else if constexpr (Op == BinaryOp::Div) {
-    if constexpr (std::is_integral_v<T>)
-      return y == 0 ? T(0) : static_cast<T>(x / y);
-    else
-      return x / y;
+    return integer_math::div<T>(x, y);
   } else if constexpr (Op == BinaryOp::Pow) {
     return power<T>(x, y);
   } else if constexpr (Op == BinaryOp::Maximum) {  // NaN propagates, as in PyTorch

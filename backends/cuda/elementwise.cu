@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "../../core/philox.h"
+#include "../integer_math.h"
 #include "launch.cuh"
 
 namespace lg::cuda {
@@ -22,7 +23,7 @@ struct CastFn {
   To* dst;
   const From* src;
   __device__ void operator()(int64_t, const int64_t* off) const {
-    dst[off[0]] = static_cast<To>(src[off[1]]);
+    dst[off[0]] = integer_math::convert<To>(src[off[1]]);
   }
 };
 

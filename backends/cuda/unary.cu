@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../integer_math.h"
 #include "launch.cuh"
 
 namespace lg::cuda {
@@ -30,8 +31,8 @@ __device__ inline double fmax_of(double x, double y) { return fmax(x, y); }
 template <UnaryOp Op, typename T>
 __device__ T unary_apply(T a) {
   using F = std::conditional_t<std::is_floating_point_v<T>, T, double>;  // int64 math in double
-  if constexpr (Op == UnaryOp::Neg) {
-    return static_cast<T>(-a);
+  if constexpr (Op == UnaryOp::Neg) {  // integers wrap: -INT64_MIN is INT64_MIN
+    return integer_math::neg<T>(a);
   } else if constexpr (Op == UnaryOp::Exp) {
     return static_cast<T>(exp_of(F(a)));
   } else if constexpr (Op == UnaryOp::Log) {
@@ -39,7 +40,7 @@ __device__ T unary_apply(T a) {
   } else if constexpr (Op == UnaryOp::Sqrt) {
     return static_cast<T>(sqrt_of(F(a)));
   } else if constexpr (Op == UnaryOp::Abs) {
-    return a < 0 ? static_cast<T>(-a) : a;
+    return integer_math::abs<T>(a);
   } else if constexpr (Op == UnaryOp::Tanh) {
     return static_cast<T>(tanh_of(F(a)));
   } else if constexpr (Op == UnaryOp::Sigmoid) {  // exp(-x) overflowing to inf gives 0

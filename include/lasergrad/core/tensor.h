@@ -58,9 +58,9 @@ class Tensor {
   void bump_version() const;
   std::string describe() const;  // "float32[2,3] on cpu" for error messages
 
-  // raw data (the element type must match the dtype)
+  // raw data (the element type must be the dtype's own: ElementType)
   void* raw_data() const;
-  template <typename T>
+  template <ElementType T>
   T* data_ptr() const {
     check_element_type(dtype_of<T>(), "data_ptr");
     return static_cast<T*>(raw_data());
@@ -72,7 +72,8 @@ class Tensor {
     return item_scalar().to<T>();
   }
   Scalar item_scalar() const;
-  template <typename T>
+  // The values converted to dtype_of<T>() (so T is an ElementType: int64_t for integers).
+  template <ElementType T>
   std::vector<T> to_vector() const {
     Tensor c = to(Device::cpu()).to(dtype_of<T>()).contiguous();
     const T* p = static_cast<const T*>(c.raw_data());
@@ -161,8 +162,13 @@ struct TensorImpl {
 
 Shape contiguous_strides(const Shape& shape);
 int64_t shape_numel(const Shape& shape);
-// Wraps a possibly negative dim into [0, ndim); throws naming `op` when out of range.
+// Wraps a possibly negative dim into [0, ndim); throws naming `op` when out of
+// range, and for every dim of a 0-d tensor (ndim 0), which has none to index.
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
+// The same for the ops that, as in PyTorch, read a 0-d tensor as one of shape
+// [1] (reductions, softmax, cumsum, topk, squeeze, transpose, flatten): dim 0
+// or -1 of a 0-d tensor gives 0. The caller must not index its shape with it.
+int64_t wrap_dim_of_0d_as_1d(int64_t dim, int64_t ndim, const char* op);
 // A new tensor viewing t's storage with another shape/strides/offset, no autograd.
 Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset);
 

@@ -41,7 +41,8 @@ Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptio
     std::vector<char> bytes(values.begin(), values.end());
     return from_data(bytes.data(), kBool, static_cast<int64_t>(values.size()), shape, options);
   } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, int64_t>) {
-    std::vector<int64_t> wide(values.begin(), values.end());
+    std::vector<int64_t> wide(values.size());
+    for (size_t i = 0; i < values.size(); ++i) wide[i] = to_int64(values[i], "from_vector");
     return from_data(wide.data(), kInt64, static_cast<int64_t>(values.size()), shape, options);
   } else {
     return from_data(values.data(), dtype_of<T>(), static_cast<int64_t>(values.size()), shape,
@@ -51,7 +52,7 @@ Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptio
 // The dtype follows T (float -> float32, double -> float64, integers -> int64, bool).
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
-  return from_vector(values, shape, TensorOptions{.dtype = dtype_of<T>()});
+  return from_vector(values, shape, TensorOptions{.dtype = dtype_for_values<T>()});
 }
 template <typename T>
 Tensor from_vector(const std::vector<T>& values) {
