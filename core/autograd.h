@@ -41,9 +41,10 @@ class SavedTensor {
   int output_nr_ = 0;
 };
 
-// Shape and dtype of a node's output, to make zero gradients for outputs that
-// received none.
-struct OutputMeta {
+// Shape, dtype and device of a node's input or output: for an output, to make
+// a zero gradient where none arrived; for an input, to check the gradient the
+// node's backward returns for it.
+struct TensorMetadata {
   Shape shape;
   DType dtype = kFloat32;
   Device device;
@@ -60,10 +61,11 @@ class Node : public std::enable_shared_from_this<Node> {
   uint64_t sequence_nr() const { return sequence_nr_; }
   // One edge per input of the forward op; invalid where no gradient is needed.
   std::vector<Edge>& next_edges() { return next_edges_; }
-  bool needs_input_grad(size_t i) const {
-    return i < next_edges_.size() && next_edges_[i].valid();
-  }
-  std::vector<OutputMeta>& output_meta() { return output_meta_; }
+  bool needs_input_grad(size_t i) const { return i < next_edges_.size() && next_edges_[i].valid(); }
+  std::vector<TensorMetadata>& output_meta() { return output_meta_; }
+  // One entry per input, recorded with the next edges (empty where the edge
+  // is invalid); the engine checks each returned gradient against it.
+  const std::vector<TensorMetadata>& input_meta() const { return input_meta_; }
   // What the node was created from, for anomaly messages ("mul(float32[2,3], ...)").
   std::string& creation_context() { return creation_context_; }
 
@@ -84,9 +86,11 @@ class Node : public std::enable_shared_from_this<Node> {
   std::string name_;
   uint64_t sequence_nr_;
   std::vector<Edge> next_edges_;
-  std::vector<OutputMeta> output_meta_;
+  std::vector<TensorMetadata> output_meta_;
+  std::vector<TensorMetadata> input_meta_;
   std::string creation_context_;
   bool released_ = false;
+  friend bool collect_next_edges(Node& node, const std::vector<Tensor>& inputs);
 };
 
 // Fills a leaf's .grad.
