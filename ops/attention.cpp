@@ -113,7 +113,7 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   kernel(&KernelTable::attention_forward, dev, dt, op)(p, out, lse, row_max, flags);
 
   auto fused = [p, lse, row_max, flags, op](const detail::BackwardArgs& a) {
-    const Tensor& o = a.saved[3];
+    const Tensor& o = a.saved(detail::kSavedResult);
     Tensor go = a.grad.detach().contiguous();
     Tensor dq = zeros_like(p.q), dk = zeros_like(p.k), dv = zeros_like(p.v);
     kernel(&KernelTable::attention_backward, o.device(), o.dtype(), op)(p, o.detach(), go, lse,
@@ -123,17 +123,18 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   };
   // Under create_graph: differentiate the composite formula instead.
   auto composite = [o, laser, op](const detail::BackwardArgs& a) {
+    const Tensor* qkv[] = {&a.saved("query"), &a.saved("key"), &a.saved("value")};
     std::vector<Tensor> wrt;
     for (size_t i = 0; i < 3; ++i)
-      if (a.needs(i)) wrt.push_back(a.saved[i]);
-    Tensor ref = reference(a.saved[0], a.saved[1], a.saved[2], o, laser, op);
+      if (a.needs(i)) wrt.push_back(*qkv[i]);
+    Tensor ref = reference(*qkv[0], *qkv[1], *qkv[2], o, laser, op);
     std::vector<Tensor> g = grad({ref}, wrt, {.create_graph = true}, {a.grad});
     std::vector<Tensor> out(3);
     for (size_t i = 0, n = 0; i < 3; ++i)
       if (a.needs(i)) out[i] = g[n++];
     return out;
   };
-  return detail::record(op, out, {q, k, v}, {q, k, v}, fused,
+  return detail::record(op, out, {q, k, v}, {{"query", q}, {"key", k}, {"value", v}}, fused,
                         {.save_output = true, .fused_backward = true, .composite = composite});
 }
 

@@ -57,3 +57,37 @@ TEST_CASE("a gradient of another dtype is converted to the input's dtype, as PyT
   CHECK(w.grad().dtype() == kFloat32);
   CHECK(w.grad().to_vector<double>() == std::vector<double>{2, 2, 2});
 }
+
+TEST_CASE("a backward reads its saved tensors by the names given to record") {
+  Tensor a = from_vector(std::vector<double>{1, 2}, {2}, {.requires_grad = true});
+  Tensor b = from_vector(std::vector<double>{3, 5}, {2}, {.requires_grad = true});
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = a.detach() * b.detach();
+  }
+  out = detail::record(
+      "named_mul", out, {a, b}, {{"self", a}, {"other", b}}, [](const detail::BackwardArgs& c) {
+        return std::vector<Tensor>{c.grad * c.saved("other"), c.grad * c.saved("self")};
+      });
+  out.sum().backward();
+  CHECK(a.grad().to_vector<double>() == std::vector<double>{3, 5});
+  CHECK(b.grad().to_vector<double>() == std::vector<double>{1, 2});
+}
+
+TEST_CASE("reading a name that was not saved is an error naming the op and the saved names") {
+  Tensor a = ones({2}, {.requires_grad = true});
+  Tensor y = detail::record(
+      "misnamed", a.detach().clone(), {a}, {{"self", a}},
+      [](const detail::BackwardArgs& c) { return std::vector<Tensor>{c.grad * c.saved("other")}; },
+      {.save_output = true});
+  CHECK_ERROR(y.sum().backward(), "'misnamed'", "'other'", "'self', 'result'");
+}
+
+TEST_CASE("saving two tensors under one name is an error") {
+  Tensor a = ones({2}, {.requires_grad = true});
+  auto backward = [](const detail::BackwardArgs& c) { return std::vector<Tensor>{c.grad}; };
+  CHECK_ERROR(
+      detail::record("twice", a.detach().clone(), {a}, {{"self", a}, {"self", a}}, backward),
+      "twice", "'self'");
+}
