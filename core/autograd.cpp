@@ -89,6 +89,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grad_outputs) {
   Tensor g = std::move(grad_outputs[0]);
   LG_CHECK(g.shape() == variable_.shape(), "backward: gradient of shape ", shape_str(g.shape()),
            " for a leaf of shape ", shape_str(variable_.shape()));
+  std::lock_guard<std::mutex> lock(mutex_);
   Tensor current = variable_.grad();
   if (GradMode::is_enabled()) {  // create_graph: keep the gradient's own graph
     variable_.set_grad(current.defined() ? current.add(g) : g);
@@ -105,11 +106,22 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grad_outputs) {
 
 // ---- graph edges -------------------------------------------------------------
 
+namespace {
+// Threads recording ops on one leaf at once must get the same accumulator
+// (else each would fill .grad on its own, unserialised), so a leaf's
+// accumulator is looked up and made under this lock.
+std::mutex& accumulator_mutex() {
+  static std::mutex m;
+  return m;
+}
+}  // namespace
+
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined()) return {};
   if (t.grad_fn()) return {t.grad_fn(), t.output_nr()};
   if (!t.requires_grad()) return {};
   TensorImpl* impl = t.impl();
+  std::lock_guard<std::mutex> lock(accumulator_mutex());
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t);

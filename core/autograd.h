@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -93,7 +94,9 @@ class Node : public std::enable_shared_from_this<Node> {
   friend bool collect_next_edges(Node& node, const std::vector<Tensor>& inputs);
 };
 
-// Fills a leaf's .grad.
+// Fills a leaf's .grad. A leaf has one accumulator while any graph holds it
+// (gradient_edge), so graphs backwarded from several threads at once that
+// end in one leaf meet here, and the mutex serialises their additions.
 class AccumulateGrad : public Node {
  public:
   explicit AccumulateGrad(Tensor variable);
@@ -104,6 +107,7 @@ class AccumulateGrad : public Node {
 
  private:
   Tensor variable_;
+  std::mutex mutex_;
 };
 
 // The edge a gradient for `t` flows into: its grad_fn, or its leaf accumulator.
