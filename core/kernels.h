@@ -8,7 +8,9 @@
 // (broadcast inputs come as expanded views with stride 0) with out's shape,
 // already converted to the table's dtype and placed on the table's device.
 #pragma once
+#include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "scalar.h"
@@ -231,6 +233,32 @@ Fn kernel(Fn KernelTable::*member, Device device, DType dtype, const char* op) {
 }
 
 namespace detail {
+// Guards a table that is written at start-up and read without a lock after
+// (kernel tables, allocators): writers serialise on the mutex, and a write
+// once a lookup has run is refused, since it would race with those lock-free
+// reads. Lookups happen only after ensure_runtime(), which does the writes.
+class StartupOnlyTable {
+ public:
+  explicit StartupOnlyTable(const char* what) : what_(what) {}
+  // Locks for a write by `writer`; throws lg::Error once the table is in use.
+  std::unique_lock<std::mutex> lock_for_write(const char* writer) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    LG_CHECK(!in_use_.load(std::memory_order_relaxed), writer, ": the ", what_,
+             " are fixed once the library has started (the first op or lookup); register at "
+             "start-up, before any tensor is made");
+    return lock;
+  }
+  // Called by each lookup: a plain load after the first, so cheap on hot paths.
+  void mark_in_use() {
+    if (!in_use_.load(std::memory_order_relaxed)) in_use_.store(true, std::memory_order_relaxed);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::atomic<bool> in_use_{false};
+  const char* what_;
+};
+
 // Library start-up (registers backends and ops once). Declared in core,
 // defined at the library's top level (runtime.cpp) so that every program
 // that uses core links it: registration is explicit, never a static
