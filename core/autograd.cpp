@@ -321,6 +321,8 @@ std::vector<Tensor> root_gradients(const std::vector<Tensor>& outputs,
                " does not match the output ", out.describe());
       LG_CHECK(g.device() == out.device(), op, ": gradient on ", g.device().str(),
                " for an output on ", out.device().str());
+      // As for every gradient a node returns (validated_gradient), and as PyTorch.
+      if (g.dtype() != out.dtype()) g = g.to(out.dtype());
     }
     grads.push_back(std::move(g));
   }

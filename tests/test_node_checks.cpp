@@ -91,3 +91,23 @@ TEST_CASE("saving two tensors under one name is an error") {
       detail::record("twice", a.detach().clone(), {a}, {{"self", a}, {"self", a}}, backward),
       "twice", "'self'");
 }
+
+namespace {
+// Records the dtype of the gradient its backward receives.
+struct SeesGradDtype : Function<SeesGradDtype> {
+  static inline DType seen = kBool;
+  static Tensor forward(Context&, const Tensor& x) { return x.clone(); }
+  static std::vector<Tensor> backward(Context&, const Tensor& g) {
+    seen = g.dtype();
+    return {g};
+  }
+};
+}  // namespace
+
+TEST_CASE("a root gradient of another dtype reaches the graph in the output's dtype") {
+  Tensor x = ones({3}, {.requires_grad = true});
+  Tensor y = SeesGradDtype::apply(x);
+  y.backward(ones({3}, {.dtype = kFloat64}));
+  CHECK(SeesGradDtype::seen == kFloat32);
+  CHECK(x.grad().dtype() == kFloat32);
+}
