@@ -1,10 +1,11 @@
 // What docs/threads.md documents as safe to use from several threads at once,
 // run from several std::threads: ops and backward on distinct tensors, graphs
 // that end in one shared leaf, the RNG, the caching allocator, in-place writes
-// to disjoint views of one storage, grad mode (per thread) and reads of the
-// kernel tables and op registry; and the start-up-only tables refusing late
-// writers. Built under ThreadSanitizer too (OMP_NUM_THREADS=1 there: libgomp
-// is not instrumented and gives false positives).
+// to disjoint views of one storage, grad mode (per thread), anomaly mode
+// (process-wide) and reads of the kernel tables and op registry; and the
+// start-up-only tables refusing late writers. Built under ThreadSanitizer
+// too (with OMP_NUM_THREADS=1: libgomp is not instrumented and gives false
+// positives).
 #include <functional>
 #include <latch>
 #include <thread>
@@ -130,6 +131,21 @@ TEST_CASE("grad mode is per thread: a NoGradGuard in one thread leaves the other
     recorded[i] = (x * 2.0).requires_grad();
   });
   CHECK(recorded == std::vector<int>{0, 1, 0, 1});
+}
+
+TEST_CASE("anomaly mode is process-wide: set before the threads start, each backward checks") {
+  detect_anomaly(true);
+  std::vector<int> caught(kThreads);
+  run_concurrently([&](int i) {
+    Tensor x = zeros({3}, {.requires_grad = true});
+    try {
+      sum(sqrt(x)).backward();  // d sqrt(x)/dx at 0 is inf
+    } catch (const Error& e) {
+      caught[i] = std::string(e.what()).find("detect_anomaly") != std::string::npos;
+    }
+  });
+  detect_anomaly(false);
+  CHECK(caught == std::vector<int>(kThreads, 1));
 }
 
 TEST_CASE("the op registry and kernel tables are read from several threads") {
