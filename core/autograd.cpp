@@ -40,7 +40,7 @@ Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner) const {
 namespace {
 std::atomic<uint64_t> next_sequence_nr{0};
 
-Tensor zeros_for(const OutputMeta& m) {
+Tensor zeros_for(const TensorMetadata& m) {
   Tensor z = Tensor::empty(m.shape, m.dtype, m.device);
   detail::op_hooks("backward").fill_inplace(z, 0);
   return z;
@@ -71,7 +71,8 @@ Node::~Node() {
 
 std::vector<Tensor> Node::run_backward(std::vector<Tensor> grad_outputs) {
   LG_CHECK(!released_, "backward: trying to backward through the graph a second time (at op '",
-           name_, "'); its saved tensors were freed by the first backward. Pass "
+           name_,
+           "'); its saved tensors were freed by the first backward. Pass "
            "retain_graph=true to the first backward if you need to backward twice");
   for (size_t i = 0; i < grad_outputs.size() && i < output_meta_.size(); ++i)
     if (!grad_outputs[i].defined()) grad_outputs[i] = zeros_for(output_meta_[i]);
@@ -90,6 +91,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grad_outputs) {
   Tensor g = std::move(grad_outputs[0]);
   LG_CHECK(g.shape() == variable_.shape(), "backward: gradient of shape ", shape_str(g.shape()),
            " for a leaf of shape ", shape_str(variable_.shape()));
+  std::lock_guard<std::mutex> lock(mutex_);
   Tensor current = variable_.grad();
   if (GradMode::is_enabled()) {  // create_graph: keep the gradient's own graph
     variable_.set_grad(current.defined() ? detail::op_hooks("backward").add(current, g) : g);
@@ -106,11 +108,22 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grad_outputs) {
 
 // ---- graph edges -------------------------------------------------------------
 
+namespace {
+// Threads recording ops on one leaf at once must get the same accumulator
+// (else each would fill .grad on its own, unserialised), so a leaf's
+// accumulator is looked up and made under this lock.
+std::mutex& accumulator_mutex() {
+  static std::mutex m;
+  return m;
+}
+}  // namespace
+
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined()) return {};
   if (t.grad_fn()) return {t.grad_fn(), t.output_nr()};
   if (!t.requires_grad()) return {};
   TensorImpl* impl = t.impl();
+  std::lock_guard<std::mutex> lock(accumulator_mutex());
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t);
@@ -128,9 +141,13 @@ bool any_requires_grad(const std::vector<Tensor>& inputs) {
 bool collect_next_edges(Node& node, const std::vector<Tensor>& inputs) {
   bool any = false;
   node.next_edges().clear();
+  node.input_meta_.clear();
   for (const Tensor& t : inputs) {
     node.next_edges().push_back(gradient_edge(t));
-    any = any || node.next_edges().back().valid();
+    bool valid = node.next_edges().back().valid();
+    node.input_meta_.push_back(valid ? TensorMetadata{t.shape(), t.dtype(), t.device()}
+                                     : TensorMetadata{});
+    any = any || valid;
   }
   return any;
 }
@@ -149,6 +166,24 @@ void set_history(const std::vector<Tensor*>& outputs, const std::shared_ptr<Node
 // ---- engine ----------------------------------------------------------------
 
 namespace {
+
+std::string describe(DType dtype, const Shape& shape, Device device) {
+  return std::string(dtype_name(dtype)) + shape_str(shape) + " on " + device.str();
+}
+
+// The gradient `node` returned for its input i, checked against that input's
+// metadata as PyTorch's validate_outputs does. A wrong shape or device is a
+// broken backward formula: passed on, it would be broadcast or summed away
+// downstream and give a silently wrong answer. A dtype differing from the
+// input's is converted to it, as PyTorch does.
+Tensor validated_gradient(const Node& node, size_t i, Tensor g) {
+  const TensorMetadata& m = node.input_meta()[i];
+  LG_CHECK(g.shape() == m.shape && g.device() == m.device, "backward: '", node.name(),
+           "' returned a gradient ", describe(g.dtype(), g.shape(), g.device()), " for its input ",
+           i, ", which is ", describe(m.dtype, m.shape, m.device),
+           "; a backward must return each gradient in its input's shape and on its device");
+  return g.dtype() == m.dtype ? g : detail::op_hooks("backward").to_dtype(g, m.dtype);
+}
 
 struct CaptureSlot {
   Node* node;
@@ -244,10 +279,15 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, std::vector<Tenso
     LG_CHECK(input_grads.size() == node->next_edges().size(), "backward: '", node->name(),
              "' returned ", input_grads.size(), " gradients for ", node->next_edges().size(),
              " inputs");
+    LG_CHECK(node->input_meta().size() == node->next_edges().size(), "backward: '", node->name(),
+             "' has ", node->next_edges().size(), " edges but metadata for ",
+             node->input_meta().size(), " inputs (its edges were not made by collect_next_edges)");
 
     for (size_t i = 0; i < input_grads.size(); ++i) {
       const Edge& e = node->next_edges()[i];
       if (!e.valid()) continue;
+      if (input_grads[i].defined())
+        input_grads[i] = validated_gradient(*node, i, std::move(input_grads[i]));
       Tensor& g = input_grads[i];
       if (g.defined() && is_anomaly_enabled() && is_floating(g.dtype()) &&
           !detail::op_hooks("detect_anomaly").all_finite(g)) {
@@ -284,6 +324,8 @@ std::vector<Tensor> root_gradients(const std::vector<Tensor>& outputs,
                " does not match the output ", out.describe());
       LG_CHECK(g.device() == out.device(), op, ": gradient on ", g.device().str(),
                " for an output on ", out.device().str());
+      // As for every gradient a node returns (validated_gradient), and as PyTorch.
+      if (g.dtype() != out.dtype()) g = detail::op_hooks(op).to_dtype(g, out.dtype());
     }
     grads.push_back(std::move(g));
   }

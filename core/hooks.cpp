@@ -10,7 +10,8 @@ std::atomic<void (*)()> initializer{nullptr};
 }  // namespace
 
 void install_op_hooks(const OpHooks& hooks) {
-  LG_CHECK(hooks.add && hooks.add_inplace && hooks.clone && hooks.fill_inplace && hooks.all_finite,
+  LG_CHECK(hooks.add && hooks.add_inplace && hooks.clone && hooks.to_dtype && hooks.fill_inplace &&
+               hooks.all_finite,
            "install_op_hooks: every hook must be set");
   if (hooks_ready.load(std::memory_order_acquire)) return;  // start-up runs once; keep the first
   installed_hooks = hooks;

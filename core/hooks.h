@@ -14,6 +14,7 @@ struct OpHooks {
   Tensor (*add)(const Tensor& a, const Tensor& b) = nullptr;  // differentiable a + b
   void (*add_inplace)(Tensor& self, const Tensor& other) = nullptr;
   Tensor (*clone)(const Tensor& t) = nullptr;
+  Tensor (*to_dtype)(const Tensor& t, DType dtype) = nullptr;  // differentiable
   void (*fill_inplace)(Tensor& t, const Scalar& value) = nullptr;
   bool (*all_finite)(const Tensor& t) = nullptr;
 };

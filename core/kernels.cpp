@@ -19,6 +19,11 @@ std::array<bool, kNumDeviceTypes>& registered() {
   static std::array<bool, kNumDeviceTypes> r{};
   return r;
 }
+// Both kinds of table: backends fill them at start-up, ops read them after.
+detail::StartupOnlyTable& guard() {
+  static detail::StartupOnlyTable g("kernel tables");
+  return g;
+}
 }  // namespace
 
 const char* op_name(UnaryOp op) {
@@ -35,21 +40,25 @@ const char* op_name(BinaryOp op) {
 }
 
 void register_kernels(DeviceType device, DType dtype, const KernelTable& table) {
+  auto lock = guard().lock_for_write("register_kernels");
   tables()[static_cast<size_t>(device)][static_cast<size_t>(dtype)] = table;
   registered()[static_cast<size_t>(device)] = true;
 }
 
 void register_device_kernels(DeviceType device, const DeviceKernels& kernels) {
+  auto lock = guard().lock_for_write("register_device_kernels");
   device_tables()[static_cast<size_t>(device)] = kernels;
 }
 
 bool has_kernels(DeviceType device) {
   detail::ensure_initialized();
+  guard().mark_in_use();
   return registered()[static_cast<size_t>(device)];
 }
 
 const KernelTable& kernel_table(Device device, DType dtype) {
   detail::ensure_initialized();
+  guard().mark_in_use();
   LG_CHECK(registered()[static_cast<size_t>(device.type)], "no kernels registered for device ",
            device.str(), " (backend not built or no device present)");
   return tables()[static_cast<size_t>(device.type)][static_cast<size_t>(dtype)];
@@ -57,6 +66,7 @@ const KernelTable& kernel_table(Device device, DType dtype) {
 
 const DeviceKernels& device_kernels(Device device) {
   detail::ensure_initialized();
+  guard().mark_in_use();
   return device_tables()[static_cast<size_t>(device.type)];
 }
 

@@ -11,7 +11,11 @@
 #include <lasergrad/core/scalar.h>
 #include <lasergrad/core/tensor.h>
 
+#include <atomic>
+#include <mutex>
+
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 namespace lg {
@@ -221,5 +225,35 @@ Fn kernel(Fn KernelTable::*member, Device device, DType dtype, const char* op) {
   LG_CHECK(fn != nullptr, op, ": not implemented for ", dtype_name(dtype), " on ", device.str());
   return fn;
 }
+
+namespace detail {
+// Guards a table that is written at start-up and read without a lock after
+// (kernel tables, allocators): writers serialise on the mutex, and a write
+// once a lookup has run is refused, since it would race with those lock-free
+// reads. Lookups run detail::ensure_initialized() (lg::init, which does the
+// writes) first.
+class StartupOnlyTable {
+ public:
+  explicit StartupOnlyTable(const char* what) : what_(what) {}
+  // Locks for a write by `writer`; throws lg::Error once the table is in use.
+  std::unique_lock<std::mutex> lock_for_write(const char* writer) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    LG_CHECK(!in_use_.load(std::memory_order_relaxed), writer, ": the ", what_,
+             " are fixed once the library has started (the first op or lookup); register at "
+             "start-up, before any tensor is made");
+    return lock;
+  }
+  // Called by each lookup: a plain load after the first, so cheap on hot paths.
+  void mark_in_use() {
+    if (!in_use_.load(std::memory_order_relaxed)) in_use_.store(true, std::memory_order_relaxed);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::atomic<bool> in_use_{false};
+  const char* what_;
+};
+
+}  // namespace detail
 
 }  // namespace lg

@@ -22,6 +22,10 @@ std::array<MemoryCounters, kNumDeviceTypes>& counters() {
   return c;
 }
 MemoryCounters& counters_for(Device d) { return counters()[static_cast<size_t>(d.type)]; }
+detail::StartupOnlyTable& allocators_guard() {
+  static detail::StartupOnlyTable g("allocators");
+  return g;
+}
 }  // namespace
 
 size_t memory_allocated(Device device) { return counters_for(device).current; }
@@ -31,11 +35,13 @@ void reset_peak_memory_allocated(Device device) {
 }
 
 void register_allocator(DeviceType type, Allocator* allocator) {
+  auto lock = allocators_guard().lock_for_write("register_allocator");
   allocators()[static_cast<size_t>(type)] = allocator;
 }
 
 Allocator* allocator_for(Device device) {
   detail::ensure_initialized();
+  allocators_guard().mark_in_use();
   Allocator* a = allocators()[static_cast<size_t>(device.type)];
   LG_CHECK(a != nullptr, "no allocator for device ", device.str(),
            " (is the backend built and is a device present? see cuda_is_available())");

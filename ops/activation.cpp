@@ -36,7 +36,7 @@ DType float_dtype(const Tensor& x, const char* name) {
 // gelu's derivative written in differentiable ops (double backward, and
 // backends without the fused kernel).
 std::vector<Tensor> gelu_composite_backward(const BackwardArgs& c, bool tanh_form) {
-  const Tensor& v = c.saved[0];
+  const Tensor& v = c.saved("self");
   if (tanh_form) {
     Tensor t = tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
     Tensor inner_grad = kSqrt2OverPi * (1 + 3 * kGeluCubic * v * v);
@@ -57,14 +57,14 @@ Tensor gelu_impl(const Tensor& x, bool tanh_form) {
     return gelu_composite_backward(c, tanh_form);
   };
   auto fused = [op, composite](const BackwardArgs& c) {
-    const Tensor& v = c.saved[0];
+    const Tensor& v = c.saved("self");
     auto fn = kernel_table(v.device(), c.grad.dtype()).activation_backward;
     if (!fn || c.grad.dtype() != v.dtype()) return composite(c);
     Tensor grad_in = Tensor::empty(v.shape(), v.dtype(), v.device());
     fn(op, grad_in, c.grad.detach(), v.detach());
     return std::vector<Tensor>{grad_in};
   };
-  return detail::record("gelu", out, {x}, {detail::cast_raw(x, dtype)}, fused,
+  return detail::record("gelu", out, {x}, {{"self", detail::cast_raw(x, dtype)}}, fused,
                         {.fused_backward = true, .composite = composite});
 }
 
@@ -74,7 +74,7 @@ Tensor tanh(const Tensor& x) {
   Tensor out = activation_raw(UnaryOp::Tanh, x, float_dtype(x, "tanh"));
   return detail::record("tanh", out, {x}, {},
                         [](const BackwardArgs& c) {
-                          const Tensor& y = c.saved[0];
+                          const Tensor& y = c.saved(detail::kSavedResult);
                           return std::vector<Tensor>{c.grad * (1 - y * y)};
                         },
                         {.save_output = true});
@@ -84,7 +84,7 @@ Tensor sigmoid(const Tensor& x) {
   Tensor out = activation_raw(UnaryOp::Sigmoid, x, float_dtype(x, "sigmoid"));
   return detail::record("sigmoid", out, {x}, {},
                         [](const BackwardArgs& c) {
-                          const Tensor& y = c.saved[0];
+                          const Tensor& y = c.saved(detail::kSavedResult);
                           return std::vector<Tensor>{c.grad * y * (1 - y)};
                         },
                         {.save_output = true});
@@ -97,7 +97,8 @@ Tensor relu(const Tensor& x) {
   // The output is positive exactly where the input is, so it serves as the mask.
   return detail::record("relu", out, {x}, {},
                         [](const BackwardArgs& c) {
-                          return std::vector<Tensor>{c.grad * gt(c.saved[0], 0).to(c.grad.dtype())};
+                          return std::vector<Tensor>{
+                              c.grad * gt(c.saved(detail::kSavedResult), 0).to(c.grad.dtype())};
                         },
                         {.save_output = true});
 }
@@ -114,8 +115,8 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
 
 Tensor silu(const Tensor& x) {
   Tensor out = activation_raw(UnaryOp::Silu, x, float_dtype(x, "silu"));
-  return detail::record("silu", out, {x}, {x}, [](const BackwardArgs& c) {
-    const Tensor& v = c.saved[0];
+  return detail::record("silu", out, {x}, {{"self", x}}, [](const BackwardArgs& c) {
+    const Tensor& v = c.saved("self");
     Tensor s = sigmoid(v);
     return std::vector<Tensor>{c.grad * s * (1 + v * (1 - s))};
   });
@@ -133,17 +134,19 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
     Tensor soft = activation_raw(UnaryOp::Softplus, scaled, dtype);
     out = where(gt(scaled, threshold), v, beta == 1 ? soft : soft / beta);
   }
-  return detail::record("softplus", out, {x}, {x}, [beta, threshold](const BackwardArgs& c) {
-    Tensor scaled = c.saved[0] * beta;
-    Tensor slope = where(gt(scaled.detach(), threshold), 1.0, sigmoid(scaled));
-    return std::vector<Tensor>{detail::grad_for(c.grad * slope, c.saved[0])};
-  });
+  return detail::record(
+      "softplus", out, {x}, {{"self", x}}, [beta, threshold](const BackwardArgs& c) {
+        const Tensor& v = c.saved("self");
+        Tensor scaled = v * beta;
+        Tensor slope = where(gt(scaled.detach(), threshold), 1.0, sigmoid(scaled));
+        return std::vector<Tensor>{detail::grad_for(c.grad * slope, v)};
+      });
 }
 
 Tensor erf(const Tensor& x) {
   Tensor out = activation_raw(UnaryOp::Erf, x, float_dtype(x, "erf"));
-  return detail::record("erf", out, {x}, {x}, [](const BackwardArgs& c) {
-    const Tensor& v = c.saved[0];
+  return detail::record("erf", out, {x}, {{"self", x}}, [](const BackwardArgs& c) {
+    const Tensor& v = c.saved("self");
     return std::vector<Tensor>{c.grad * kTwoOverSqrtPi * exp(-(v * v))};
   });
 }

@@ -68,10 +68,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   // Keep each operand only if the other's gradient needs it.
   Tensor keep_a = b.requires_grad() ? a : Tensor();
   Tensor keep_b = a.requires_grad() ? b : Tensor();
-  return detail::record("mul", out, {a, b}, {keep_a, keep_b},
+  return detail::record("mul", out, {a, b}, {{"self", keep_a}, {"other", keep_b}},
                         [a_ = detail::meta(a), b_ = detail::meta(b)](const BackwardArgs& c) {
-                          const Tensor& sa = c.saved[0];
-                          const Tensor& sb = c.saved[1];
+                          const Tensor& sa = c.saved("self");
+                          const Tensor& sb = c.saved("other");
                           return std::vector<Tensor>{
                               c.needs(0) ? grad_for(c.grad * sb, a_) : Tensor(),
                               c.needs(1) ? grad_for(c.grad * sa, b_) : Tensor()};
@@ -84,10 +84,10 @@ Tensor div(const Tensor& a, const Tensor& b) {
   DType compute = detail::result_type(a, b);  // true division: integers divide as float32
   Tensor out = binary_raw(BinaryOp::Div, a, b, is_floating(compute) ? compute : kFloat32);
   Tensor keep_a = b.requires_grad() ? a : Tensor();  // only b's gradient needs a
-  return detail::record("div", out, {a, b}, {keep_a, b},
+  return detail::record("div", out, {a, b}, {{"self", keep_a}, {"other", b}},
                         [a_ = detail::meta(a), b_ = detail::meta(b)](const BackwardArgs& c) {
-                          const Tensor& sa = c.saved[0];
-                          const Tensor& sb = c.saved[1];
+                          const Tensor& sa = c.saved("self");
+                          const Tensor& sb = c.saved("other");
                           return std::vector<Tensor>{
                               c.needs(0) ? grad_for(c.grad / sb, a_) : Tensor(),
                               c.needs(1) ? grad_for(neg(c.grad) * sa / (sb * sb), b_) : Tensor()};
@@ -97,11 +97,11 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   Tensor out = binary_raw(BinaryOp::Pow, base, exponent);
   return detail::record(
-      "pow", out, {base, exponent}, {base, exponent},
+      "pow", out, {base, exponent}, {{"self", base}, {"exponent", exponent}},
       [a_ = detail::meta(base), b_ = detail::meta(exponent)](const BackwardArgs& c) {
-        const Tensor& x = c.saved[0];
-        const Tensor& y = c.saved[1];
-        const Tensor& out = c.saved[2];
+        const Tensor& x = c.saved("self");
+        const Tensor& y = c.saved("exponent");
+        const Tensor& out = c.saved(detail::kSavedResult);
         Tensor gx, gy;
         if (c.needs(0)) gx = grad_for(c.grad * y * pow(x, y - 1), a_);
         // d/dy x^y = x^y log x; taken as 0 where x == 0 (the limit for y > 0).
@@ -122,8 +122,8 @@ Tensor pow(const Tensor& base, const Scalar& exponent) {
            exponent.to_int(), ")");
   Tensor e = scalar_like(base, exponent);
   Tensor out = binary_raw(BinaryOp::Pow, base, e);
-  return detail::record("pow", out, {base}, {base}, [exponent](const BackwardArgs& c) {
-    const Tensor& x = c.saved[0];
+  return detail::record("pow", out, {base}, {{"self", base}}, [exponent](const BackwardArgs& c) {
+    const Tensor& x = c.saved("self");
     if (exponent.to_double() == 0) return std::vector<Tensor>{c.grad * 0};
     double p = exponent.to_double();
     return std::vector<Tensor>{grad_for(c.grad * p * pow(x, p - 1), x)};
@@ -132,26 +132,28 @@ Tensor pow(const Tensor& base, const Scalar& exponent) {
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor out = binary_raw(BinaryOp::Maximum, a, b);
-  return detail::record("maximum", out, {a, b}, {a, b}, [](const BackwardArgs& c) {
-    const Tensor& x = c.saved[0];
-    const Tensor& y = c.saved[1];
-    DType t = c.grad.dtype();
-    Tensor wx = gt(x, y).to(t) + 0.5 * eq(x, y).to(t);  // ties share the gradient
-    return std::vector<Tensor>{c.needs(0) ? grad_for(c.grad * wx, x) : Tensor(),
-                               c.needs(1) ? grad_for(c.grad * (1 - wx), y) : Tensor()};
-  });
+  return detail::record(
+      "maximum", out, {a, b}, {{"self", a}, {"other", b}}, [](const BackwardArgs& c) {
+        const Tensor& x = c.saved("self");
+        const Tensor& y = c.saved("other");
+        DType t = c.grad.dtype();
+        Tensor wx = gt(x, y).to(t) + 0.5 * eq(x, y).to(t);  // ties share the gradient
+        return std::vector<Tensor>{c.needs(0) ? grad_for(c.grad * wx, x) : Tensor(),
+                                   c.needs(1) ? grad_for(c.grad * (1 - wx), y) : Tensor()};
+      });
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor out = binary_raw(BinaryOp::Minimum, a, b);
-  return detail::record("minimum", out, {a, b}, {a, b}, [](const BackwardArgs& c) {
-    const Tensor& x = c.saved[0];
-    const Tensor& y = c.saved[1];
-    DType t = c.grad.dtype();
-    Tensor wx = lt(x, y).to(t) + 0.5 * eq(x, y).to(t);
-    return std::vector<Tensor>{c.needs(0) ? grad_for(c.grad * wx, x) : Tensor(),
-                               c.needs(1) ? grad_for(c.grad * (1 - wx), y) : Tensor()};
-  });
+  return detail::record(
+      "minimum", out, {a, b}, {{"self", a}, {"other", b}}, [](const BackwardArgs& c) {
+        const Tensor& x = c.saved("self");
+        const Tensor& y = c.saved("other");
+        DType t = c.grad.dtype();
+        Tensor wx = lt(x, y).to(t) + 0.5 * eq(x, y).to(t);
+        return std::vector<Tensor>{c.needs(0) ? grad_for(c.grad * wx, x) : Tensor(),
+                                   c.needs(1) ? grad_for(c.grad * (1 - wx), y) : Tensor()};
+      });
 }
 
 Tensor add(const Tensor& a, const Scalar& b) { return add(a, scalar_like(a, b)); }
@@ -171,31 +173,33 @@ Tensor neg(const Tensor& a) {
 
 Tensor exp(const Tensor& a) {
   Tensor out = unary_raw(UnaryOp::Exp, a, float_dtype(a));
-  return detail::record(
-      "exp", out, {a}, {},
-      [](const BackwardArgs& c) { return std::vector<Tensor>{c.grad * c.saved[0]}; },
-      {.save_output = true});
+  return detail::record("exp", out, {a}, {},
+                        [](const BackwardArgs& c) {
+                          return std::vector<Tensor>{c.grad * c.saved(detail::kSavedResult)};
+                        },
+                        {.save_output = true});
 }
 
 Tensor log(const Tensor& a) {
   Tensor out = unary_raw(UnaryOp::Log, a, float_dtype(a));
-  return detail::record("log", out, {a}, {a}, [](const BackwardArgs& c) {
-    return std::vector<Tensor>{c.grad / c.saved[0]};
+  return detail::record("log", out, {a}, {{"self", a}}, [](const BackwardArgs& c) {
+    return std::vector<Tensor>{c.grad / c.saved("self")};
   });
 }
 
 Tensor sqrt(const Tensor& a) {
   Tensor out = unary_raw(UnaryOp::Sqrt, a, float_dtype(a));
-  return detail::record(
-      "sqrt", out, {a}, {},
-      [](const BackwardArgs& c) { return std::vector<Tensor>{c.grad / (2 * c.saved[0])}; },
-      {.save_output = true});
+  return detail::record("sqrt", out, {a}, {},
+                        [](const BackwardArgs& c) {
+                          return std::vector<Tensor>{c.grad / (2 * c.saved(detail::kSavedResult))};
+                        },
+                        {.save_output = true});
 }
 
 Tensor abs(const Tensor& a) {
   Tensor out = unary_raw(UnaryOp::Abs, a, a.dtype());
-  return detail::record("abs", out, {a}, {a}, [](const BackwardArgs& c) {
-    return std::vector<Tensor>{c.grad * sign(c.saved[0])};
+  return detail::record("abs", out, {a}, {{"self", a}}, [](const BackwardArgs& c) {
+    return std::vector<Tensor>{c.grad * sign(c.saved("self"))};
   });
 }
 

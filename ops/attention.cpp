@@ -139,7 +139,7 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   kernel(&KernelTable::attention_forward, dev, dt, op)(p, out, lse, row_max, flags);
 
   auto fused = [p, lse, row_max, flags, op](const detail::BackwardArgs& a) {
-    const Tensor& o = a.saved[3];
+    const Tensor& o = a.saved(detail::kSavedResult);
     Tensor go = a.grad.detach().contiguous();
     Tensor dq = zeros_like(p.q), dk = zeros_like(p.k), dv = zeros_like(p.v);
     kernel(&KernelTable::attention_backward, o.device(), o.dtype(), op)(p, o.detach(), go, lse,
@@ -149,12 +149,12 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   };
   // Under create_graph: differentiate a composite formula instead.
   auto composite = [o, laser, op](const detail::BackwardArgs& a) {
-    return detail::differentiate_composite(a, 3, [&](const std::vector<Tensor>& in) {
+    return detail::differentiate_composite(a, {"query", "key", "value"}, [&](const std::vector<Tensor>& in) {
       return laser ? laser_log_sum_exp(in[0], in[1], in[2], o, op)
                    : reference(in[0], in[1], in[2], o, false, op);
     });
   };
-  return detail::record(op, out, {q, k, v}, {q, k, v}, fused,
+  return detail::record(op, out, {q, k, v}, {{"query", q}, {"key", k}, {"value", v}}, fused,
                         {.save_output = true, .fused_backward = true, .composite = composite});
 }
 

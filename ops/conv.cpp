@@ -141,18 +141,19 @@ Tensor conv_nd(const char* op, const Tensor& x, const Tensor& w, const Tensor& b
     Tensor g4 = c.grad.reshape({N, G, coutg, L});
     Tensor gx, gw, gb;
     if (c.needs(0)) {
-      Tensor wt = c.saved[1].reshape({G, coutg, cgk}).transpose(-1, -2);
+      Tensor wt = c.saved("weight").reshape({G, coutg, cgk}).transpose(-1, -2);
       Tensor gcols = matmul(wt, g4).reshape({N, Cin * win.g.kernel[0] * win.g.kernel[1], L});
       gx = detail::grad_for(col2im(gcols, {H, W}, win.kernel(), win.fold()), mx);
     }
     if (c.needs(1)) {
-      Tensor cols = im2col(c.saved[0], win.kernel(), win.fold()).reshape({N, G, cgk, L});
+      Tensor cols = im2col(c.saved("input"), win.kernel(), win.fold()).reshape({N, G, cgk, L});
       gw = detail::grad_for(sum(matmul(g4, cols.transpose(-1, -2)), 0).reshape(mw.shape), mw);
     }
     if (c.needs(2)) gb = sum(c.grad, std::vector<int64_t>{0, 2, 3});
     return std::vector<Tensor>{gx, gw, gb};
   };
-  if (!direct) return detail::record(op, out, {x, w, b}, {keep_x, keep_w}, composite);
+  if (!direct)
+    return detail::record(op, out, {x, w, b}, {{"input", keep_x}, {"weight", keep_w}}, composite);
   // The direct path's backward kernels skip the im2col buffer as its forward does.
   detail::BackwardFn fused = [op, win, mx = detail::meta(x),
                               mw = detail::meta(w)](const BackwardArgs& c) {
@@ -162,17 +163,17 @@ Tensor conv_nd(const char* op, const Tensor& x, const Tensor& w, const Tensor& b
     if (c.needs(0)) {
       gx = Tensor::empty(mx.shape, mx.dtype, device);
       kernel(&KernelTable::conv2d_direct_backward_input, device, mx.dtype, op)(
-          gx, gy, c.saved[1].detach().contiguous(), win.g);
+          gx, gy, c.saved("weight").detach().contiguous(), win.g);
     }
     if (c.needs(1)) {
       gw = Tensor::empty(mw.shape, mw.dtype, device);
       kernel(&KernelTable::conv2d_direct_backward_weight, device, mw.dtype, op)(
-          gw, gy, c.saved[0].detach().contiguous(), win.g);
+          gw, gy, c.saved("input").detach().contiguous(), win.g);
     }
     if (c.needs(2)) gb = sum(gy, std::vector<int64_t>{0, 2, 3});
     return std::vector<Tensor>{gx, gw, gb};
   };
-  return detail::record(op, out, {x, w, b}, {keep_x, keep_w}, fused,
+  return detail::record(op, out, {x, w, b}, {{"input", keep_x}, {"weight", keep_w}}, fused,
                         {.fused_backward = true, .composite = composite});
 }
 

@@ -13,6 +13,7 @@ void install_ops_into_core() {
   hooks.add = [](const Tensor& a, const Tensor& b) { return a.add(b); };
   hooks.add_inplace = [](Tensor& self, const Tensor& other) { self.add_(other); };
   hooks.clone = [](const Tensor& t) { return t.clone(); };
+  hooks.to_dtype = [](const Tensor& t, DType dtype) { return t.to(dtype); };
   hooks.fill_inplace = [](Tensor& t, const Scalar& value) { t.fill_(value); };
   hooks.all_finite = [](const Tensor& t) { return t.all_finite(); };
   install_op_hooks(hooks);

@@ -35,9 +35,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape shape = detail::broadcast_shapes(detail::broadcast_shapes(cond.shape(), a.shape(), "where"),
                                          b.shape(), "where");
   Tensor out = where_raw(cond, a, b, shape, detail::result_type(a, b), "where");
-  return detail::record("where", out, {a, b}, {cond},
+  return detail::record("where", out, {a, b}, {{"condition", cond}},
                         [a_ = detail::meta(a), b_ = detail::meta(b)](const BackwardArgs& c) {
-                          const Tensor& mask = c.saved[0];
+                          const Tensor& mask = c.saved("condition");
                           Tensor ga, gb;
                           if (c.needs(0)) ga = detail::grad_for(where(mask, c.grad, 0), a_);
                           if (c.needs(1)) gb = detail::grad_for(where(mask, 0, c.grad), b_);
@@ -64,8 +64,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, const Scalar& value) {
            x.describe());
   Tensor fill = detail::scalar_tensor(value, x.dtype(), x.device());
   Tensor out = where_raw(mask, fill, x, x.shape(), x.dtype(), "masked_fill");
-  return detail::record("masked_fill", out, {x}, {mask}, [](const BackwardArgs& c) {
-    return std::vector<Tensor>{where(c.saved[0], 0, c.grad)};
+  return detail::record("masked_fill", out, {x}, {{"mask", mask}}, [](const BackwardArgs& c) {
+    return std::vector<Tensor>{where(c.saved("mask"), 0, c.grad)};
   });
 }
 
@@ -84,8 +84,8 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> m
     if (min) out = maximum(out, detail::scalar_tensor(*min, dtype, x.device()));
     if (max) out = minimum(out, detail::scalar_tensor(*max, dtype, x.device()));
   }
-  return detail::record("clamp", out, {x}, {x}, [min, max](const BackwardArgs& c) {
-    const Tensor& v = c.saved[0];
+  return detail::record("clamp", out, {x}, {{"self", x}}, [min, max](const BackwardArgs& c) {
+    const Tensor& v = c.saved("self");
     Tensor inside;
     if (min) inside = ge(v, *min);
     if (max) inside = inside.defined() ? logical_and(inside, le(v, *max)) : le(v, *max);

@@ -76,9 +76,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   fn(as_shape(out, {a.outer, K, a.inner}),
      as_shape(x.detach().contiguous(), {a.outer, a.n, a.inner}), index.contiguous());
-  return detail::record("index_select", out, {x}, {index},
+  return detail::record("index_select", out, {x}, {{"index", index}},
                         [d, xm = detail::meta(x)](const BackwardArgs& c) {
-                          Tensor g = index_add(zeros_of(xm, c.grad), d, c.saved[0], c.grad);
+                          Tensor g = index_add(zeros_of(xm, c.grad), d, c.saved("index"), c.grad);
                           return std::vector<Tensor>{grad_for(g, xm)};
                         });
 }
@@ -100,11 +100,11 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
   fn(as_shape(out, {a.outer, a.n, a.inner}), index.contiguous(),
      as_shape(source.detach().contiguous(), {a.outer, index.numel(), a.inner}));
   return detail::record(
-      "index_add", out, {x, source}, {index},
+      "index_add", out, {x, source}, {{"index", index}},
       [d, xm = detail::meta(x), sm = detail::meta(source)](const BackwardArgs& c) {
         return std::vector<Tensor>{
             c.needs(0) ? grad_for(c.grad, xm) : Tensor(),
-            c.needs(1) ? grad_for(index_select(c.grad, d, c.saved[0]), sm) : Tensor()};
+            c.needs(1) ? grad_for(index_select(c.grad, d, c.saved("index")), sm) : Tensor()};
       });
 }
 
@@ -120,9 +120,9 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   auto fn = kernel(&KernelTable::gather, x.device(), x.dtype(), "gather");
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
   fn(out, x.detach(), d, index.contiguous());
-  return detail::record("gather", out, {x}, {index},
+  return detail::record("gather", out, {x}, {{"index", index}},
                         [d, xm = detail::meta(x)](const BackwardArgs& c) {
-                          Tensor g = scatter_add(zeros_of(xm, c.grad), d, c.saved[0], c.grad);
+                          Tensor g = scatter_add(zeros_of(xm, c.grad), d, c.saved("index"), c.grad);
                           return std::vector<Tensor>{grad_for(g, xm)};
                         });
 }
@@ -146,11 +146,11 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   Tensor block = make_view(src.detach(), index.shape(), src.strides(), src.storage_offset());
   fn(out, d, index.contiguous(), block);
   return detail::record(
-      "scatter_add", out, {x, src}, {index},
+      "scatter_add", out, {x, src}, {{"index", index}},
       [d, xm = detail::meta(x), sm = detail::meta(src)](const BackwardArgs& c) {
         Tensor gs;
         if (c.needs(1)) {
-          gs = gather(c.grad, d, c.saved[0]);
+          gs = gather(c.grad, d, c.saved("index"));
           if (gs.shape() != sm.shape) {  // zeros for the src positions never read
             std::vector<int64_t> pads;
             for (int64_t k = gs.dim() - 1; k >= 0; --k)
@@ -183,9 +183,9 @@ Tensor embedding(const Tensor& ids, const Tensor& table, std::optional<int64_t> 
   Tensor flat_ids = as_shape(ids.contiguous(), {K});
   fn(as_shape(out, {1, K, D}), as_shape(table.detach().contiguous(), {1, V, D}), flat_ids);
   return detail::record(
-      "embedding", out, {table}, {flat_ids},
+      "embedding", out, {table}, {{"indices", flat_ids}},
       [D, padding_idx, tm = detail::meta(table)](const BackwardArgs& c) {
-        const Tensor& idx = c.saved[0];
+        const Tensor& idx = c.saved("indices");
         Tensor g = c.grad.reshape({-1, D});
         if (padding_idx) {
           Tensor pad_id = detail::scalar_tensor(*padding_idx, kInt64, idx.device());

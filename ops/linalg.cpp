@@ -54,10 +54,10 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
 
   Tensor keep_a = b.requires_grad() ? a : Tensor();
   Tensor keep_b = a.requires_grad() ? b : Tensor();
-  return detail::record("matmul", out, {a, b}, {keep_a, keep_b},
+  return detail::record("matmul", out, {a, b}, {{"self", keep_a}, {"other", keep_b}},
                         [ma = detail::meta(a), mb = detail::meta(b)](const BackwardArgs& c) {
-                          const Tensor& sa = c.saved[0];
-                          const Tensor& sb = c.saved[1];
+                          const Tensor& sa = c.saved("self");
+                          const Tensor& sb = c.saved("other");
                           Tensor ga, gb;
                           if (c.needs(0))
                             ga = detail::grad_for(matmul(c.grad, sb.transpose(-1, -2)), ma);
@@ -133,15 +133,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Tensor keep_w = x.requires_grad() ? weight : Tensor();
   // Differentiable ops on 2-d views: one GEMM per gradient, and double backward for free.
   return detail::record(
-      "linear", out, {x, weight, bias}, {keep_x, keep_w},
+      "linear", out, {x, weight, bias}, {{"input", keep_x}, {"weight", keep_w}},
       [mx = detail::meta(x), mw = detail::meta(weight),
        mb = has_bias ? detail::meta(bias) : detail::TensorMeta{}, rows, in_features,
        out_features](const BackwardArgs& c) {
         Tensor g = c.grad.reshape({rows, out_features});
         Tensor gx, gw, gb;
-        if (c.needs(0)) gx = detail::grad_for(matmul(g, c.saved[1]).reshape(mx.shape), mx);
+        if (c.needs(0)) gx = detail::grad_for(matmul(g, c.saved("weight")).reshape(mx.shape), mx);
         if (c.needs(1))
-          gw = detail::grad_for(matmul(g.t(), c.saved[0].reshape({rows, in_features})), mw);
+          gw = detail::grad_for(matmul(g.t(), c.saved("input").reshape({rows, in_features})), mw);
         if (c.needs(2)) gb = detail::grad_for(sum(g, 0), mb);
         return std::vector<Tensor>{gx, gw, gb};
       });

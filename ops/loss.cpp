@@ -76,9 +76,10 @@ Tensor pick_class(const Tensor& x, const Tensor& target, int64_t ignore) {
   auto pick = kernel(&KernelTable::pick_class, x.device(), x.dtype(), "nll_loss");
   Tensor out = Tensor::empty({N}, x.dtype(), x.device());
   pick(out, x.detach().contiguous(), target, ignore);
-  return detail::record("nll_loss", out, {x}, {target}, [C, ignore](const BackwardArgs& c) {
-    return std::vector<Tensor>{pick_class_adjoint(c.grad, c.saved[0], C, ignore)};
-  });
+  return detail::record(
+      "nll_loss", out, {x}, {{"target", target}}, [C, ignore](const BackwardArgs& c) {
+        return std::vector<Tensor>{pick_class_adjoint(c.grad, c.saved("target"), C, ignore)};
+      });
 }
 
 Tensor pick_class_adjoint(const Tensor& src, const Tensor& target, int64_t C, int64_t ignore) {
@@ -87,9 +88,10 @@ Tensor pick_class_adjoint(const Tensor& src, const Tensor& target, int64_t C, in
       kernel(&KernelTable::pick_class_backward, src.device(), src.dtype(), "nll_loss_backward");
   Tensor out = Tensor::empty({N, C}, src.dtype(), src.device());
   scatter(out, src.detach().contiguous(), target, ignore);
-  return detail::record("nll_loss_backward", out, {src}, {target}, [ignore](const BackwardArgs& c) {
-    return std::vector<Tensor>{pick_class(c.grad, c.saved[0], ignore)};
-  });
+  return detail::record("nll_loss_backward", out, {src}, {{"target", target}},
+                        [ignore](const BackwardArgs& c) {
+                          return std::vector<Tensor>{pick_class(c.grad, c.saved("target"), ignore)};
+                        });
 }
 
 // The cross-entropy gradient in differentiable ops (what create_graph runs):
@@ -129,21 +131,21 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOpt
     forward(rows, lse, logits.detach().contiguous().reshape({N, C}), t1, o.ignore_index,
             o.label_smoothing);
   Tensor out = reduce_losses(rows.reshape(target.shape()), o.reduction, count);
-  return detail::record(op, out, {logits}, {logits, t1, lse},
+  return detail::record(op, out, {logits}, {{"self", logits}, {"target", t1}, {"logsumexp", lse}},
                         [o, count, N, C](const BackwardArgs& c) {
-                          const Tensor& x = c.saved[0];
+                          const Tensor& x = c.saved("self");
                           Tensor w = row_weights(c.grad, o.reduction, count, N, x.dtype());
                           Tensor dx = Tensor::empty({N, C}, x.dtype(), x.device());
                           if (N > 0)
                             kernel(&KernelTable::cross_entropy_backward, x.device(), x.dtype(),
                                    "cross_entropy")(dx, w, x.detach().contiguous().reshape({N, C}),
-                                                    c.saved[1], c.saved[2], o.ignore_index,
-                                                    o.label_smoothing);
+                                                    c.saved("target"), c.saved("logsumexp"),
+                                                    o.ignore_index, o.label_smoothing);
                           return std::vector<Tensor>{dx.reshape(x.shape())};
                         },
                         {.fused_backward = true, .composite = [o, count](const BackwardArgs& c) {
                            return std::vector<Tensor>{cross_entropy_grad_composite(
-                               c.grad, c.saved[0], c.saved[1], o, count)};
+                               c.grad, c.saved("self"), c.saved("target"), o, count)};
                          }});
 }
 
@@ -230,15 +232,16 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
   Tensor out = o.reduction == Reduction::None  ? per_sample
                : o.reduction == Reduction::Sum ? sum(per_sample)
                                                : sum(per_sample * weights);
-  return detail::record(op, out, {log_probs}, {grad, weights},
+  return detail::record(op, out, {log_probs},
+                        {{"grad_log_probs", grad}, {"sample_weights", weights}},
                         [reduction = o.reduction, N](const BackwardArgs& c) {
                           NoGradGuard kernel_result;
                           Tensor g = c.grad.detach();
                           Tensor scale = reduction == Reduction::None ? g.reshape({1, N, 1})
                                          : reduction == Reduction::Sum
                                              ? g
-                                             : (g * c.saved[1]).reshape({1, N, 1});
-                          return std::vector<Tensor>{c.saved[0] * scale};
+                                             : (g * c.saved("sample_weights")).reshape({1, N, 1});
+                          return std::vector<Tensor>{c.saved("grad_log_probs") * scale};
                         },
                         {.fused_backward = true});
 }

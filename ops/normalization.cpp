@@ -53,11 +53,11 @@ int64_t check_normalized(const char* op, const Tensor& x, const Shape& normalize
 }
 
 // The layer-norm gradients written in differentiable ops: the fused kernel's
-// double-backward path. saved = {x, mean, rstd, weight}.
+// double-backward path.
 std::vector<Tensor> layer_norm_composite_backward(const BackwardArgs& c, size_t norm_dims,
                                                   double eps) {
-  const Tensor& x = c.saved[0];
-  const Tensor& w = c.saved[3];
+  const Tensor& x = c.saved("input");
+  const Tensor& w = c.saved("weight");
   const std::vector<int64_t> dims = trailing_dims(norm_dims);
   std::vector<int64_t> lead(x.dim() - norm_dims);
   std::iota(lead.begin(), lead.end(), 0);
@@ -91,11 +91,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                     eps);
   const size_t norm_dims = normalized_shape.size();
   return detail::record(
-      "layer_norm", out, {x, weight, bias}, {x, mu, rstd, weight},
+      "layer_norm", out, {x, weight, bias},
+      {{"input", x}, {"mean", mu}, {"rstd", rstd}, {"weight", weight}},
       [M, N, normalized_shape](const BackwardArgs& c) {
         // x and weight are saved as given (the composite differentiates through them).
-        Tensor xs = c.saved[0].detach().contiguous();
-        Tensor ws = c.saved[3].defined() ? c.saved[3].detach().contiguous() : Tensor();
+        Tensor xs = c.saved("input").detach().contiguous();
+        const Tensor& w = c.saved("weight");
+        Tensor ws = w.defined() ? w.detach().contiguous() : Tensor();
         auto backward_kernel = kernel(&KernelTable::layer_norm_backward, xs.device(), xs.dtype(),
                                       "layer_norm backward");
         Tensor g = detail::cast_raw(c.grad.detach(), xs.dtype()).contiguous();
@@ -104,7 +106,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
         if (c.needs(1)) dw = Tensor::empty(normalized_shape, xs.dtype(), xs.device());
         if (c.needs(2)) db = Tensor::empty(normalized_shape, xs.dtype(), xs.device());
         backward_kernel(flat(dx, {M, N}), flat(dw, {N}), flat(db, {N}), flat(g, {M, N}),
-                        flat(xs, {M, N}), c.saved[1], c.saved[2], flat(ws, {N}));
+                        flat(xs, {M, N}), c.saved("mean"), c.saved("rstd"), flat(ws, {N}));
         return std::vector<Tensor>{dx, dw, db};
       },
       {.fused_backward = true, .composite = [norm_dims, eps](const BackwardArgs& c) {

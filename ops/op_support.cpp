@@ -12,7 +12,12 @@ class OpNode : public Node {
  public:
   OpNode(const char* name, BackwardFn fn, bool fused, BackwardFn composite)
       : Node(name), fn_(std::move(fn)), composite_(std::move(composite)), fused_(fused) {}
-  std::vector<SavedTensor>& saved() { return saved_; }
+  void save(const char* name, const Tensor& t, bool is_output) {
+    for (const char* n : saved_names_)
+      LG_CHECK(std::string_view(n) != name, this->name(), ": two tensors saved as '", name, "'");
+    saved_names_.push_back(name);
+    saved_.emplace_back(t, is_output);
+  }
   bool has_fused_backward() const override { return fused_; }
 
  protected:
@@ -21,7 +26,7 @@ class OpNode : public Node {
     saved.reserve(saved_.size());
     auto self = shared_from_this();
     for (const SavedTensor& s : saved_) saved.push_back(s.unpack(self));
-    BackwardArgs args{saved, grad_outputs[0], *this};
+    BackwardArgs args{saved_names_, saved, grad_outputs[0], *this};
     if (fused_ && GradMode::is_enabled()) {  // create_graph: the fused kernel is opaque
       LG_CHECK(composite_ != nullptr, name(), ": double backward (create_graph=true) is not ",
                "supported: this op's backward is a fused kernel with no composite fallback");
@@ -31,6 +36,7 @@ class OpNode : public Node {
   }
   void release_saved() override {
     saved_.clear();
+    saved_names_.clear();
     fn_ = nullptr;
     composite_ = nullptr;
   }
@@ -38,6 +44,7 @@ class OpNode : public Node {
  private:
   BackwardFn fn_;
   BackwardFn composite_;
+  std::vector<const char*> saved_names_;  // saved_[i] is read as saved_names_[i]
   std::vector<SavedTensor> saved_;
   bool fused_;
 };
@@ -46,8 +53,17 @@ int category(DType t) { return t == kBool ? 0 : t == kInt64 ? 1 : 2; }
 
 }  // namespace
 
+const Tensor& BackwardArgs::saved(std::string_view name) const {
+  for (size_t i = 0; i < saved_names.size(); ++i)
+    if (saved_names[i] == name) return saved_tensors[i];
+  std::string known;
+  for (const char* n : saved_names) known += (known.empty() ? "'" : ", '") + std::string(n) + "'";
+  detail::fail("backward of '", node.name(), "': no tensor was saved as '", std::string(name),
+               "' (saved: ", known.empty() ? "none" : known, ")");
+}
+
 Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs,
-              const std::vector<Tensor>& saved, BackwardFn backward, RecordOptions options) {
+              const std::vector<SavedSlot>& saved, BackwardFn backward, RecordOptions options) {
   if (!any_requires_grad(inputs)) return out;
   auto node = std::make_shared<OpNode>(name, std::move(backward), options.fused_backward,
                                        std::move(options.composite));
@@ -59,9 +75,9 @@ Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs,
     os << ")";
     node->creation_context() = os.str();
   }
-  for (const Tensor& t : saved) node->saved().emplace_back(t, false);
+  for (const SavedSlot& s : saved) node->save(s.name, s.tensor, false);
   set_history({&out}, node);
-  if (options.save_output) node->saved().emplace_back(out, true);
+  if (options.save_output) node->save(kSavedResult, out, true);
   return out;
 }
 
@@ -78,11 +94,12 @@ Tensor slot_alias(const Tensor& t) {
 }  // namespace
 
 std::vector<Tensor> differentiate_composite(
-    const BackwardArgs& args, size_t n_inputs,
+    const BackwardArgs& args, const std::vector<const char*>& inputs,
     const std::function<Tensor(const std::vector<Tensor>&)>& forward) {
+  const size_t n_inputs = inputs.size();
   std::vector<Tensor> slots, wrt;
   for (size_t i = 0; i < n_inputs; ++i) {
-    slots.push_back(slot_alias(args.saved[i]));
+    slots.push_back(slot_alias(args.saved(inputs[i])));
     if (args.needs(i)) wrt.push_back(slots.back());
   }
   Tensor out = forward(slots);

@@ -6,23 +6,38 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../core/kernels.h"
 
 namespace lg::detail {
 
+// A tensor kept for backward under the name its formula reads it by, e.g.
+// {"self", a}. Names are string literals: stored as pointers, never copied.
+struct SavedSlot {
+  const char* name;
+  Tensor tensor;
+};
+
+// The name under which RecordOptions::save_output keeps the op's output.
+inline constexpr const char* kSavedResult = "result";
+
 struct BackwardArgs {
-  const std::vector<Tensor>& saved;  // in the order given to record()
-  const Tensor& grad;                // gradient w.r.t. the op's output
-  const Node& node;                  // node.needs_input_grad(i)
+  const std::vector<const char*>& saved_names;  // as given to record()
+  const std::vector<Tensor>& saved_tensors;     // unpacked, one per name
+  const Tensor& grad;                           // gradient w.r.t. the op's output
+  const Node& node;                             // node.needs_input_grad(i)
   bool needs(size_t i) const { return node.needs_input_grad(i); }
+  // The tensor saved under `name` (a linear search over a few names: no
+  // allocation); a name record() was not given is an lg::Error.
+  const Tensor& saved(std::string_view name) const;
 };
 // Returns one gradient per input (an undefined Tensor where none is needed).
 using BackwardFn = std::function<std::vector<Tensor>(const BackwardArgs&)>;
 
 struct RecordOptions {
-  bool save_output = false;  // append the op's output to the saved tensors
+  bool save_output = false;  // save the op's output too, as saved(kSavedResult)
   // A backward that runs a fused kernel, which autograd cannot differentiate.
   // Under create_graph the node runs `composite` instead (a backward written
   // in differentiable ops, with the same saved tensors), or throws if none.
@@ -31,18 +46,20 @@ struct RecordOptions {
 };
 
 // A composite backward for a fused op: re-runs `forward` (differentiable ops)
-// on saved[0..n_inputs) and differentiates it w.r.t. the inputs the node
+// on the tensors saved under `inputs` (the op's inputs, in order) and differentiates it w.r.t. the inputs the node
 // needs, with create_graph. Each slot goes through its own identity node, so
 // a tensor passed in several slots (attention(x, x, x)) gets each slot's
 // gradient there, not the total in every slot.
 std::vector<Tensor> differentiate_composite(
-    const BackwardArgs& args, size_t n_inputs,
+    const BackwardArgs& args, const std::vector<const char*>& inputs,
     const std::function<Tensor(const std::vector<Tensor>&)>& forward);
 
 // Links `out` into the graph as the result of `name` applied to `inputs`,
 // if grad mode is on and an input requires grad; otherwise returns out as is.
+// `saved` names what the backward reads (by c.saved(name)); an undefined
+// tensor may be saved where the formula that reads it is not needed.
 Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs,
-              const std::vector<Tensor>& saved, BackwardFn backward, RecordOptions options = {});
+              const std::vector<SavedSlot>& saved, BackwardFn backward, RecordOptions options = {});
 
 // PyTorch's result type of a binary op (zero-dim tensors and Python numbers
 // only raise the category).

@@ -84,10 +84,10 @@ Tensor extreme_impl(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, boo
   Tensor kept = reduce_raw(op, a, dims, a.dtype(), name);
   Shape final_shape = reduced_shape(a.shape(), dims, keepdim);
   Tensor out = make_view(kept, final_shape, contiguous_strides(final_shape), 0);
-  return detail::record(name, out, {a}, {a},
+  return detail::record(name, out, {a}, {{"self", a}},
                         [dims, keepdim](const BackwardArgs& c) {
-                          const Tensor& x = c.saved[0];
-                          const Tensor& y = c.saved[1];
+                          const Tensor& x = c.saved("self");
+                          const Tensor& y = c.saved(detail::kSavedResult);
                           Shape ks = keepdim_shape(x.shape(), dims);
                           Tensor yk = keepdim ? y : y.reshape(ks);
                           Tensor gk = keepdim ? c.grad : c.grad.reshape(ks);

@@ -76,11 +76,12 @@ TopK topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool /*sorted*/
   // The gradient goes back to the selected positions by scatter_add, whose own
   // gradient gathers, so double backward works.
   values = detail::record(
-      "topk", values, {x}, {indices}, [in = detail::meta(x), d](const BackwardArgs& c) {
+      "topk", values, {x}, {{"indices", indices}},
+      [in = detail::meta(x), d](const BackwardArgs& c) {
         auto lift = [](const Tensor& t) { return t.dim() == 0 ? t.reshape({1}) : t; };
         Shape shape = in.shape.empty() ? Shape{1} : in.shape;
         Tensor base = zeros(shape, {.dtype = c.grad.dtype(), .device = c.grad.device()});
-        Tensor g = scatter_add(base, d, lift(c.saved[0]), lift(c.grad));
+        Tensor g = scatter_add(base, d, lift(c.saved("indices")), lift(c.grad));
         return std::vector<Tensor>{detail::grad_for(g.reshape(in.shape), in)};
       });
   return {values, indices};

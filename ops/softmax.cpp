@@ -38,7 +38,7 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
   return detail::record(
       name, out, {x}, {},
       [d, log, name](const BackwardArgs& c) {
-        const Tensor& y = c.saved[0];
+        const Tensor& y = c.saved(detail::kSavedResult);
         Tensor g = detail::cast_raw(c.grad.detach(), y.dtype()).contiguous();
         Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
         if (y.numel() > 0)
@@ -47,7 +47,8 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
         return std::vector<Tensor>{dx};
       },
       {.save_output = true, .fused_backward = true, .composite = [d, log](const BackwardArgs& c) {
-         return std::vector<Tensor>{softmax_grad_composite(c.grad, c.saved[0], d, log)};
+         return std::vector<Tensor>{
+             softmax_grad_composite(c.grad, c.saved(detail::kSavedResult), d, log)};
        }});
 }
 

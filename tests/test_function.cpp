@@ -1,7 +1,6 @@
 // Custom ops through Function<Derived>: forward/backward, saved tensors and
 // values, multiple outputs, double backward, and the checks on what backward returns.
 #include <doctest/doctest.h>
-
 #include <lasergrad/lasergrad.h>
 
 using namespace lg;
@@ -26,9 +25,7 @@ struct ScaledExp : Function<ScaledExp> {
     ctx.saved_data["scale"] = scale;
     return y;
   }
-  static std::vector<Tensor> backward(Context& ctx, const Tensor& g) {
-    return {g * ctx.saved(0)};
-  }
+  static std::vector<Tensor> backward(Context& ctx, const Tensor& g) { return {g * ctx.saved(0)}; }
 };
 
 // Two outputs: (a + b, a * b).
@@ -63,7 +60,8 @@ TEST_CASE("a custom op computes gradients and passes gradcheck") {
   CHECK(a.grad().to_vector<double>() == (2 * a).to_vector<double>());
   auto r = gradcheck([](const std::vector<Tensor>& in) { return MySquare::apply(in[0]); }, {a});
   CHECK_MESSAGE(r.ok, r.message);
-  auto rr = gradgradcheck([](const std::vector<Tensor>& in) { return MySquare::apply(in[0]); }, {a});
+  auto rr =
+      gradgradcheck([](const std::vector<Tensor>& in) { return MySquare::apply(in[0]); }, {a});
   CHECK_MESSAGE(rr.ok, rr.message);
 }
 
@@ -104,6 +102,8 @@ TEST_CASE("backward returning the wrong number or shape of gradients is an error
   Tensor x = randn({3}, {.requires_grad = true});
   CHECK_THROWS_WITH_AS(sum(WrongCount::apply(x)).backward(),
                        doctest::Contains("returned 2 gradients, but forward took 1"), Error);
-  CHECK_THROWS_WITH_AS(WrongShape::apply(x).backward(),
-                       doctest::Contains("gradient of shape [1] for input 0 of shape [3]"), Error);
+  CHECK_THROWS_WITH_AS(
+      WrongShape::apply(x).backward(),
+      doctest::Contains("a gradient float32[1] on cpu for its input 0, which is float32[3]"),
+      Error);
 }

@@ -20,13 +20,13 @@ Tensor cube(const Tensor& x, bool with_composite) {
   detail::RecordOptions options{.fused_backward = true};
   if (with_composite)
     options.composite = [](const detail::BackwardArgs& c) {
-      return std::vector<Tensor>{3.0 * c.saved[0] * c.saved[0] * c.grad};
+      return std::vector<Tensor>{3.0 * c.saved("self") * c.saved("self") * c.grad};
     };
   return detail::record(
-      "cube", out, {x}, {x},
+      "cube", out, {x}, {{"self", x}},
       [](const detail::BackwardArgs& c) {
         NoGradGuard kernel_runs_without_graph;
-        Tensor x = c.saved[0].detach();
+        Tensor x = c.saved("self").detach();
         return std::vector<Tensor>{3.0 * x * x * c.grad.detach()};
       },
       options);

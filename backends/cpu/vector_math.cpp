@@ -7,6 +7,16 @@
 // exp_inplace_float, so their by-value vector ABI never crosses a call.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+// One clone per x86-64 level, picked at load time by an IFUNC resolver. Not
+// under ThreadSanitizer: the resolver runs before the sanitizer's runtime is
+// initialised, and its instrumentation then crashes the program at start-up.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
+#define LG_CLONED_FOR_X86_LEVELS \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LG_CLONED_FOR_X86_LEVELS
+#endif
+
 namespace lg::cpu {
 namespace {
 
@@ -128,9 +138,7 @@ constexpr float kGeluCubic = 0.044715f;
 
 }  // namespace
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+LG_CLONED_FOR_X86_LEVELS
 void gelu_float(float* out, const float* x, int64_t n, bool tanh_form) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {  // fixed-size copies: plain vector loads and stores
@@ -142,9 +150,7 @@ void gelu_float(float* out, const float* x, int64_t n, bool tanh_form) {
   if (i < n) store_partial(out + i, gelu16(load_partial(x + i, n - i), tanh_form), n - i);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+LG_CLONED_FOR_X86_LEVELS
 void gelu_backward_float(float* grad_in, const float* grad_out, const float* x, int64_t n,
                          bool tanh_form) {
   int64_t i = 0;
@@ -162,9 +168,7 @@ void gelu_backward_float(float* grad_in, const float* grad_out, const float* x, 
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+LG_CLONED_FOR_X86_LEVELS
 void log_inplace_float(float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -188,9 +192,7 @@ void log_inplace_float(float* x, int64_t n) {
   for (; i < n; ++i) x[i] = std::log(x[i]);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+LG_CLONED_FOR_X86_LEVELS
 void exp_inplace_float(float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,9 +42,10 @@ class SavedTensor {
   int output_nr_ = 0;
 };
 
-// Shape and dtype of a node's output, to make zero gradients for outputs that
-// received none.
-struct OutputMeta {
+// Shape, dtype and device of a node's input or output: for an output, to make
+// a zero gradient where none arrived; for an input, to check the gradient the
+// node's backward returns for it.
+struct TensorMetadata {
   Shape shape;
   DType dtype = kFloat32;
   Device device;
@@ -61,7 +63,10 @@ class Node : public std::enable_shared_from_this<Node> {
   // One edge per input of the forward op; invalid where no gradient is needed.
   std::vector<Edge>& next_edges() { return next_edges_; }
   bool needs_input_grad(size_t i) const { return i < next_edges_.size() && next_edges_[i].valid(); }
-  std::vector<OutputMeta>& output_meta() { return output_meta_; }
+  std::vector<TensorMetadata>& output_meta() { return output_meta_; }
+  // One entry per input, recorded with the next edges (empty where the edge
+  // is invalid); the engine checks each returned gradient against it.
+  const std::vector<TensorMetadata>& input_meta() const { return input_meta_; }
   // What the node was created from, for anomaly messages ("mul(float32[2,3], ...)").
   std::string& creation_context() { return creation_context_; }
 
@@ -82,12 +87,16 @@ class Node : public std::enable_shared_from_this<Node> {
   std::string name_;
   uint64_t sequence_nr_;
   std::vector<Edge> next_edges_;
-  std::vector<OutputMeta> output_meta_;
+  std::vector<TensorMetadata> output_meta_;
+  std::vector<TensorMetadata> input_meta_;
   std::string creation_context_;
   bool released_ = false;
+  friend bool collect_next_edges(Node& node, const std::vector<Tensor>& inputs);
 };
 
-// Fills a leaf's .grad.
+// Fills a leaf's .grad. A leaf has one accumulator while any graph holds it
+// (gradient_edge), so graphs backwarded from several threads at once that
+// end in one leaf meet here, and the mutex serialises their additions.
 class AccumulateGrad : public Node {
  public:
   explicit AccumulateGrad(Tensor variable);
@@ -98,6 +107,7 @@ class AccumulateGrad : public Node {
 
  private:
   Tensor variable_;
+  std::mutex mutex_;
 };
 
 // The edge a gradient for `t` flows into: its grad_fn, or its leaf accumulator.

@@ -1,7 +1,8 @@
 // Custom differentiable ops: derive from Function<Derived> with static
 // forward(Context&, args...) and backward(Context&, grad(s)). forward runs
 // under NoGradGuard; backward returns one gradient per Tensor argument of
-// forward (an undefined Tensor for "none") and is checked for count and shape.
+// forward (an undefined Tensor for "none"); the engine checks their count,
+// shape and device and converts their dtype to the input's.
 #pragma once
 #include <algorithm>
 #include <any>
@@ -48,7 +49,6 @@ class CustomFunctionNode : public Node {
  public:
   CustomFunctionNode() : Node(typeid(Derived).name()) {}
   Context ctx;
-  std::vector<OutputMeta> input_meta;
   bool multi_output = false;
 
  protected:
@@ -64,15 +64,10 @@ class CustomFunctionNode : public Node {
       grads = Derived::backward(ctx, grad_outputs[0]);
     }
     ctx.unpacked_.clear();
-    LG_CHECK(grads.size() == input_meta.size(), name(), "::backward returned ", grads.size(),
-             " gradients, but forward took ", input_meta.size(), " tensor arguments");
-    for (size_t i = 0; i < grads.size(); ++i) {
-      if (!grads[i].defined()) continue;
-      LG_CHECK(grads[i].shape() == input_meta[i].shape, name(), "::backward returned a gradient ",
-               "of shape ", shape_str(grads[i].shape()), " for input ", i, " of shape ",
-               shape_str(input_meta[i].shape));
-      if (grads[i].dtype() != input_meta[i].dtype) grads[i] = grads[i].to(input_meta[i].dtype);
-    }
+    // The engine checks each gradient's shape, dtype and device, as for
+    // every node; the count is checked here to name forward's arguments.
+    LG_CHECK(grads.size() == input_meta().size(), name(), "::backward returned ", grads.size(),
+             " gradients, but forward took ", input_meta().size(), " tensor arguments");
     return grads;
   }
   void release_saved() override {
@@ -103,8 +98,6 @@ struct Function {
       return result;
     }
     collect_next_edges(*node, tensor_args);
-    for (const Tensor& t : tensor_args)
-      node->input_meta.push_back({t.shape(), t.dtype(), t.device()});
     std::vector<Tensor*> outputs;
     if constexpr (std::is_same_v<decltype(result), Tensor>) {
       outputs.push_back(&result);

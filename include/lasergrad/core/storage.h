@@ -1,6 +1,7 @@
 // Storage: one allocation on one device, shared by a tensor and all its views.
 // It carries the version counter that in-place ops bump and autograd checks.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -36,15 +37,19 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
-  uint64_t version() const { return version_; }
-  void bump_version() { ++version_; }
+  // Atomic: threads may write disjoint views of one storage at once, and
+  // each in-place write must count (autograd compares versions). Relaxed
+  // order suffices: the count orders nothing else, and a tensor whose data
+  // one thread writes while another reads it is a data race regardless.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
   Allocator* allocator_ = nullptr;
-  uint64_t version_ = 0;
+  std::atomic<uint64_t> version_{0};
 };
 
 }  // namespace lg
