@@ -51,8 +51,7 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   // its threads form a nested team, and a 2-thread step spent most of its
   // backward waiting in libgomp.
   if (B > 1 && M * N * K < 64 * 64 * 64) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < B; ++i) product(i);
+    parallel_for(0, B, 2, [&](int64_t i) { product(i); });
   } else {
     for (int64_t i = 0; i < B; ++i) product(i);
   }
@@ -70,8 +69,8 @@ void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Ten
   if (bias.defined()) {
     Tensor b = bias.contiguous();
     const T* pb = ptr<T>(b);
-#pragma omp parallel for if (M * N > kParallelGrain) schedule(static)
-    for (int64_t i = 0; i < M; ++i) std::copy(pb, pb + N, c + i * N);
+    parallel_for(0, M, grain_for(N, kParallelGrain + 1),
+                 [&](int64_t i) { std::copy(pb, pb + N, c + i * N); });
     beta = T(1);
   } else if (K == 0) {
     std::fill(c, c + M * N, T(0));

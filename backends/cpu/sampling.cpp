@@ -18,25 +18,27 @@ void multinomial(const Tensor& out, const Tensor& probs, bool replacement, uint6
   const int64_t R = probs.shape()[0], C = probs.shape()[1], S = out.shape()[1];
   const T* p = ptr<T>(probs);
   int64_t* o = ptr<int64_t>(out);
-#pragma omp parallel for if (R * C * S >= kParallelGrain) schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
-    const T* row = p + r * C;
-    std::vector<double> w(row, row + C);  // double: the running sums stay exact enough
-    std::vector<double> cdf(C);
-    if (replacement) std::partial_sum(w.begin(), w.end(), cdf.begin());
-    for (int64_t s = 0; s < S; ++s) {
-      const uint64_t i = static_cast<uint64_t>(r * S + s);
-      const double u = philox::to_unit(philox::word(seed, offset, i));
-      if (!replacement) std::partial_sum(w.begin(), w.end(), cdf.begin());
-      // The first category whose cumulative mass exceeds u * total; u < 1, so
-      // it exists and has positive mass.
-      const double target = u * cdf[C - 1];
-      int64_t j = std::upper_bound(cdf.begin(), cdf.end(), target) - cdf.begin();
-      j = std::min(j, C - 1);
-      o[r * S + s] = j;
-      if (!replacement) w[j] = 0;
-    }
-  }
+  parallel_region(team_size(R, grain_for(C * S)), [&](Worker& worker) {
+    std::vector<double> w, cdf;  // one worker's, reused across its rows
+    worker.for_each(0, R, Schedule::Static, [&](int64_t r) {
+      const T* row = p + r * C;
+      w.assign(row, row + C);  // double: the running sums stay exact enough
+      cdf.resize(C);
+      if (replacement) std::partial_sum(w.begin(), w.end(), cdf.begin());
+      for (int64_t s = 0; s < S; ++s) {
+        const uint64_t i = static_cast<uint64_t>(r * S + s);
+        const double u = philox::to_unit(philox::word(seed, offset, i));
+        if (!replacement) std::partial_sum(w.begin(), w.end(), cdf.begin());
+        // The first category whose cumulative mass exceeds u * total; u < 1, so
+        // it exists and has positive mass.
+        const double target = u * cdf[C - 1];
+        int64_t j = std::upper_bound(cdf.begin(), cdf.end(), target) - cdf.begin();
+        j = std::min(j, C - 1);
+        o[r * S + s] = j;
+        if (!replacement) w[j] = 0;
+      }
+    });
+  });
 }
 
 template <typename T>
@@ -45,25 +47,27 @@ void topk(const Tensor& values, const Tensor& indices, const Tensor& in, bool la
   const T* x = ptr<T>(in);
   T* v = ptr<T>(values);
   int64_t* ix = ptr<int64_t>(indices);
-#pragma omp parallel for if (R * n >= kParallelGrain) schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
-    const T* row = x + r * n;
-    // NaN ranks above every number (PyTorch's rule); ties go to the lower index.
-    auto before = [&](int64_t a, int64_t b) {
-      const T va = row[a], vb = row[b];
-      const bool na = va != va, nb = vb != vb;
-      if (na != nb) return largest ? na : nb;
-      if (!na && va != vb) return largest ? va > vb : va < vb;
-      return a < b;
-    };
-    std::vector<int64_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
-    for (int64_t j = 0; j < k; ++j) {
-      ix[r * k + j] = order[j];
-      v[r * k + j] = row[order[j]];
-    }
-  }
+  parallel_region(team_size(R, grain_for(n)), [&](Worker& worker) {
+    std::vector<int64_t> order;  // one worker's, reused across its rows
+    worker.for_each(0, R, Schedule::Static, [&](int64_t r) {
+      const T* row = x + r * n;
+      // NaN ranks above every number (PyTorch's rule); ties go to the lower index.
+      auto before = [&](int64_t a, int64_t b) {
+        const T va = row[a], vb = row[b];
+        const bool na = va != va, nb = vb != vb;
+        if (na != nb) return largest ? na : nb;
+        if (!na && va != vb) return largest ? va > vb : va < vb;
+        return a < b;
+      };
+      order.resize(n);
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+      for (int64_t j = 0; j < k; ++j) {
+        ix[r * k + j] = order[j];
+        v[r * k + j] = row[order[j]];
+      }
+    });
+  });
 }
 
 }  // namespace
