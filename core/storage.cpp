@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <new>
 
 #include "error.h"
 #include "kernels.h"
@@ -43,7 +44,11 @@ Allocator* allocator_for(Device device) {
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   allocator_ = allocator_for(device);
-  data_ = nbytes ? allocator_->allocate(nbytes) : nullptr;
+  try {
+    data_ = nbytes ? allocator_->allocate(nbytes) : nullptr;
+  } catch (const std::bad_alloc&) {  // an allocator that reports no memory by throwing
+    detail::fail("out of memory allocating ", nbytes, " bytes on ", device.str());
+  }
   MemoryCounters& c = counters_for(device);
   size_t now = c.current += nbytes;
   size_t peak = c.peak;

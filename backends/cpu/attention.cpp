@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "blas_int.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 #include "vector_math.h"
@@ -39,15 +40,20 @@ template <typename T>
 constexpr T kSharedGap = std::is_same_v<T, float> ? T(30) : T(300);
 
 // Row-major C = alpha * op(A) op(B) + beta * C on single-threaded BLAS calls
-// (OpenBLAS does not spawn threads inside our OpenMP region).
+// (OpenBLAS does not spawn threads inside our OpenMP region). Every dim is a
+// tile size (<= 64) or the head dim d, which the kernels range-check with
+// blas_int before their regions, so the narrowing here is exact.
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   auto tA = ta ? CblasTrans : CblasNoTrans, tB = tb ? CblasTrans : CblasNoTrans;
+  auto i = [](int64_t v) { return static_cast<blasint>(v); };
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cblas_sgemm(CblasRowMajor, tA, tB, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c,
+                i(ldc));
   else
-    cblas_dgemm(CblasRowMajor, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cblas_dgemm(CblasRowMajor, tA, tB, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c,
+                i(ldc));
 }
 
 // Index arithmetic for one (batch, head) slice of a problem. Every pointer
@@ -65,6 +71,7 @@ struct Slice {
     Tq = p.q.shape()[2];
     Tk = p.k.shape()[2];
     d = p.q.shape()[3];
+    blas_int(d, "attention", "the head dim");  // every gemm's largest dim
     q_base = ptr<T>(p.q);
     k_base = ptr<T>(p.k);
     v_base = ptr<T>(p.v);
