@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "blas_int.h"
+#include "blas_threads.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 #include "vector_math.h"
@@ -202,6 +203,7 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
   std::vector<T> U(shared ? BH * d : 0);
   Tensor eu_t = shared ? Tensor::empty({BH, Tk, d}, dtype_of<T>(), Device::cpu()) : Tensor();
   T* EU = shared ? ptr<T>(eu_t) : nullptr;
+  BlasCallGuard blas_call;
   parallel_region(team_size(tasks, 2), [&](Worker& worker) {
     // In the same parallel region as the tiles: one fork and join, not two.
     if (shared) {
@@ -384,6 +386,7 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
   const bool shared = p.laser && !p.mask.defined() && Tk > 0;
   const int64_t q_tiles = (Tq + kTileQ - 1) / kTileQ;
 
+  BlasCallGuard blas_call;
   T* DQ = ptr<T>(dq_t);
   T* DK = ptr<T>(dk_t);
   T* DV = ptr<T>(dv_t);

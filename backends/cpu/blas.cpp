@@ -5,6 +5,7 @@
 
 #include "../matrix_layout.h"
 #include "blas_int.h"
+#include "blas_threads.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 
@@ -58,6 +59,7 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   const CBLAS_TRANSPOSE ta = la->transposed ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = lb->transposed ? CblasTrans : CblasNoTrans;
   const GemmDims dims("matmul", M, N, K, la->ld, lb->ld, N);
+  BlasCallGuard blas_call;
   auto product = [&](int64_t i) { gemm<T>(ta, tb, dims, pa + i * sa, pb + i * sb, c + i * M * N); };
   // Many small products: one per thread (OpenBLAS runs single-threaded inside
   // an OpenMP region). Few large ones: let OpenBLAS thread each, called from
@@ -97,8 +99,10 @@ void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Ten
   Tensor w = lw ? w_in : w_in.contiguous();
   if (!lx) lx = matrix_operand(M, K, K, 1);
   if (!lw) lw = matrix_operand(K, N, 1, K);
+  const GemmDims dims("linear", M, N, K, lx->ld, lw->ld, N);
+  BlasCallGuard blas_call;
   gemm<T>(lx->transposed ? CblasTrans : CblasNoTrans, lw->transposed ? CblasTrans : CblasNoTrans,
-          GemmDims("linear", M, N, K, lx->ld, lw->ld, N), ptr<T>(x), ptr<T>(w), c, beta);
+          dims, ptr<T>(x), ptr<T>(w), c, beta);
 }
 
 }  // namespace
