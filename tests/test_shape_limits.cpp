@@ -70,6 +70,7 @@ TEST_CASE("view, reshape and expand check the shapes they infer") {
   CHECK_ERROR(one.expand({-5}), "expand", "-5");
   CHECK_ERROR(one.expand({3, -2}), "expand", "-2");
   CHECK_ERROR(one.expand({int64_t{1} << 40, int64_t{1} << 40}), "expand", "elements");
+  CHECK_ERROR(repeat(full({2}, 1.0), {int64_t{1} << 62}), "repeat", "[4611686018427387904]");
   // -1 keeps a dim; a broadcast from 1 is fine, as before.
   CHECK(full({2, 1}, 1.0).expand({-1, 3}).shape() == Shape{2, 3});
 }
