@@ -3,6 +3,7 @@
 
 #include <array>
 #include <atomic>
+#include <new>
 
 #include "hooks.h"
 #include "kernels.h"
@@ -48,9 +49,16 @@ Allocator* allocator_for(Device device) {
   return a;
 }
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  allocator_ = allocator_for(device);
-  data_ = nbytes ? allocator_->allocate(nbytes) : nullptr;
+Storage::Storage(size_t nbytes, Device device) : Storage(nbytes, device, allocator_for(device)) {}
+
+Storage::Storage(size_t nbytes, Device device, Allocator* allocator)
+    : nbytes_(nbytes), device_(device), allocator_(allocator) {
+  LG_CHECK(allocator != nullptr, "Storage: no allocator for ", device.str());
+  try {
+    data_ = nbytes ? allocator_->allocate(nbytes) : nullptr;
+  } catch (const std::bad_alloc&) {  // an allocator that reports no memory by throwing
+    detail::fail("out of memory allocating ", nbytes, " bytes on ", device.str());
+  }
   MemoryCounters& c = counters_for(device);
   size_t now = c.current += nbytes;
   size_t peak = c.peak;

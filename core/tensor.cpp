@@ -15,11 +15,19 @@ Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+int64_t checked_numel(const Shape& shape, const char* op) {
+  int64_t n = 1, strided = 1;
+  for (int64_t s : shape) {
+    LG_CHECK(s >= 0, op, ": negative dimension ", s, " in shape ", shape_str(shape));
+    const bool overflow = __builtin_mul_overflow(n, s, &n) ||
+                          __builtin_mul_overflow(strided, std::max<int64_t>(s, 1), &strided);
+    LG_CHECK(!overflow, op, ": shape ", shape_str(shape),
+             " has more elements than int64 can count (at most 2^63 - 1)");
+  }
   return n;
 }
+
+int64_t shape_numel(const Shape& shape) { return checked_numel(shape, "numel"); }
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   LG_CHECK(ndim > 0, op, ": dimension ", dim, " given for a 0-d tensor, which has no dimensions");
@@ -33,10 +41,26 @@ int64_t wrap_dim_of_0d_as_1d(int64_t dim, int64_t ndim, const char* op) {
   return dim < 0 ? dim + n : dim;
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t s : shape) LG_CHECK(s >= 0, "empty: negative dimension in shape ", shape_str(shape));
+namespace {
+std::shared_ptr<Storage> storage_for(const Shape& shape, DType dtype, Device device,
+                                     const char* op) {
+  const int64_t numel = checked_numel(shape, op);
+  int64_t nbytes = 0;
+  LG_CHECK(!__builtin_mul_overflow(numel, static_cast<int64_t>(element_size(dtype)), &nbytes), op,
+           ": a ", dtype_name(dtype), shape_str(shape),
+           " tensor has more bytes than int64 can count");
+  try {
+    return std::make_shared<Storage>(static_cast<size_t>(nbytes), device);
+  } catch (const Error& e) {  // out of memory: say for which tensor
+    detail::fail(op, ": cannot allocate ", dtype_name(dtype), shape_str(shape), " (", nbytes,
+                 " bytes): ", e.what());
+  }
+}
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, const char* op) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * element_size(dtype), device);
+  impl->storage = storage_for(shape, dtype, device, op);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -44,6 +68,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset) {
+  checked_numel(shape, "view");  // every view op's shape passes here
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = t.storage();
   impl->shape = std::move(shape);

@@ -19,13 +19,22 @@ Tensor empty(const Shape& shape, TensorOptions options) {
   return finish(Tensor::empty(shape, options.dtype, options.device), options);
 }
 
-Tensor full(const Shape& shape, const Scalar& value, TensorOptions options) {
-  Tensor t = Tensor::empty(shape, options.dtype, options.device);
-  kernel(&KernelTable::fill, options.device, options.dtype, "full")(t, value);
+namespace {
+Tensor filled(const Shape& shape, const Scalar& value, const TensorOptions& options,
+              const char* op) {
+  Tensor t = Tensor::empty(shape, options.dtype, options.device, op);
+  kernel(&KernelTable::fill, options.device, options.dtype, op)(t, value);
   return finish(t, options);
 }
-Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0, options); }
-Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1, options); }
+}  // namespace
+
+Tensor full(const Shape& shape, const Scalar& value, TensorOptions options) {
+  return filled(shape, value, options, "full");
+}
+Tensor zeros(const Shape& shape, TensorOptions options) {
+  return filled(shape, 0, options, "zeros");
+}
+Tensor ones(const Shape& shape, TensorOptions options) { return filled(shape, 1, options, "ones"); }
 
 Tensor full_like(const Tensor& t, const Scalar& value) {
   detail::check_defined(t, "full_like");
@@ -34,16 +43,54 @@ Tensor full_like(const Tensor& t, const Scalar& value) {
 Tensor zeros_like(const Tensor& t) { return full_like(t, 0); }
 Tensor ones_like(const Tensor& t) { return full_like(t, 1); }
 
+namespace {
+
+// Integral bounds: counted and filled in int64 exactly (a double loses
+// integers above 2^53), in __int128 where end - start overflows int64.
+Tensor arange_int64(int64_t s, int64_t e, int64_t st) {
+  // Again in int64: bounds a double cannot tell apart may still be reversed.
+  LG_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), "arange: upper bound ", e, " and lower bound ",
+           s, " inconsistent with step sign ", st);
+  const __int128 span = static_cast<__int128>(e) - s;
+  const __int128 count =
+      (span + st + (st > 0 ? -1 : 1)) / st;  // ceil(span / st), span, st same sign
+  LG_CHECK(count <= INT64_MAX, "arange: [", s, ", ", e, ") in steps of ", st, " has ",
+           static_cast<double>(count), " elements, more than int64 can count");
+  const int64_t n = static_cast<int64_t>(count);
+  Tensor t = Tensor::empty({n}, kInt64, Device::cpu(), "arange");
+  int64_t* p = static_cast<int64_t*>(t.raw_data());
+  for (int64_t i = 0; i < n; ++i) p[i] = static_cast<int64_t>(s + static_cast<__int128>(st) * i);
+  return t;
+}
+
+Tensor arange_double(double s, double e, double st) {
+  const double count = std::ceil((e - s) / st);
+  // 2^63 is exactly representable: below it, the count converts to int64.
+  LG_CHECK(count < 9223372036854775808.0, "arange: [", s, ", ", e, ") in steps of ", st, " has ",
+           count, " elements, more than int64 can count");
+  const int64_t n = static_cast<int64_t>(count);
+  Tensor t = Tensor::empty({n}, kFloat64, Device::cpu(), "arange");
+  double* p = static_cast<double*>(t.raw_data());
+  for (int64_t i = 0; i < n; ++i) p[i] = s + st * static_cast<double>(i);
+  return t;
+}
+
+}  // namespace
+
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, TensorOptions options) {
   double s = start.to_double(), e = end.to_double(), st = step.to_double();
   LG_CHECK(st != 0, "arange: step must be non-zero");
-  LG_CHECK(std::isfinite(s) && std::isfinite(e), "arange: start and end must be finite");
+  LG_CHECK(std::isfinite(s) && std::isfinite(e) && std::isfinite(st),
+           "arange: start, end and step must be finite, got ", s, ", ", e, ", ", st);
   LG_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), "arange: upper bound ", e,
            " and lower bound ", s, " inconsistent with step sign ", st);
-  int64_t n = static_cast<int64_t>(std::ceil((e - s) / st));
-  std::vector<double> values(n);
-  for (int64_t i = 0; i < n; ++i) values[i] = s + st * static_cast<double>(i);
-  return from_data(values.data(), kFloat64, n, {n}, options);
+  const bool integral = !start.is_floating() && !end.is_floating() && !step.is_floating();
+  Tensor host = integral ? arange_int64(start.to_int(), end.to_int(), step.to_int())
+                         : arange_double(s, e, st);
+  Tensor out = detail::cast_raw(host, options.dtype);
+  if (options.device != Device::cpu()) out = out.to(options.device);
+  if (out.is_same(host) && options.requires_grad) out = out.detach();
+  return finish(out, options);
 }
 
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step) {
@@ -74,13 +121,13 @@ void normal_(Tensor& t, double mean, double std) {
 }
 
 Tensor rand(const Shape& shape, TensorOptions options) {
-  Tensor t = Tensor::empty(shape, options.dtype, options.device);
+  Tensor t = Tensor::empty(shape, options.dtype, options.device, "rand");
   uniform_(t, 0.0, 1.0);
   return finish(t, options);
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {
-  Tensor t = Tensor::empty(shape, options.dtype, options.device);
+  Tensor t = Tensor::empty(shape, options.dtype, options.device, "randn");
   normal_(t, 0.0, 1.0);
   return finish(t, options);
 }

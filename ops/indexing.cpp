@@ -293,7 +293,10 @@ Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
     const int64_t s = i < lead ? 1 : x.shape()[i - lead];
     split_shape.insert(split_shape.end(), {1, s});
     expanded.insert(expanded.end(), {repeats[i], s});
-    result.push_back(repeats[i] * s);
+    int64_t repeated = 0;
+    LG_CHECK(!__builtin_mul_overflow(repeats[i], s, &repeated), "repeat: repeating ", x.describe(),
+             " ", shape_str(repeats), " times has more elements than int64 can count");
+    result.push_back(repeated);
   }
   Tensor out = x.reshape(split_shape).expand(expanded).reshape(result);
   // Like PyTorch's repeat, the result owns its memory even where a view would do.

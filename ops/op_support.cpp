@@ -138,6 +138,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 Tensor broadcast_view(const Tensor& t, const Shape& shape, const char* op) {
   if (t.shape() == shape) return t;
+  checked_numel(shape, op);  // no negative dims, a count int64 holds
   LG_CHECK(shape.size() >= static_cast<size_t>(t.dim()), op, ": cannot broadcast ",
            shape_str(t.shape()), " to ", shape_str(shape));
   size_t lead = shape.size() - t.dim();

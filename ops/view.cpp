@@ -31,7 +31,8 @@ Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, const ch
       infer = i;
     } else {
       LG_CHECK(out[i] >= 0, op, ": invalid dimension ", out[i], " in ", shape_str(shape));
-      known *= out[i];
+      LG_CHECK(!__builtin_mul_overflow(known, out[i], &known), op, ": shape ", shape_str(shape),
+               " has more elements than int64 can count");
     }
   }
   if (infer) {
@@ -39,7 +40,7 @@ Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, const ch
              numel, " elements) into ", shape_str(shape));
     out[*infer] = numel / known;
   }
-  LG_CHECK(shape_numel(out) == numel, op, ": cannot reshape ", shape_str(from), " (", numel,
+  LG_CHECK(checked_numel(out, op) == numel, op, ": cannot reshape ", shape_str(from), " (", numel,
            " elements) into ", shape_str(shape), " (", shape_numel(out), " elements)");
   return out;
 }

@@ -11,6 +11,8 @@
 #include <limits>
 #include <vector>
 
+#include "blas_int.h"
+#include "blas_threads.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 #include "vector_math.h"
@@ -39,41 +41,56 @@ template <typename T>
 constexpr T kSharedGap = std::is_same_v<T, float> ? T(30) : T(300);
 
 // Row-major C = alpha * op(A) op(B) + beta * C on single-threaded BLAS calls
-// (OpenBLAS does not spawn threads inside our OpenMP region).
+// (OpenBLAS does not spawn threads inside our OpenMP region). Every dim is a
+// tile size (<= 64) or the head dim d, which the kernels range-check with
+// blas_int before their regions, so the narrowing here is exact.
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   auto tA = ta ? CblasTrans : CblasNoTrans, tB = tb ? CblasTrans : CblasNoTrans;
+  auto i = [](int64_t v) { return static_cast<blasint>(v); };
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cblas_sgemm(CblasRowMajor, tA, tB, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c,
+                i(ldc));
   else
-    cblas_dgemm(CblasRowMajor, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cblas_dgemm(CblasRowMajor, tA, tB, i(m), i(n), i(k), alpha, a, i(lda), b, i(ldb), beta, c,
+                i(ldc));
 }
 
-// Index arithmetic for one (batch, head) slice of a problem.
+// Index arithmetic for one (batch, head) slice of a problem. Every pointer
+// and stride is read from the tensors here, before any parallel region, so
+// the accessors the tiles call are plain arithmetic that cannot throw.
 template <typename T>
 struct Slice {
   const AttentionProblem& p;
   int64_t B, H, Tq, Tk, d;
+  const T *q_base, *k_base, *v_base, *mask_base;
+  Shape mask_strides;
   Slice(const AttentionProblem& prob) : p(prob) {
     B = p.q.shape()[0];
     H = p.q.shape()[1];
     Tq = p.q.shape()[2];
     Tk = p.k.shape()[2];
     d = p.q.shape()[3];
+    blas_int(d, "attention", "the head dim");  // every gemm's largest dim
+    q_base = ptr<T>(p.q);
+    k_base = ptr<T>(p.k);
+    v_base = ptr<T>(p.v);
+    mask_base = p.mask.defined() ? ptr<T>(p.mask) : nullptr;
+    mask_strides = p.mask.defined() ? p.mask.strides() : Shape(4, 0);
   }
   // Key j is visible to query i when j <= i + causal_offset (bottom-right aligned).
   int64_t causal_offset() const { return Tk - Tq; }
-  const T* q(int64_t bh) const { return ptr<T>(p.q) + bh * Tq * d; }
-  const T* k(int64_t bh) const { return ptr<T>(p.k) + bh * Tk * d; }
-  const T* v(int64_t bh) const { return ptr<T>(p.v) + bh * Tk * d; }
+  const T* q(int64_t bh) const { return q_base + bh * Tq * d; }
+  const T* k(int64_t bh) const { return k_base + bh * Tk * d; }
+  const T* v(int64_t bh) const { return v_base + bh * Tk * d; }
   // Pointer to mask[b, h, i, 0] and the stride along keys (nullptr: no mask).
   const T* mask_row(int64_t bh, int64_t i) const {
-    if (!p.mask.defined()) return nullptr;
-    const auto& st = p.mask.strides();
-    return ptr<T>(p.mask) + (bh / H) * st[0] + (bh % H) * st[1] + i * st[2];
+    if (!mask_base) return nullptr;
+    const auto& st = mask_strides;
+    return mask_base + (bh / H) * st[0] + (bh % H) * st[1] + i * st[2];
   }
-  int64_t mask_key_stride() const { return p.mask.defined() ? p.mask.strides()[3] : 0; }
+  int64_t mask_key_stride() const { return mask_strides[3]; }
 };
 
 // scores[ii, jj] = scale * q_i . k_j + mask, -inf where masked or causal-hidden.
@@ -186,16 +203,30 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
   std::vector<T> U(shared ? BH * d : 0);
   Tensor eu_t = shared ? Tensor::empty({BH, Tk, d}, dtype_of<T>(), Device::cpu()) : Tensor();
   T* EU = shared ? ptr<T>(eu_t) : nullptr;
-#pragma omp parallel if (tasks > 1)
-  {
+  BlasCallGuard blas_call;
+  parallel_region(team_size(tasks, 2), [&](Worker& worker) {
     // In the same parallel region as the tiles: one fork and join, not two.
     if (shared) {
-#pragma omp for
-      for (int64_t bh = 0; bh < BH; ++bh) shared_shift(s, bh, U.data() + bh * d, EU + bh * Tk * d);
+      worker.for_each(0, BH, Schedule::Static, [&](int64_t bh) {
+        shared_shift(s, bh, U.data() + bh * d, EU + bh * Tk * d);
+      });
+      worker.barrier();  // every tile reads every slice's shift
     }
-    std::vector<T> scores(kTileQ * kTileK), acc(kTileQ * d), e(kTileK * d), m(kTileQ),
-        l(kTileQ), r(d), r_new(d), col_scale(d), exact_scores;
+    // This worker's scratch, sized at its first tile (an allocation that
+    // throws must do so inside the loop, where the helper catches it).
+    std::vector<T> scores, acc, e, m, l, r, r_new, col_scale, exact_scores;
     std::vector<char> attended;
+    auto size_scratch = [&] {
+      if (!scores.empty()) return;
+      scores.resize(kTileQ * kTileK);
+      acc.resize(kTileQ * d);
+      e.resize(kTileK * d);
+      m.resize(kTileQ);
+      l.resize(kTileQ);
+      r.resize(d);
+      r_new.resize(d);
+      col_scale.resize(d);
+    };
     // One query tile; with use_shared, LASER shifts by the slice's u and gives
     // up (returns false) when a row falls more than kSharedGap below it.
     auto run_tile = [&](int64_t bh, int64_t q0, int64_t nq, bool use_shared) {
@@ -292,13 +323,14 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
       }
       return true;
     };
-#pragma omp for schedule(dynamic)
-    for (int64_t task = 0; task < tasks; ++task) {
+    auto run_task = [&](int64_t task) {
+      size_scratch();
       const int64_t bh = task / q_tiles, q0 = (task % q_tiles) * kTileQ;
       const int64_t nq = std::min(kTileQ, Tq - q0);
       if (!run_tile(bh, q0, nq, shared)) run_tile(bh, q0, nq, false);
-    }
-  }
+    };
+    worker.for_each(0, tasks, Schedule::Dynamic, run_task);
+  });
 }
 
 // Exact LASER backward for one flagged row (docs/laser.md): with
@@ -353,18 +385,35 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
   const bool shared = p.laser && !p.mask.defined() && Tk > 0;
   const int64_t q_tiles = (Tq + kTileQ - 1) / kTileQ;
 
-#pragma omp parallel if (BH > 1)
-  {
-    std::vector<T> prob(kTileQ * kTileK), dprob(kTileQ * kTileK), e(kTileK * d), de(kTileK * d),
-        g(p.laser ? Tq * d : 0), D(Tq), u(d), eu(kTileK * d), de_sum(kTileK * d), exact_scores;
-    std::vector<char> attended, tile_shared(q_tiles);
-#pragma omp for schedule(dynamic)
-    for (int64_t bh = 0; bh < BH; ++bh) {
+  BlasCallGuard blas_call;
+  T* DQ = ptr<T>(dq_t);
+  T* DK = ptr<T>(dk_t);
+  T* DV = ptr<T>(dv_t);
+  parallel_region(team_size(BH, 2), [&](Worker& worker) {
+    // This worker's scratch, sized at its first slice (an allocation that
+    // throws must do so inside the loop, where the helper catches it).
+    std::vector<T> prob, dprob, e, de, g, D, u, eu, de_sum, exact_scores;
+    std::vector<char> attended, tile_shared;
+    auto size_scratch = [&] {
+      if (!prob.empty()) return;
+      prob.resize(kTileQ * kTileK);
+      dprob.resize(kTileQ * kTileK);
+      e.resize(kTileK * d);
+      de.resize(kTileK * d);
+      g.resize(p.laser ? Tq * d : 0);
+      D.resize(Tq);
+      u.resize(d);
+      eu.resize(kTileK * d);
+      de_sum.resize(kTileK * d);
+      tile_shared.resize(q_tiles);
+    };
+    auto slice_backward = [&](int64_t bh) {
+      size_scratch();
       const T* o = O + bh * Tq * d;
       const T* go = dO + bh * Tq * d;
-      T* dq = ptr<T>(dq_t) + bh * Tq * d;
-      T* dk = ptr<T>(dk_t) + bh * Tk * d;
-      T* dv = ptr<T>(dv_t) + bh * Tk * d;
+      T* dq = DQ + bh * Tq * d;
+      T* dk = DK + bh * Tk * d;
+      T* dv = DV + bh * Tk * d;
       // Which query tiles take the slice's shared shift u (the forward's test).
       bool any_shared = false;
       if (shared) {
@@ -466,8 +515,9 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
           if (F[bh * Tq + i])
             exact_laser_row_backward(s, bh, i, L[bh * Tq + i], o + i * d, go + i * d, dq, dk, dv,
                                      exact_scores);
-    }
-  }
+    };
+    worker.for_each(0, BH, Schedule::Dynamic, slice_backward);
+  });
 }
 
 }  // namespace

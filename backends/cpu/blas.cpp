@@ -4,20 +4,36 @@
 #include <cblas.h>
 
 #include "../matrix_layout.h"
+#include "blas_int.h"
+#include "blas_threads.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
 
 namespace lg::cpu {
 namespace {
 
+// The dims and leading dims of one product, range-checked for cblas once
+// per kernel call (before any parallel region).
+struct GemmDims {
+  blasint M, N, K, lda, ldb, ldc;
+  GemmDims(const char* op, int64_t m, int64_t n, int64_t k, int64_t a_ld, int64_t b_ld,
+           int64_t c_ld)
+      : M(blas_int(m, op, "M")),
+        N(blas_int(n, op, "N")),
+        K(blas_int(k, op, "K")),
+        lda(blas_int(a_ld, op, "the leading dimension of A")),
+        ldb(blas_int(b_ld, op, "the leading dimension of B")),
+        ldc(blas_int(c_ld, op, "the leading dimension of C")) {}
+};
+
 // C = A B (beta 0) or C += A B (beta 1).
 template <typename T>
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const T* A,
-          int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, T beta = T(0)) {
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, const GemmDims& g, const T* A, const T* B, T* C,
+          T beta = T(0)) {
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, g.M, g.N, g.K, 1.0f, A, g.lda, B, g.ldb, beta, C, g.ldc);
   } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+    cblas_dgemm(CblasRowMajor, ta, tb, g.M, g.N, g.K, 1.0, A, g.lda, B, g.ldb, beta, C, g.ldc);
   }
 }
 
@@ -42,17 +58,16 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   const int64_t sa = a.strides()[0], sb = b.strides()[0];
   const CBLAS_TRANSPOSE ta = la->transposed ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = lb->transposed ? CblasTrans : CblasNoTrans;
-  auto product = [&](int64_t i) {
-    gemm<T>(ta, tb, M, N, K, pa + i * sa, la->ld, pb + i * sb, lb->ld, c + i * M * N, N);
-  };
+  const GemmDims dims("matmul", M, N, K, la->ld, lb->ld, N);
+  BlasCallGuard blas_call;
+  auto product = [&](int64_t i) { gemm<T>(ta, tb, dims, pa + i * sa, pb + i * sb, c + i * M * N); };
   // Many small products: one per thread (OpenBLAS runs single-threaded inside
   // an OpenMP region). Few large ones: let OpenBLAS thread each, called from
   // outside any parallel region: inside even an inactive one (`if (false)`)
   // its threads form a nested team, and a 2-thread step spent most of its
   // backward waiting in libgomp.
   if (B > 1 && M * N * K < 64 * 64 * 64) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < B; ++i) product(i);
+    parallel_for(0, B, 2, [&](int64_t i) { product(i); });
   } else {
     for (int64_t i = 0; i < B; ++i) product(i);
   }
@@ -70,8 +85,8 @@ void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Ten
   if (bias.defined()) {
     Tensor b = contiguous_copy(bias);
     const T* pb = ptr<T>(b);
-#pragma omp parallel for if (M * N > kParallelGrain) schedule(static)
-    for (int64_t i = 0; i < M; ++i) std::copy(pb, pb + N, c + i * N);
+    parallel_for(0, M, grain_for(N, kParallelGrain + 1),
+                 [&](int64_t i) { std::copy(pb, pb + N, c + i * N); });
     beta = T(1);
   } else if (K == 0) {
     std::fill(c, c + M * N, T(0));
@@ -84,8 +99,10 @@ void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Ten
   Tensor w = lw ? w_in : contiguous_copy(w_in);
   if (!lx) lx = matrix_operand(M, K, K, 1);
   if (!lw) lw = matrix_operand(K, N, 1, K);
-  gemm<T>(lx->transposed ? CblasTrans : CblasNoTrans, lw->transposed ? CblasTrans : CblasNoTrans, M,
-          N, K, ptr<T>(x), lx->ld, ptr<T>(w), lw->ld, c, N, beta);
+  const GemmDims dims("linear", M, N, K, lx->ld, lw->ld, N);
+  BlasCallGuard blas_call;
+  gemm<T>(lx->transposed ? CblasTrans : CblasNoTrans, lw->transposed ? CblasTrans : CblasNoTrans,
+          dims, ptr<T>(x), ptr<T>(w), c, beta);
 }
 
 }  // namespace

@@ -42,8 +42,7 @@ void im2col(const Tensor& cols_t, const Tensor& x_t, const ConvGeometry& g) {
   const int64_t rows = d.N * d.C * KH * KW;
   const T* x = ptr<T>(x_t);
   T* cols = ptr<T>(cols_t);
-#pragma omp parallel for schedule(static) if (rows * L >= kParallelGrain)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(0, rows, grain_for(L), [&](int64_t r) {
     const int64_t kw = r % KW, kh = (r / KW) % KH, nc = r / (KH * KW);
     const T* plane = x + nc * d.H * d.W;
     T* out = cols + r * L;
@@ -66,7 +65,7 @@ void im2col(const Tensor& cols_t, const Tensor& x_t, const ConvGeometry& g) {
       }
       std::fill(o + vw.hi, o + d.OW, T(0));
     }
-  }
+  });
 }
 
 // Each (n, c) input plane only receives from its own KH*KW rows of cols, so
@@ -78,8 +77,7 @@ void col2im(const Tensor& x_t, const Tensor& cols_t, const ConvGeometry& g) {
   const int64_t planes = d.N * d.C;
   T* x = ptr<T>(x_t);
   const T* cols = ptr<T>(cols_t);
-#pragma omp parallel for schedule(static) if (planes * KH * KW * L >= kParallelGrain)
-  for (int64_t nc = 0; nc < planes; ++nc) {
+  parallel_for(0, planes, grain_for(KH * KW * L), [&](int64_t nc) {
     T* plane = x + nc * d.H * d.W;
     std::fill(plane, plane + d.H * d.W, T(0));
     for (int64_t kh = 0; kh < KH; ++kh) {
@@ -100,7 +98,7 @@ void col2im(const Tensor& x_t, const Tensor& cols_t, const ConvGeometry& g) {
         }
       }
     }
-  }
+  });
 }
 
 // One output plane per (n, cout): accumulate weight * shifted input rows, so
@@ -116,8 +114,7 @@ void conv2d_direct(const Tensor& out_t, const Tensor& x_t, const Tensor& w_t,
   const T* w = ptr<T>(w_t);
   T* out = ptr<T>(out_t);
   const int64_t work = N * Cout * OH * OW * cin_g * KH * KW;
-#pragma omp parallel for schedule(static) if (work >= kParallelGrain)
-  for (int64_t nco = 0; nco < N * Cout; ++nco) {
+  parallel_for(0, N * Cout, grain_when(work >= kParallelGrain), [&](int64_t nco) {
     const int64_t n = nco / Cout, co = nco % Cout, grp = co / cout_g;
     T* o = out + nco * OH * OW;
     std::fill(o, o + OH * OW, T(0));
@@ -143,7 +140,7 @@ void conv2d_direct(const Tensor& out_t, const Tensor& x_t, const Tensor& w_t,
         }
       }
     }
-  }
+  });
 }
 
 // The adjoint of conv2d_direct in x: each (n, cin) plane gathers from the
@@ -160,8 +157,7 @@ void conv2d_direct_backward_input(const Tensor& gx_t, const Tensor& gy_t, const 
   const T* gy = ptr<T>(gy_t);
   const T* w = ptr<T>(w_t);
   const int64_t work = N * Cout * OH * OW * cin_g * KH * KW;
-#pragma omp parallel for schedule(static) if (work >= kParallelGrain)
-  for (int64_t nci = 0; nci < N * Cin; ++nci) {
+  parallel_for(0, N * Cin, grain_when(work >= kParallelGrain), [&](int64_t nci) {
     const int64_t n = nci / Cin, ci = nci % Cin, grp = ci / cin_g, local = ci % cin_g;
     T* plane = gx + nci * H * W;
     std::fill(plane, plane + H * W, T(0));
@@ -187,7 +183,7 @@ void conv2d_direct_backward_input(const Tensor& gx_t, const Tensor& gy_t, const 
         }
       }
     }
-  }
+  });
 }
 
 // The adjoint of conv2d_direct in w: one dot product over (n, oh, ow) per
@@ -203,8 +199,7 @@ void conv2d_direct_backward_weight(const Tensor& gw_t, const Tensor& gy_t, const
   const T* gy = ptr<T>(gy_t);
   const T* x = ptr<T>(x_t);
   const int64_t work = N * Cout * OH * OW * cin_g * KH * KW;
-#pragma omp parallel for schedule(static) if (work >= kParallelGrain)
-  for (int64_t pair = 0; pair < Cout * cin_g; ++pair) {
+  parallel_for(0, Cout * cin_g, grain_when(work >= kParallelGrain), [&](int64_t pair) {
     const int64_t co = pair / cin_g, ci = co / cout_g * cin_g + pair % cin_g;
     for (int64_t kh = 0; kh < KH; ++kh) {
       const int64_t off_h = kh * g.dilation[0] - g.padding[0];
@@ -231,7 +226,7 @@ void conv2d_direct_backward_weight(const Tensor& gw_t, const Tensor& gy_t, const
         gw[pair * KH * KW + kh * KW + kw] = acc;
       }
     }
-  }
+  });
 }
 
 template <typename T>

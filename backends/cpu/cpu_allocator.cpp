@@ -5,10 +5,13 @@
 // Under AddressSanitizer nothing is cached, so use-after-free stays visible.
 #include "cpu_allocator.h"
 
+#include <sys/sysinfo.h>
+
 #include <lasergrad/core/error.h>
 
 #include <bit>
 #include <cstdlib>
+#include <new>
 #include <string>
 
 namespace lg::cpu {
@@ -20,7 +23,22 @@ constexpr bool kCaching = false;
 constexpr bool kCaching = true;
 #endif
 
+// RAM plus swap: no request above it can be met. Refused up front, because
+// not every malloc says no by returning null (AddressSanitizer's aborts on a
+// request above its own limit, 1 TiB).
+size_t host_memory_bytes() {
+  static const size_t bytes = [] {
+    struct sysinfo info {};
+    if (sysinfo(&info) != 0) return SIZE_MAX;
+    return (static_cast<size_t>(info.totalram) + info.totalswap) * info.mem_unit;
+  }();
+  return bytes;
+}
+
 void* aligned_block(size_t nbytes) {
+  LG_CHECK(nbytes <= host_memory_bytes(), "cpu allocator: out of memory: ", nbytes,
+           " bytes asked for, more than this machine's ", host_memory_bytes(),
+           " bytes of memory and swap");
   void* p = std::aligned_alloc(64, (nbytes + 63) / 64 * 64);
   if (!p) throw Error("cpu allocator: out of memory allocating " + std::to_string(nbytes) + " bytes");
   return p;
@@ -56,9 +74,12 @@ void CachingCpuAllocator::deallocate(void* ptr, size_t nbytes) {
   if (kCaching && cls >= kMinCached) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (cached_ + cls <= kMaxCached) {
-      free_[cls].push_back(ptr);
-      cached_ += cls;
-      return;
+      try {
+        free_[cls].push_back(ptr);
+        cached_ += cls;
+        return;
+      } catch (const std::bad_alloc&) {  // no room to remember the block: free it
+      }
     }
   }
   std::free(ptr);

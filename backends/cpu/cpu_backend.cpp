@@ -3,10 +3,17 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "blas_threads.h"
 #include "cpu_allocator.h"
 #include "cpu_kernels.h"
 
 namespace lg {
+
+cpu::BlasThreadsLock& cpu::blas_threads_lock() {
+  static BlasThreadsLock lock;
+  return lock;
+}
+
 namespace {
 
 cpu::CachingCpuAllocator& cpu_allocator() {
@@ -39,6 +46,8 @@ void register_cpu_backend() {
 void set_num_threads(int n) {
   LG_CHECK(n >= 1, "set_num_threads: need at least 1 thread, got ", n);
   omp_set_num_threads(n);
+  // Waits for BLAS kernels in flight on other threads (see blas_threads.h).
+  std::unique_lock<cpu::BlasThreadsLock> no_blas_call_in_flight(cpu::blas_threads_lock());
   openblas_set_num_threads(n);
 }
 

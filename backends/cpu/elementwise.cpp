@@ -160,22 +160,21 @@ void uniform(const Tensor& out, double low, double high, uint64_t seed, uint64_t
   T* o = ptr<T>(out);
   const int64_t n = out.numel();
   const double span = high - low;
-#pragma omp parallel for if (n > kParallelGrain) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for(0, n, kParallelGrain + 1, [&](int64_t i) {
     uint32_t w = philox::word(seed, offset, static_cast<uint64_t>(i));
     // float32 takes 24 bits so that the value cannot round up to 1.
     double u = std::is_same_v<T, float> ? (w >> 8) * (1.0 / 16777216.0) : philox::to_unit(w);
     o[i] = static_cast<T>(low + span * u);
-  }
+  });
 }
 
 template <typename T>
 void normal(const Tensor& out, double mean, double std, uint64_t seed, uint64_t offset) {
   T* o = ptr<T>(out);
   const int64_t n = out.numel();
-#pragma omp parallel for if (n > kParallelGrain / 8) schedule(static)
-  for (int64_t i = 0; i < n; ++i)
+  parallel_for(0, n, kParallelGrain / 8 + 1, [&](int64_t i) {
     o[i] = static_cast<T>(mean + std * philox::normal(seed, offset, static_cast<uint64_t>(i)));
+  });
 }
 
 }  // namespace

@@ -21,10 +21,10 @@ void index_select(const Tensor& out, const Tensor& in, const Tensor& index) {
   const T* src = ptr<T>(in);
   const int64_t* idx = ptr<int64_t>(index);
   T* dst = ptr<T>(out);
-#pragma omp parallel for collapse(2) if (A * K * B >= kParallelGrain) schedule(static)
-  for (int64_t a = 0; a < A; ++a)
-    for (int64_t k = 0; k < K; ++k)
-      std::copy_n(src + (a * n + idx[k]) * B, B, dst + (a * K + k) * B);
+  parallel_for(0, A * K, grain_for(B), [&](int64_t ak) {
+    const int64_t a = ak / K, k = ak % K;
+    std::copy_n(src + (a * n + idx[k]) * B, B, dst + ak * B);
+  });
 }
 
 template <typename T>
@@ -35,17 +35,16 @@ void index_add(const Tensor& out, const Tensor& index, const Tensor& src) {
   const T* s = ptr<T>(src);
   const int64_t* idx = ptr<int64_t>(index);
   T* o = ptr<T>(out);
-#pragma omp parallel for collapse(2) if (A * K * B >= kParallelGrain) schedule(static)
-  for (int64_t a = 0; a < A; ++a)
-    for (int64_t c = 0; c < blocks; ++c) {
-      const int64_t b0 = c * kColumnBlock, b1 = std::min(B, b0 + kColumnBlock);
-      for (int64_t k = 0; k < K; ++k) {
-        T* orow = o + (a * n + idx[k]) * B;
-        const T* srow = s + (a * K + k) * B;
+  parallel_for(0, A * blocks, grain_when(A * K * B >= kParallelGrain), [&](int64_t task) {
+    const int64_t a = task / blocks, c = task % blocks;
+    const int64_t b0 = c * kColumnBlock, b1 = std::min(B, b0 + kColumnBlock);
+    for (int64_t k = 0; k < K; ++k) {
+      T* orow = o + (a * n + idx[k]) * B;
+      const T* srow = s + (a * K + k) * B;
 #pragma omp simd
-        for (int64_t b = b0; b < b1; ++b) orow[b] = integer_math::add<T>(orow[b], srow[b]);
-      }
+      for (int64_t b = b0; b < b1; ++b) orow[b] = integer_math::add<T>(orow[b], srow[b]);
     }
+  });
 }
 
 // Element offsets under `strides` of every position of shape[begin, end), in
@@ -88,14 +87,13 @@ void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& inde
   const T* src = ptr<T>(in);
   const int64_t* idx = ptr<int64_t>(index);
   T* dst = ptr<T>(out);
-#pragma omp parallel for collapse(2) if (index.numel() >= kParallelGrain) schedule(static)
-  for (int64_t o = 0; o < f.outer; ++o)
-    for (int64_t j = 0; j < f.L; ++j) {
-      const int64_t row = (o * f.L + j) * f.inner;
-      const T* base = src + f.outer_off[o];
-      for (int64_t i = 0; i < f.inner; ++i)
-        dst[row + i] = base[f.inner_off[i] + idx[row + i] * stride];
-    }
+  parallel_for(0, f.outer * f.L, grain_for(f.inner), [&](int64_t oj) {
+    const int64_t o = oj / f.L;
+    const int64_t row = oj * f.inner;
+    const T* base = src + f.outer_off[o];
+    for (int64_t i = 0; i < f.inner; ++i)
+      dst[row + i] = base[f.inner_off[i] + idx[row + i] * stride];
+  });
 }
 
 template <typename T>
@@ -110,20 +108,20 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
   T* o = ptr<T>(out);
   // Positions that differ only along dim may hit one output element: each
   // task owns an (outer, inner block) pair and walks dim serially.
-#pragma omp parallel for collapse(2) if (index.numel() >= kParallelGrain) schedule(static)
-  for (int64_t a = 0; a < fo.outer; ++a)
-    for (int64_t c = 0; c < blocks; ++c) {
-      const int64_t i0 = c * kColumnBlock, i1 = std::min(fo.inner, i0 + kColumnBlock);
-      for (int64_t j = 0; j < fo.L; ++j) {
-        const int64_t row = (a * fo.L + j) * fo.inner;
-        T* obase = o + fo.outer_off[a];
-        const T* sbase = s + fs.outer_off[a] + j * src_stride;
-        for (int64_t i = i0; i < i1; ++i) {
-          T& target = obase[fo.inner_off[i] + idx[row + i] * out_stride];
-          target = integer_math::add<T>(target, sbase[fs.inner_off[i]]);  // integers wrap
-        }
-      }
-    }
+  parallel_for(0, fo.outer * blocks, grain_when(index.numel() >= kParallelGrain),
+               [&](int64_t task) {
+                 const int64_t a = task / blocks, c = task % blocks;
+                 const int64_t i0 = c * kColumnBlock, i1 = std::min(fo.inner, i0 + kColumnBlock);
+                 for (int64_t j = 0; j < fo.L; ++j) {
+                   const int64_t row = (a * fo.L + j) * fo.inner;
+                   T* obase = o + fo.outer_off[a];
+                   const T* sbase = s + fs.outer_off[a] + j * src_stride;
+                   for (int64_t i = i0; i < i1; ++i) {
+                     T& target = obase[fo.inner_off[i] + idx[row + i] * out_stride];
+                     target = integer_math::add<T>(target, sbase[fs.inner_off[i]]);  // integers wrap
+                   }
+                 }
+               });
 }
 
 }  // namespace

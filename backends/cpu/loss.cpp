@@ -23,8 +23,7 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& logits,
   T* l = ptr<T>(loss);
   T* z = ptr<T>(lse);
   const T eps = static_cast<T>(label_smoothing);
-#pragma omp parallel for if (N * C >= kParallelGrain) schedule(static)
-  for (int64_t r = 0; r < N; ++r) {
+  parallel_for(0, N, grain_for(C), [&](int64_t r) {
     const T* row = x + r * C;
     T m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
@@ -34,19 +33,19 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& logits,
     z[r] = shift + std::log(sum_exp_shifted(row, C, shift));
     if (t[r] == ignore_index) {
       l[r] = 0;
-      continue;
+      return;
     }
     // -log p[t] = lse - x[t]; smoothing adds eps * mean over classes of -log p.
     T nll = z[r] - row[t[r]];
     if (eps == 0) {
       l[r] = nll;
-      continue;
+      return;
     }
     T total = 0;
 #pragma omp simd reduction(+ : total)
     for (int64_t c = 0; c < C; ++c) total += row[c];
     l[r] = (1 - eps) * nll + eps * (z[r] - total / static_cast<T>(C));
-  }
+  });
 }
 
 template <typename T>
@@ -60,12 +59,11 @@ void cross_entropy_backward(const Tensor& grad_logits, const Tensor& row_grad, c
   const T* z = ptr<T>(lse);
   T* dx = ptr<T>(grad_logits);
   const T floor = static_cast<T>(label_smoothing) / static_cast<T>(C);
-#pragma omp parallel for if (N * C >= kParallelGrain) schedule(static)
-  for (int64_t r = 0; r < N; ++r) {
+  parallel_for(0, N, grain_for(C), [&](int64_t r) {
     T* d = dx + r * C;
     if (t[r] == ignore_index) {
       std::fill(d, d + C, T(0));
-      continue;
+      return;
     }
     const T* row = x + r * C;
     const T wr = w[r], zr = z[r];
@@ -73,7 +71,7 @@ void cross_entropy_backward(const Tensor& grad_logits, const Tensor& row_grad, c
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) d[c] = (d[c] - floor) * wr;
     d[t[r]] -= (1 - static_cast<T>(label_smoothing)) * wr;
-  }
+  });
 }
 
 template <typename T>
@@ -113,16 +111,25 @@ T log_add(T a, T b) {
 // -exp(logsumexp_{s: l'[s] = c} (alpha[t][s] + beta[t][s]) - log_likelihood)
 // (the posterior occupancy of class c at frame t, with the minus sign of the
 // negative log likelihood: log_probs enter as log, so no division by p).
+// One worker's buffers for ctc_sample, reused across its samples.
+template <typename T>
+struct CtcScratch {
+  std::vector<T> alpha, beta, occupancy;
+};
+
 template <typename T>
 void ctc_sample(T* loss, T* grad, const T* lp, int64_t T_in, int64_t lp_stride, int64_t C,
-                const int64_t* labels, int64_t S, int64_t blank) {
+                const int64_t* labels, int64_t S, int64_t blank, CtcScratch<T>& scratch) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   const int64_t L = 2 * S + 1;
   auto label = [&](int64_t s) { return s % 2 == 0 ? blank : labels[s / 2]; };
   // Skipping the blank between s-2 and s is allowed only between different labels.
   auto can_skip = [&](int64_t s) { return s >= 2 && s % 2 == 1 && label(s) != label(s - 2); };
   auto at = [&](int64_t t, int64_t c) { return lp[t * lp_stride + c]; };
-  std::vector<T> alpha(T_in * L, kNegInf), beta(T_in * L, kNegInf);
+  std::vector<T>& alpha = scratch.alpha;
+  std::vector<T>& beta = scratch.beta;
+  alpha.assign(T_in * L, kNegInf);
+  beta.assign(T_in * L, kNegInf);
   if (T_in == 0) {
     *loss = S == 0 ? T(0) : std::numeric_limits<T>::infinity();
     return;
@@ -150,7 +157,8 @@ void ctc_sample(T* loss, T* grad, const T* lp, int64_t T_in, int64_t lp_stride, 
       beta[t * L + s] = b == kNegInf ? kNegInf : b + at(t, label(s));
     }
   // alpha and beta both include frame t's own log prob, counted once here.
-  std::vector<T> occupancy(C);
+  std::vector<T>& occupancy = scratch.occupancy;
+  occupancy.resize(C);
   for (int64_t t = 0; t < T_in; ++t) {
     std::fill(occupancy.begin(), occupancy.end(), kNegInf);
     for (int64_t s = 0; s < L; ++s) {
@@ -176,10 +184,14 @@ void ctc_loss(const Tensor& loss, const Tensor& grad, const Tensor& log_probs,
   T* g = grad.defined() ? ptr<T>(grad) : nullptr;
   // Frames past a sample's input length get no gradient.
   if (g) std::fill(g, g + grad.numel(), T(0));
-#pragma omp parallel for schedule(dynamic) if (N > 1 && log_probs.numel() >= kParallelGrain)
-  for (int64_t n = 0; n < N; ++n)
-    ctc_sample(l + n, g ? g + n * C : nullptr, lp + n * C, in_len[n], N * C, C, tg + n * S_max,
-               tg_len[n], blank);
+  const int threads = team_size(N, grain_when(log_probs.numel() >= kParallelGrain));
+  parallel_region(threads, [&](Worker& worker) {
+    CtcScratch<T> scratch;  // sized per sample, inside the loop
+    worker.for_each(0, N, Schedule::Dynamic, [&](int64_t n) {
+      ctc_sample(l + n, g ? g + n * C : nullptr, lp + n * C, in_len[n], N * C, C, tg + n * S_max,
+                 tg_len[n], blank, scratch);
+    });
+  });
 }
 
 }  // namespace

@@ -21,8 +21,7 @@ void layer_norm(const Tensor& out, const Tensor& mean, const Tensor& rstd, const
   T* pr = ptr<T>(rstd);
   const T* w = weight.defined() ? ptr<T>(weight) : nullptr;
   const T* b = bias.defined() ? ptr<T>(bias) : nullptr;
-#pragma omp parallel for if (M * N >= kParallelGrain && M > 1) schedule(static)
-  for (int64_t m = 0; m < M; ++m) {
+  parallel_for(0, M, std::max<int64_t>(grain_for(N), 2), [&](int64_t m) {
     const T* row = px + m * N;
     double sum = 0;
 #pragma omp simd reduction(+ : sum)
@@ -44,7 +43,7 @@ void layer_norm(const Tensor& out, const Tensor& mean, const Tensor& rstd, const
       for (int64_t i = 0; i < N; ++i) o[i] *= w[i];
     if (b)
       for (int64_t i = 0; i < N; ++i) o[i] += b[i];
-  }
+  });
 }
 
 // dx for one row: rstd * (gw - mean(gw) - xhat * mean(gw * xhat)), gw = g * w.
@@ -78,18 +77,14 @@ void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& 
   const T* w = weight.defined() ? ptr<T>(weight) : nullptr;
   T* pdx = dx.defined() ? ptr<T>(dx) : nullptr;
   const bool want_w = dweight.defined(), want_b = dbias.defined();
-  const int threads =
-      (M * N >= kParallelGrain && M > 1 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
+  const int threads = team_size(M, grain_for(N));
   // Per-thread partial sums of dweight and dbias, added in thread order after
   // the loop, so the result does not depend on timing.
   std::vector<double> partial((want_w || want_b) ? 2 * N * threads : 0, 0.0);
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num();
-    double* acc_w = partial.empty() ? nullptr : partial.data() + 2 * N * t;
+  parallel_region(threads, [&](Worker& worker) {
+    double* acc_w = partial.empty() ? nullptr : partial.data() + 2 * N * worker.index();
     double* acc_b = acc_w ? acc_w + N : nullptr;
-#pragma omp for schedule(static)
-    for (int64_t m = 0; m < M; ++m) {
+    worker.for_each(0, M, Schedule::Static, [&](int64_t m) {
       const T* g = pg + m * N;
       const T* xr = px + m * N;
       const T mu = pm[m], r = pr[m];
@@ -107,8 +102,8 @@ void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& 
 #pragma omp simd
         for (int64_t i = 0; i < N; ++i) acc_b[i] += g[i];
       }
-    }
-  }
+    });
+  });
   if (partial.empty()) return;
   T* dw = want_w ? ptr<T>(dweight) : nullptr;
   T* db = want_b ? ptr<T>(dbias) : nullptr;

@@ -96,16 +96,14 @@ void adam_chunk(T* p, const T* g, T* m, T* v, int64_t n, const AdamCoefficients<
 template <typename T, bool kL2>
 void adam_loop(T* p, const T* g, T* m, T* v, int64_t n, const AdamStepArgs& args) {
   const AdamCoefficients<T> c(args);
-  const int threads = n >= kParallelGrain && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  const int threads = n >= kParallelGrain ? omp_get_max_threads() : 1;
   const int64_t chunks = std::min<int64_t>(threads, (n + kParallelGrain - 1) / kParallelGrain);
-  const int team = static_cast<int>(std::max<int64_t>(chunks, 1));
-#pragma omp parallel for num_threads(team) schedule(static)
-  for (int64_t k = 0; k < chunks; ++k) {
+  parallel_for(0, chunks, 2, [&](int64_t k) {
     // Chunk bounds on multiples of 16 elements keep each chunk's vectors aligned alike.
     const int64_t begin = (n * k / chunks) & ~int64_t{15};
     const int64_t end = k + 1 == chunks ? n : (n * (k + 1) / chunks) & ~int64_t{15};
     adam_chunk<T, kL2>(p + begin, g + begin, m + begin, v + begin, end - begin, c);
-  }
+  });
 }
 
 template <typename T>

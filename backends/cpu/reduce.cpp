@@ -53,26 +53,24 @@ struct MinOp {
 // out[k] = reduce over r of in[r * K + k] (reduced dims lead, input contiguous).
 template <typename T, typename Op>
 void reduce_leading(T* out, const T* in, int64_t R, int64_t K) {
-  int64_t chunks =
+  // Each chunk of columns walks every row once, so chunks are few and wide.
+  const int64_t chunks =
       R * K >= kParallelGrain ? std::min<int64_t>(omp_get_max_threads(), (K + 63) / 64) : 1;
-#pragma omp parallel for num_threads( \
-    static_cast <int>(std::max <int64_t>(chunks, 1))) if (chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
-    int64_t k0 = K * c / chunks, k1 = K * (c + 1) / chunks;
+  parallel_for(0, chunks, 2, [&](int64_t c) {
+    const int64_t k0 = K * c / chunks, k1 = K * (c + 1) / chunks;
     std::vector<typename Op::A> acc(k1 - k0, Op::init());
     for (int64_t r = 0; r < R; ++r) {
       const T* row = in + r * K;
       for (int64_t k = k0; k < k1; ++k) acc[k - k0] = Op::combine(acc[k - k0], row[k]);
     }
     for (int64_t k = k0; k < k1; ++k) out[k] = static_cast<T>(acc[k - k0]);
-  }
+  });
 }
 
 // out[k] = reduce of the contiguous block in[k * R, (k + 1) * R).
 template <typename T, typename Op>
 void reduce_trailing(T* out, const T* in, int64_t K, int64_t R) {
-#pragma omp parallel for if (K * R >= kParallelGrain) schedule(static)
-  for (int64_t k = 0; k < K; ++k) {
+  parallel_for(0, K, grain_for(R), [&](int64_t k) {
     const T* block = in + k * R;
     typename Op::A acc = Op::init();
     if constexpr (std::is_same_v<Op, SumOp<T>>) {
@@ -82,12 +80,13 @@ void reduce_trailing(T* out, const T* in, int64_t K, int64_t R) {
       for (int64_t r = 0; r < R; ++r) acc = Op::combine(acc, block[r]);
     }
     out[k] = static_cast<T>(acc);
-  }
+  });
 }
 
 template <typename T, typename Op>
 void reduce_generic(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
-  // Kept dims index the output; reduced dims are walked per output element.
+  // Kept dims index the output; reduced dims are walked per output element,
+  // over one coalesced layout built here (nothing is allocated per element).
   Shape kept_shape, kept_strides, red_shape, red_strides;
   for (int64_t d = 0; d < in.dim(); ++d) {
     bool reduced = std::find(dims.begin(), dims.end(), d) != dims.end();
@@ -97,10 +96,10 @@ void reduce_generic(const Tensor& out, const Tensor& in, const std::vector<int64
   const int64_t K = shape_numel(kept_shape);
   const int64_t R = shape_numel(red_shape);
   const Shape kept_contig = contiguous_strides(kept_shape);
+  const Layout<1> reduced = coalesce<1>(red_shape, {&red_strides});
   const T* base = ptr<T>(in);
   T* o = ptr<T>(out);
-#pragma omp parallel for if (K * R >= kParallelGrain && K > 1) schedule(static)
-  for (int64_t k = 0; k < K; ++k) {
+  parallel_for(0, K, std::max<int64_t>(grain_for(R), 2), [&](int64_t k) {
     int64_t off = 0, rem = k;
     for (size_t d = 0; d < kept_shape.size(); ++d) {
       off += (rem / kept_contig[d]) * kept_strides[d];
@@ -108,16 +107,13 @@ void reduce_generic(const Tensor& out, const Tensor& in, const std::vector<int64
     }
     typename Op::A acc = Op::init();
     if (R > 0) {
-      for_each_run<1>(
-          red_shape, {&red_strides},
-          [&](int64_t n, auto roff, auto st) {
-            const T* p = base + off + roff[0];
-            for (int64_t i = 0; i < n; ++i) acc = Op::combine(acc, p[i * st[0]]);
-          },
-          std::numeric_limits<int64_t>::max());
+      for_each_run_in(reduced, 0, R, [&](int64_t n, auto roff, auto st) {
+        const T* p = base + off + roff[0];
+        for (int64_t i = 0; i < n; ++i) acc = Op::combine(acc, p[i * st[0]]);
+      });
     }
     o[k] = static_cast<T>(acc);
-  }
+  });
 }
 
 template <typename T, typename Op>
@@ -162,8 +158,7 @@ void arg_reduce(ReduceOp op, const Tensor& out, const Tensor& in, int64_t dim) {
   const int64_t K = shape_numel(outer_shape);
   const T* base = ptr<T>(in);
   int64_t* o = ptr<int64_t>(out);
-#pragma omp parallel for if (K * n >= kParallelGrain) schedule(static)
-  for (int64_t k = 0; k < K; ++k) {
+  parallel_for(0, K, grain_for(n), [&](int64_t k) {
     int64_t off = 0, rem = k;
     for (size_t d = 0; d < outer_shape.size(); ++d) {
       off += (rem / contig[d]) * outer_strides[d];
@@ -180,7 +175,7 @@ void arg_reduce(ReduceOp op, const Tensor& out, const Tensor& in, int64_t dim) {
       }
     }
     o[k] = best;
-  }
+  });
 }
 
 // Prefix sums along dim, one line per outer index, accumulated like sum (double
@@ -197,8 +192,7 @@ void cumsum(const Tensor& out, const Tensor& in, int64_t dim, bool reverse) {
   const int64_t K = shape_numel(outer_shape);
   const T* base = ptr<T>(in);
   T* o = ptr<T>(out);
-#pragma omp parallel for if (K * n >= kParallelGrain) schedule(static)
-  for (int64_t k = 0; k < K; ++k) {
+  parallel_for(0, K, grain_for(n), [&](int64_t k) {
     int64_t in_off = 0, out_off = 0, rem = k;
     for (size_t d = 0; d < outer_shape.size(); ++d) {
       const int64_t idx = rem / contig[d];
@@ -212,7 +206,7 @@ void cumsum(const Tensor& out, const Tensor& in, int64_t dim, bool reverse) {
       acc += Acc<T>(base[in_off + i * in_stride]);
       o[out_off + i * out_stride] = static_cast<T>(acc);
     }
-  }
+  });
 }
 
 }  // namespace

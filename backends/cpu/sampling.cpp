@@ -67,14 +67,14 @@ void multinomial(const Tensor& out, const Tensor& probs, bool replacement, uint6
   const int64_t R = probs.shape()[0], C = probs.shape()[1], S = out.shape()[1];
   const T* p = ptr<T>(probs);
   int64_t* o = ptr<int64_t>(out);
-#pragma omp parallel for if (R * C * S >= kParallelGrain) schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
+  // Each row allocates its own buffers; parallel_for carries a bad_alloc to the caller.
+  parallel_for(0, R, grain_for(C * S), [&](int64_t r) {
     if (replacement)
       draw_with_replacement(o + r * S, p + r * C, C, S, seed, offset, static_cast<uint64_t>(r * S));
     else
       draw_without_replacement(o + r * S, p + r * C, C, S, seed, offset,
                                static_cast<uint64_t>(r * C));
-  }
+  });
 }
 
 template <typename T>
@@ -83,25 +83,27 @@ void topk(const Tensor& values, const Tensor& indices, const Tensor& in, bool la
   const T* x = ptr<T>(in);
   T* v = ptr<T>(values);
   int64_t* ix = ptr<int64_t>(indices);
-#pragma omp parallel for if (R * n >= kParallelGrain) schedule(static)
-  for (int64_t r = 0; r < R; ++r) {
-    const T* row = x + r * n;
-    // NaN ranks above every number (PyTorch's rule); ties go to the lower index.
-    auto before = [&](int64_t a, int64_t b) {
-      const T va = row[a], vb = row[b];
-      const bool na = va != va, nb = vb != vb;
-      if (na != nb) return largest ? na : nb;
-      if (!na && va != vb) return largest ? va > vb : va < vb;
-      return a < b;
-    };
-    std::vector<int64_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
-    for (int64_t j = 0; j < k; ++j) {
-      ix[r * k + j] = order[j];
-      v[r * k + j] = row[order[j]];
-    }
-  }
+  parallel_region(team_size(R, grain_for(n)), [&](Worker& worker) {
+    std::vector<int64_t> order;  // one worker's, reused across its rows
+    worker.for_each(0, R, Schedule::Static, [&](int64_t r) {
+      const T* row = x + r * n;
+      // NaN ranks above every number (PyTorch's rule); ties go to the lower index.
+      auto before = [&](int64_t a, int64_t b) {
+        const T va = row[a], vb = row[b];
+        const bool na = va != va, nb = vb != vb;
+        if (na != nb) return largest ? na : nb;
+        if (!na && va != vb) return largest ? va > vb : va < vb;
+        return a < b;
+      };
+      order.resize(n);
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+      for (int64_t j = 0; j < k; ++j) {
+        ix[r * k + j] = order[j];
+        v[r * k + j] = row[order[j]];
+      }
+    });
+  });
 }
 
 }  // namespace

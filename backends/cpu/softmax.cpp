@@ -153,16 +153,14 @@ template <typename Row, typename Strip>
 void for_each_slice(const Geometry& geo, Row&& row, Strip&& strip) {
   const bool parallel = geo.outer * geo.n * geo.inner >= kParallelGrain;
   if (geo.inner == 1) {
-#pragma omp parallel for if (parallel) schedule(static)
-    for (int64_t r = 0; r < geo.outer; ++r) row(r);
+    parallel_for(0, geo.outer, grain_when(parallel), [&](int64_t r) { row(r); });
     return;
   }
   const int64_t strips = (geo.inner + kStrip - 1) / kStrip;
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int64_t task = 0; task < geo.outer * strips; ++task) {
+  parallel_for(0, geo.outer * strips, grain_when(parallel), [&](int64_t task) {
     int64_t o = task / strips, j0 = task % strips * kStrip;
     strip(o, j0, std::min(kStrip, geo.inner - j0));
-  }
+  });
 }
 
 template <typename T>

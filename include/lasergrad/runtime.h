@@ -17,8 +17,14 @@ bool cuda_is_available();
 int cuda_device_count();
 
 // Threads for CPU kernels and OpenBLAS together (one OpenMP pool).
+// Safe to call while other threads run kernels, matmuls included: it waits
+// for the BLAS calls in flight to finish and holds new ones back while it
+// changes OpenBLAS's count. What it sets follows OpenMP's rule: the kernel
+// thread count is the calling thread's own (other std::threads keep theirs,
+// OMP_NUM_THREADS or the core count unless they call it too), while
+// OpenBLAS's count is one for the whole process, the last one set.
 void set_num_threads(int n);
-int get_num_threads();
+int get_num_threads();  // the calling thread's kernel thread count
 // OpenBLAS's threading model: 0 sequential, 1 pthreads, 2 OpenMP (ours is 2).
 int openblas_parallel_mode();
 

@@ -29,7 +29,9 @@ Allocator* allocator_for(Device device);  // throws lg::Error if none is registe
 
 class Storage {
  public:
-  Storage(size_t nbytes, Device device);
+  Storage(size_t nbytes, Device device);  // from the device's registered allocator
+  // From `allocator` (kept for the deallocation; must outlive the storage).
+  Storage(size_t nbytes, Device device, Allocator* allocator);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

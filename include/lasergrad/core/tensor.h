@@ -35,7 +35,9 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // Uninitialised tensor with contiguous strides.
-  static Tensor empty(const Shape& shape, DType dtype, Device device);
+  // Throws lg::Error naming `op` when the shape has a negative dim, more
+  // elements or bytes than int64 counts, or more bytes than the device has.
+  static Tensor empty(const Shape& shape, DType dtype, Device device, const char* op = "empty");
 
   bool defined() const { return impl_ != nullptr; }
   TensorImpl* impl() const { return impl_.get(); }
@@ -161,7 +163,11 @@ struct TensorImpl {
 };
 
 Shape contiguous_strides(const Shape& shape);
-int64_t shape_numel(const Shape& shape);
+// The element count of a shape; throws lg::Error naming `op` when a dim is
+// negative or the count (or any contiguous stride: the product of the dims
+// with zeros taken as ones) overflows int64.
+int64_t checked_numel(const Shape& shape, const char* op);
+int64_t shape_numel(const Shape& shape);  // checked_numel(shape, "numel")
 // Wraps a possibly negative dim into [0, ndim); throws naming `op` when out of
 // range, and for every dim of a 0-d tensor (ndim 0), which has none to index.
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
