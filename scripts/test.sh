@@ -2,8 +2,10 @@
 # The README's test command: installs what is missing, builds Release with
 # warnings as errors in build/ and runs every test, then builds build-asan/ with
 # AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit tests and the
-# demo under them. Ends with one line of timings; exits non-zero on any failure.
-# Environment: LG_BUILD_DIR, LG_ASAN_BUILD_DIR (other build folders),
+# demo under them, then builds the thread-safety tests under ThreadSanitizer in
+# build-tsan/ and runs them. Ends with one line of timings; exits non-zero on
+# any failure.
+# Environment: LG_BUILD_DIR, LG_ASAN_BUILD_DIR, LG_TSAN_BUILD_DIR (other build folders),
 # LG_CMAKE_ARGS (more options for both configures, e.g. -DLG_WITH_CUDA=OFF),
 # LG_SKIP_SANITIZE=1 (only the Release part).
 set -Eeuo pipefail
@@ -11,6 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 build=${LG_BUILD_DIR:-build}
 asan_build=${LG_ASAN_BUILD_DIR:-build-asan}
+tsan_build=${LG_TSAN_BUILD_DIR:-build-tsan}
 read -r -a extra_args <<<"${LG_CMAKE_ARGS:-}"
 timings=()
 stage=""
@@ -65,10 +68,27 @@ asan_tests() {
     ctest --test-dir "$asan_build" --output-on-failure -E '^install:'
 }
 
+# ThreadSanitizer over what docs/threads.md calls thread-safe (tests/test_threads.cpp),
+# with one OpenMP thread: libgomp is not instrumented, so its barriers would look
+# like races. doctest's own output carries the counts.
+tsan_build_tests() {
+  configure "$tsan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
+    -DLG_WITH_CUDA=OFF -DLG_BUILD_TOOLS=OFF -DLG_BUILD_EXAMPLES=OFF
+  cmake --build "$tsan_build" --target test_threads
+}
+
+tsan_tests() {
+  OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    "$tsan_build/tests/test_threads"
+}
+
 timed deps bash scripts/install-deps.sh
 timed "release build" release_build
 timed tests ctest --test-dir "$build" --output-on-failure
 if [[ ${LG_SKIP_SANITIZE:-0} != 1 ]]; then
   timed "asan build" asan_build_all
   timed "asan tests" asan_tests
+  timed "tsan build" tsan_build_tests
+  timed "tsan tests" tsan_tests
 fi
