@@ -1,4 +1,4 @@
-// The CUDA backend's entry points for library start-up (runtime.cpp). Free of
+// The CUDA backend's entry points for library start-up (runtime/runtime.cpp). Free of
 // CUDA headers, so that programs including lasergrad need no CUDA toolkit.
 #pragma once
 
