@@ -1,13 +1,16 @@
 # Runs lg-gpt for ctest and checks the outcome (cmake -P, so it needs no shell).
 #   -DMODE=flag-error -DLG_GPT=path "-DARGS=a;b"  exit status 2, one line "lg-gpt: ..." on stderr
+#   -DMODE=input-error -DMAKE=fifo|bytes -DFILE=path [-DBYTES=n] "-DARGS=..."  makes FILE (a FIFO,
+#       or n bytes), then as flag-error; WANT, when given, is a regex the line must match
 #   -DMODE=smoke -DLG_GPT=path -DOUT=dir "-DARGS=..."  exit 0, validation loss falls, a sample
 #   -DMODE=resume -DLG_GPT=path -DOUT=dir -DSPLIT=n "-DARGS=..."  a run stopped after n steps
 #       and resumed logs the same losses as an uninterrupted one
 cmake_minimum_required(VERSION 3.25)
 
 function(run_lg_gpt out_var)
+  # The timeout turns a hang (a FIFO opened for reading waits for a writer) into a failure.
   execute_process(COMMAND ${LG_GPT} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
+                  ERROR_VARIABLE err TIMEOUT 30)
   set(${out_var}_rc "${rc}" PARENT_SCOPE)
   set(${out_var}_out "${out}" PARENT_SCOPE)
   set(${out_var}_err "${err}" PARENT_SCOPE)
@@ -26,14 +29,34 @@ function(loss_rows csv out_var)
   set(${out_var} "${rows}" PARENT_SCOPE)
 endfunction()
 
-if(MODE STREQUAL "flag-error")
+# Exit status 2 and one line "lg-gpt: ..." on stderr (matching WANT when given).
+function(expect_usage_error)
   run_lg_gpt(r ${ARGS})
   string(REGEX MATCHALL "\n" newlines "${r_err}")
   list(LENGTH newlines lines)
-  if(NOT r_rc EQUAL 2 OR NOT lines EQUAL 1 OR NOT r_err MATCHES "^lg-gpt: ")
+  if(NOT r_rc EQUAL 2 OR NOT lines EQUAL 1 OR NOT r_err MATCHES "^lg-gpt: "
+     OR (DEFINED WANT AND NOT r_err MATCHES "${WANT}"))
     message(FATAL_ERROR "lg-gpt ${ARGS}: want exit status 2 and one line \"lg-gpt: ...\" on "
-                        "stderr, got status ${r_rc} and:\n${r_err}")
+                        "stderr (matching '${WANT}'), got status ${r_rc} and:\n${r_err}")
   endif()
+endfunction()
+
+if(MODE STREQUAL "flag-error")
+  expect_usage_error()
+elseif(MODE STREQUAL "input-error")
+  get_filename_component(dir "${FILE}" DIRECTORY)
+  file(REMOVE_RECURSE "${dir}")
+  file(MAKE_DIRECTORY "${dir}")
+  if(MAKE STREQUAL "fifo")
+    execute_process(COMMAND mkfifo "${FILE}" RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "mkfifo ${FILE} failed")
+    endif()
+  else()
+    string(REPEAT "a" ${BYTES} bytes)
+    file(WRITE "${FILE}" "${bytes}")
+  endif()
+  expect_usage_error()
 elseif(MODE STREQUAL "smoke")
   file(REMOVE_RECURSE "${OUT}")
   run_lg_gpt(r ${ARGS} --out "${OUT}")

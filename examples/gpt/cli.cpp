@@ -12,6 +12,7 @@
 #include <string>
 
 #include "checkpoint_path.h"
+#include "common/files.h"
 
 namespace gpt {
 namespace {
@@ -52,6 +53,9 @@ void add_flags(CLI::App& app, TrainConfig& c) {
                        non_negative_real = number(false, 0, true);
   app.add_option("--data", c.data, "UTF-8 text file to train on (default: the King James Bible)")
       ->check(CLI::ExistingFile);
+  app.add_option("--max-data-bytes", c.max_data_bytes, "Largest --data file read, in bytes")
+      ->check(positive)
+      ->capture_default_str();
   app.add_option("--attention", c.attention, "Attention: laser or softmax")
       ->check(CLI::IsMember({"laser", "softmax"}))
       ->capture_default_str();
@@ -130,8 +134,25 @@ void add_flags(CLI::App& app, TrainConfig& c) {
                "batch 8) and print one JSON line");
 }
 
+// --data and the checkpoint --resume or --sample reads: regular files, --data
+// within --max-data-bytes (read_input_file checks again on the open file).
+std::string input_problems(const TrainConfig& c) {
+  if (!c.data.empty()) {
+    std::string p = examples::input_file_problem(
+        "--data", c.data, static_cast<uint64_t>(c.max_data_bytes), "--max-data-bytes");
+    if (!p.empty()) return p;
+  }
+  const std::filesystem::path ckpt = checkpoint_path(c.out);
+  std::error_code ec;
+  // A missing checkpoint is check_flags' own message.
+  if ((c.resume || c.sample > 0) && std::filesystem::exists(ckpt, ec))
+    return examples::input_file_problem(c.resume ? "--resume" : "--sample", ckpt);
+  return {};
+}
+
 // The checks CLI11's per-flag validators cannot make; an empty string when all pass.
 std::string check_flags(const TrainConfig& c, const CLI::App& app) {
+  if (std::string p = input_problems(c); !p.empty()) return p;
   if (c.d_model % c.heads != 0)
     return "--d-model " + std::to_string(c.d_model) + " is not divisible by --heads " +
            std::to_string(c.heads);

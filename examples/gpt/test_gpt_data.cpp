@@ -1,6 +1,9 @@
 // lg-gpt's data, flags and metrics: UTF-8 decoding, the character vocabulary
 // and its split, reproducible windows, and the one-line flag errors.
 #include <doctest/doctest.h>
+#include <lasergrad/nn/checkpoint.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -288,4 +291,30 @@ TEST_CASE("files are written atomically and durations print compactly") {
   CHECK(examples::format_duration(12.34) == "12.3s");
   CHECK(examples::format_duration(245) == "4m05s");
   CHECK(examples::format_duration(3720) == "1h02m");
+}
+
+TEST_CASE("inputs are regular files within their size limit, checked on the open file") {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("lg-gpt-input-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path fifo = dir / "fifo", text = dir / "text";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  examples::write_file_atomically(text, "0123456789");
+  // A regression blocks in open() on the FIFO: SIGALRM ends the test instead of a hang.
+  ::alarm(20);
+  CHECK(contains(error_of([&] { examples::read_input_file("--data", fifo); }), "a FIFO"));
+  CHECK(contains(error_of([&] { lg::load_checkpoint(fifo.string()); }), "not a readable regular"));
+  ::alarm(0);
+  CHECK(contains(error_of([&] { examples::read_input_file("--data", "/dev/zero"); }),
+                 "--data /dev/zero: not a regular file (it is a character device)"));
+  CHECK(examples::read_input_file("--data", text, 10, "--max-data-bytes") == "0123456789");
+  CHECK(
+      contains(error_of([&] { examples::read_input_file("--data", text, 9, "--max-data-bytes"); }),
+               "is 10 bytes, above --max-data-bytes 9"));
+  CHECK(examples::input_file_problem("--data", text, 9, "--max-data-bytes") ==
+        "--data " + text.string() +
+            " is 10 bytes, above --max-data-bytes 9 (raise it to read this file)");
+  CHECK(examples::input_file_problem("--data", text).empty());
+  std::filesystem::remove_all(dir);
 }

@@ -38,7 +38,8 @@ double evaluate(Gpt& model, const TextDataset& data, const TrainConfig& config, 
 }
 
 Text load_text(const TrainConfig& config) {
-  return config.data.empty() ? king_james_bible() : read_text_file(config.data);
+  return config.data.empty() ? king_james_bible()
+                             : read_text_file(config.data, config.max_data_bytes);
 }
 
 const std::string& require(const lg::Metadata& m, const std::string& key) {

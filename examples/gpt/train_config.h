@@ -11,6 +11,7 @@ namespace gpt {
 struct TrainConfig {
   // data
   std::string data;  // a UTF-8 text file; empty: the King James Bible
+  int64_t max_data_bytes = int64_t{1} << 30;  // --data larger than this is refused
   // model
   std::string attention = "laser";  // laser | softmax
   int layers = 4;
