@@ -13,6 +13,7 @@
 
 #include "checkpoint_path.h"
 #include "common/files.h"
+#include "common/utf8.h"
 
 namespace gpt {
 namespace {
@@ -36,7 +37,8 @@ CLI::Validator number(bool integer, double min, bool min_inclusive,
     errno = 0;
     const double v =
         integer ? static_cast<double>(std::strtoll(begin, &end, 10)) : std::strtod(begin, &end);
-    const bool parsed = end != begin && *end == '\0' && errno == 0 && !std::isnan(v);
+    // inf and nan parse as numbers, but no flag means them.
+    const bool parsed = end != begin && *end == '\0' && errno == 0 && std::isfinite(v);
     if (parsed && (min_inclusive ? v >= min : v > min) && v <= max) return {};
     return "must be " + want + ", got '" + text + "'";
   };
@@ -122,13 +124,22 @@ void add_flags(CLI::App& app, TrainConfig& c) {
                  "then print a short sample)")
       ->check(non_negative)
       ->capture_default_str();
-  app.add_option("--temperature", c.temperature, "Sampling temperature (> 0)")
-      ->check(positive_real)
+  // Below 1e-3, logits / temperature can overflow float32 (1e-300 did, after training).
+  app.add_option("--temperature", c.temperature, "Sampling temperature")
+      ->check(number(false, 1e-3, true, 1e3))
       ->capture_default_str();
   app.add_option("--top-k", c.top_k, "Sample among the k likeliest characters (0: all)")
       ->check(non_negative)
       ->capture_default_str();
-  app.add_option("--prompt", c.prompt, "Text the sample continues");
+  app.add_option("--prompt", c.prompt, "Text the sample continues")
+      ->check([](const std::string& s) {
+        try {
+          examples::decode_utf8(s);
+        } catch (const std::exception& e) {
+          return std::string("is not UTF-8: ") + e.what();
+        }
+        return std::string();
+      });
   app.add_flag("--bench", c.bench,
                "Time training steps of a fixed model (4 layers, d-model 256, 4 heads, seq-len 256, "
                "batch 8) and print one JSON line");

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cli.h"
 #include "common/utf8.h"
 
 namespace gpt {
@@ -55,16 +56,21 @@ lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::Char
   return m;
 }
 
-std::string generate(const Gpt& model, const examples::CharVocab& vocab, const std::string& prompt,
-                     const GenerateOptions& options, lg::Device device,
-                     const std::function<void(const std::string&)>& emit) {
+std::vector<int64_t> prompt_ids(const examples::CharVocab& vocab, const std::string& prompt) {
   std::vector<int64_t> ids;
   for (char32_t c : examples::decode_utf8(prompt)) {
     if (!vocab.contains(c))
-      throw std::runtime_error("--prompt: the character " + examples::code_point_name(c) +
-                               " is not in the model's vocabulary");
+      throw UsageError("--prompt: the character " + examples::code_point_name(c) +
+                       " is not in the model's vocabulary");
     ids.push_back(vocab.id(c));
   }
+  return ids;
+}
+
+std::string generate(const Gpt& model, const examples::CharVocab& vocab, const std::string& prompt,
+                     const GenerateOptions& options, lg::Device device,
+                     const std::function<void(const std::string&)>& emit) {
+  std::vector<int64_t> ids = prompt_ids(vocab, prompt);
   if (ids.empty()) ids.push_back(vocab.contains(U'\n') ? vocab.id(U'\n') : 1);
   lg::NoGradGuard no_grad;
   const int64_t context = model.shape().seq_len, vocab_size = vocab.size();

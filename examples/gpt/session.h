@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/char_vocab.h"
 #include "gpt_model.h"
@@ -35,6 +36,10 @@ double learning_rate(const TrainConfig& config, int64_t step);
 // seed and the text it trained on.
 lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::CharVocab& vocab,
                                  const std::string& text_source, int64_t text_chars);
+
+// The prompt's token ids; throws UsageError naming the first character of
+// prompt that vocab lacks. Training calls it before the first step.
+std::vector<int64_t> prompt_ids(const examples::CharVocab& vocab, const std::string& prompt);
 
 struct GenerateOptions {
   int64_t length = 0;  // characters to generate

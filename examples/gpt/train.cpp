@@ -63,6 +63,7 @@ int train(TrainConfig config) {
   }
   const Text text = load_text(config);
   const TextDataset data(text.utf8, config.seq_len, std::move(vocab));
+  prompt_ids(data.vocab(), config.prompt);  // the sample after training needs it
   const auto text_chars =
       static_cast<int64_t>(data.train_tokens().size() + data.val_tokens().size());
   if (resumed && require(resumed->config, "gpt.text_chars") != std::to_string(text_chars))
