@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -87,6 +88,14 @@ std::string read_file(const std::filesystem::path& path) {
   bytes << in.rdbuf();
   if (in.bad()) throw std::runtime_error(path.string() + ": read error");
   return std::move(bytes).str();
+}
+
+std::string fnv1a64_hex(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;                            // the FNV offset basis
+  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;  // the FNV prime
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx", static_cast<unsigned long long>(h));
+  return buf;
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {

@@ -28,6 +28,10 @@ std::string input_file_problem(const std::string& who, const std::filesystem::pa
 std::string read_input_file(const std::string& who, const std::filesystem::path& path,
                             uint64_t max_bytes = kNoSizeLimit, const std::string& limit_flag = {});
 
+// "fnv1a64:" and the 16 hex digits of the 64-bit FNV-1a hash of bytes: a
+// content check (a text swapped for another), not a defence against forgery.
+std::string fnv1a64_hex(std::string_view bytes);
+
 // Writes bytes to a temporary file beside path, then renames it over path, so
 // that an interrupted write leaves either the old file or none; creates the
 // parent folders. Throws std::runtime_error naming the path on failure.

@@ -2,6 +2,9 @@
 #   -DMODE=flag-error -DLG_GPT=path "-DARGS=a;b"  exit status 2, one line "lg-gpt: ..." on stderr
 #   -DMODE=input-error -DMAKE=fifo|bytes -DFILE=path [-DBYTES=n] "-DARGS=..."  makes FILE (a FIFO,
 #       or n bytes), then as flag-error; WANT, when given, is a regex the line must match
+#   -DMODE=resume-error -DOUT=dir -DTEXT=file "-DARGS=..." "-DRESUME_ARGS=..." [-DMUTATE=1]
+#       trains on a copy of TEXT with --stop-after 2, changes each "e" of the copy to "o" when
+#       MUTATE is set (same length), then --resume with RESUME_ARGS is as flag-error
 #   -DMODE=smoke -DLG_GPT=path -DOUT=dir "-DARGS=..."  exit 0, validation loss falls, a sample
 #   -DMODE=resume -DLG_GPT=path -DOUT=dir -DSPLIT=n "-DARGS=..."  a run stopped after n steps
 #       and resumed logs the same losses as an uninterrupted one
@@ -101,6 +104,21 @@ elseif(MODE STREQUAL "resume")
   if(NOT full_rows STREQUAL split_rows)
     message(FATAL_ERROR "the resumed run's losses differ:\nfull:  ${full_rows}\nsplit: ${split_rows}")
   endif()
+elseif(MODE STREQUAL "resume-error")
+  file(REMOVE_RECURSE "${OUT}")
+  file(MAKE_DIRECTORY "${OUT}")
+  file(READ "${TEXT}" text)
+  file(WRITE "${OUT}/text.txt" "${text}")
+  run_lg_gpt(first --data "${OUT}/text.txt" ${ARGS} --out "${OUT}" --stop-after 2)
+  if(NOT first_rc EQUAL 0)
+    message(FATAL_ERROR "the first run failed (${first_rc}):\n${first_out}\n${first_err}")
+  endif()
+  if(MUTATE)
+    string(REPLACE "e" "o" text "${text}")
+    file(WRITE "${OUT}/text.txt" "${text}")
+  endif()
+  set(ARGS --data "${OUT}/text.txt" ${RESUME_ARGS} --out "${OUT}" --resume)
+  expect_usage_error()
 else()
   message(FATAL_ERROR "check_run.cmake: unknown MODE '${MODE}'")
 endif()

@@ -198,6 +198,8 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, TrainCo
     err << "lg-gpt: " << e.what() << " (see lg-gpt --help)\n";
     return kUsageExitCode;
   }
+  for (const CLI::Option* option : app.get_options())
+    if (option->count() > 0) config.given.insert(option->get_name());
   if (std::string problem = check_flags(config, app); !problem.empty()) {
     err << "lg-gpt: " << problem << "\n";
     return kUsageExitCode;

@@ -47,12 +47,14 @@ double learning_rate(const TrainConfig& config, int64_t step) {
 }
 
 lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::CharVocab& vocab,
-                                 const std::string& text_source, int64_t text_chars) {
+                                 const std::string& text_source, const std::string& text_hash,
+                                 int64_t text_chars) {
   lg::Metadata m = config.model_metadata();
   m["gpt.vocab"] = vocab.to_string();
   m["gpt.seed"] = std::to_string(config.seed);
   m["gpt.text"] = text_source;
   m["gpt.text_chars"] = std::to_string(text_chars);
+  m["gpt.text_hash"] = text_hash;
   return m;
 }
 

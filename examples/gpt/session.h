@@ -33,9 +33,10 @@ std::unique_ptr<lg::optim::AdamW> make_optimizer(const Gpt& model, const TrainCo
 double learning_rate(const TrainConfig& config, int64_t step);
 
 // The checkpoint's "config" entries: the model's settings, the vocabulary, the
-// seed and the text it trained on.
+// seed and the text it trained on (its source, content hash and length).
 lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::CharVocab& vocab,
-                                 const std::string& text_source, int64_t text_chars);
+                                 const std::string& text_source, const std::string& text_hash,
+                                 int64_t text_chars);
 
 // The prompt's token ids; throws UsageError naming the first character of
 // prompt that vocab lacks. Training calls it before the first step.

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -317,4 +318,30 @@ TEST_CASE("inputs are regular files within their size limit, checked on the open
             " is 10 bytes, above --max-data-bytes 9 (raise it to read this file)");
   CHECK(examples::input_file_problem("--data", text).empty());
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("resume metadata: malformed entries are named, conflicting flags are refused") {
+  gpt::TrainConfig saved;
+  saved.layers = 1;
+  saved.seed = 7;
+  std::map<std::string, std::string> m = saved.model_metadata();
+  m["gpt.seed"] = "abc";
+  gpt::TrainConfig config;
+  CHECK(error_of([&] { config.apply_resume_metadata(m); }) ==
+        "checkpoint metadata \"gpt.seed\" is not an unsigned 64-bit integer: \"abc\"");
+  m["gpt.seed"] = "-1";  // stoull would wrap it
+  CHECK(contains(error_of([&] { config.apply_resume_metadata(m); }), "\"-1\""));
+  m["gpt.seed"] = "7";
+  config.layers = 3;  // not given: the checkpoint's value wins
+  config.apply_resume_metadata(m);
+  CHECK(config.layers == 1);
+  CHECK(config.seed == 7);
+  config.given = {"--layers", "--seed"};  // given equal to the checkpoint's: fine
+  config.apply_resume_metadata(m);
+  config.layers = 2;
+  CHECK(error_of([&] { config.apply_resume_metadata(m); }) ==
+        "--resume: the checkpoint was trained with other settings: --layers 2 (the checkpoint's: "
+        "1); drop these flags, or train into another --out");
+  CHECK(examples::fnv1a64_hex("") == "fnv1a64:cbf29ce484222325");  // the FNV-1a offset basis
+  CHECK(examples::fnv1a64_hex("a") == "fnv1a64:af63dc4c8601ec8c");
 }
