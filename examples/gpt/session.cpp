@@ -58,6 +58,20 @@ lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::Char
   return m;
 }
 
+void stop_after_metrics_error(const std::exception& error, int64_t step,
+                              const std::function<void()>& save, const std::string& checkpoint) {
+  const std::string stopped =
+      std::string(error.what()) + "; training stopped at step " + std::to_string(step);
+  try {
+    save();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(stopped +
+                             ", and the checkpoint could not be saved either: " + e.what());
+  }
+  throw std::runtime_error(stopped + "; checkpoint saved to " + checkpoint +
+                           " (free space, then --resume continues)");
+}
+
 std::vector<int64_t> prompt_ids(const examples::CharVocab& vocab, const std::string& prompt) {
   std::vector<int64_t> ids;
   for (char32_t c : examples::decode_utf8(prompt)) {

@@ -42,6 +42,12 @@ lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::Char
 // prompt that vocab lacks. Training calls it before the first step.
 std::vector<int64_t> prompt_ids(const examples::CharVocab& vocab, const std::string& prompt);
 
+// After a failed metrics write at `step`: saves a checkpoint if it can, then
+// throws std::runtime_error saying what failed and whether the checkpoint was saved.
+[[noreturn]] void stop_after_metrics_error(const std::exception& error, int64_t step,
+                                           const std::function<void()>& save,
+                                           const std::string& checkpoint);
+
 struct GenerateOptions {
   int64_t length = 0;  // characters to generate
   double temperature = 1.0;

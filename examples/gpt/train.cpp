@@ -162,8 +162,13 @@ int train(TrainConfig config) {
                     static_cast<long long>(step), *val);
       progress.message(line);
     }
-    metrics.write(
-        step, {loss_value, val, lr, tokens_per_step / step_s, elapsed, examples::peak_rss_mb()});
+    try {
+      metrics.write(
+          step, {loss_value, val, lr, tokens_per_step / step_s, elapsed, examples::peak_rss_mb()});
+    } catch (const examples::MetricsWriteError& e) {
+      progress.finish();
+      stop_after_metrics_error(e, step, save, ckpt_path);
+    }
     if (step % checkpoint_every == 0 || step == last_step) save();
   }
   progress.finish();
