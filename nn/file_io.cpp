@@ -49,7 +49,8 @@ class TempFile {
 }  // namespace
 
 InputFile::InputFile(const std::string& who, const std::string& path) : who_(who), path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO waits for a writer; fstat below then refuses it.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   LG_CHECK(fd_ >= 0, who_, ": cannot open '", path_, "': ", errno_text(errno));
   struct stat st {};
   int rc = ::fstat(fd_, &st);

@@ -2,7 +2,9 @@
 // errors, atomic writes (a reader never sees half a file), and the cache folder
 // where prepared data sets are kept between runs.
 #pragma once
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -10,6 +12,25 @@ namespace examples {
 
 // The file's bytes; throws std::runtime_error naming the path and the reason.
 std::string read_file(const std::filesystem::path& path);
+
+inline constexpr uint64_t kNoSizeLimit = std::numeric_limits<uint64_t>::max();
+
+// Why path cannot be read as input (who names it in the message, e.g. "--data"):
+// it is missing, not a regular file (a FIFO would block, /dev/zero never ends),
+// or larger than max_bytes, which limit_flag raises. Empty when it can.
+std::string input_file_problem(const std::string& who, const std::filesystem::path& path,
+                               uint64_t max_bytes = kNoSizeLimit,
+                               const std::string& limit_flag = {});
+
+// The bytes of a regular file of at most max_bytes bytes, checked on the open
+// file itself (so a FIFO swapped in after input_file_problem neither blocks nor
+// passes); throws std::runtime_error with input_file_problem's messages.
+std::string read_input_file(const std::string& who, const std::filesystem::path& path,
+                            uint64_t max_bytes = kNoSizeLimit, const std::string& limit_flag = {});
+
+// "fnv1a64:" and the 16 hex digits of the 64-bit FNV-1a hash of bytes: a
+// content check (a text swapped for another), not a defence against forgery.
+std::string fnv1a64_hex(std::string_view bytes);
 
 // Writes bytes to a temporary file beside path, then renames it over path, so
 // that an interrupted write leaves either the old file or none; creates the

@@ -1,7 +1,9 @@
 #include "metrics.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "files.h"
@@ -43,6 +45,18 @@ std::string kept_rows(const std::filesystem::path& path, int64_t keep_through, b
   return kept;
 }
 
+// Writes and flushes text, so that a full disk is seen at the row it happened.
+void put(std::ofstream& out, const std::filesystem::path& path, const std::string& text,
+         const std::string& what) {
+  errno = 0;
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.flush();
+  if (out) return;
+  const int err = errno;
+  throw MetricsWriteError(path.string() + ": cannot write " + what +
+                          (err != 0 ? std::string(": ") + std::strerror(err) : std::string()));
+}
+
 }  // namespace
 
 double peak_rss_mb() {
@@ -79,9 +93,9 @@ MetricsWriter::MetricsWriter(const std::filesystem::path& dir, std::vector<std::
   if (!jsonl_ || !csv_)
     throw std::runtime_error(dir_.string() + ": cannot write the metrics files");
   if (!csv_header) {
-    csv_ << "step";
-    for (const std::string& c : columns_) csv_ << ',' << c;
-    csv_ << '\n' << std::flush;
+    std::string header = "step";
+    for (const std::string& c : columns_) header += ',' + c;
+    put(csv_, csv_path(), header + '\n', "the header");
   }
 }
 
@@ -89,15 +103,15 @@ void MetricsWriter::write(int64_t step, const std::vector<std::optional<double>>
   if (values.size() != columns_.size())
     throw std::logic_error("MetricsWriter::write: " + std::to_string(values.size()) +
                            " values for " + std::to_string(columns_.size()) + " columns");
-  jsonl_ << "{\"step\":" << step;
-  csv_ << step;
+  std::string json = "{\"step\":" + std::to_string(step), csv = std::to_string(step);
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string v = values[i] ? number(*values[i]) : "";
-    jsonl_ << ",\"" << columns_[i] << "\":" << (v.empty() ? "null" : v);
-    csv_ << ',' << v;
+    json += ",\"" + columns_[i] + "\":" + (v.empty() ? "null" : v);
+    csv += ',' + v;
   }
-  jsonl_ << "}\n" << std::flush;
-  csv_ << '\n' << std::flush;
+  const std::string what = "the row of step " + std::to_string(step);
+  put(jsonl_, jsonl_path(), json + "}\n", what);
+  put(csv_, csv_path(), csv + '\n', what);
 }
 
 }  // namespace examples

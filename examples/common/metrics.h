@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,12 @@ namespace examples {
 // 0 where that file is unavailable.
 double peak_rss_mb();
 
+// A metrics file could not be written (the disk is full, the file too big):
+// the trainer stops, saving a checkpoint where it can.
+struct MetricsWriteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class MetricsWriter {
  public:
   // columns: the names after "step". keep_through_step: continue files written
@@ -25,7 +32,8 @@ class MetricsWriter {
   MetricsWriter(const std::filesystem::path& dir, std::vector<std::string> columns,
                 std::optional<int64_t> keep_through_step = std::nullopt);
 
-  // values: one per column, in order.
+  // values: one per column, in order. Each row is written and flushed to both
+  // files and checked; a failure throws MetricsWriteError naming the file.
   void write(int64_t step, const std::vector<std::optional<double>>& values);
 
   std::filesystem::path jsonl_path() const { return dir_ / "metrics.jsonl"; }

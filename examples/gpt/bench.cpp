@@ -28,9 +28,10 @@ int bench(TrainConfig config) {
   config.dropout = 0.0;
   const lg::Device device = setup_runtime(config);
   // The text itself is dropped once tokenised (only the token ids stay in memory).
-  const TextDataset data(
-      (config.data.empty() ? king_james_bible() : read_text_file(config.data)).utf8,
-      config.seq_len);
+  const TextDataset data((config.data.empty() ? king_james_bible()
+                                              : read_text_file(config.data, config.max_data_bytes))
+                             .utf8,
+                         config.seq_len);
   lg::manual_seed(config.seed);
   Gpt model(model_shape(config, data.vocab().size()));
   model.to(device);

@@ -12,6 +12,8 @@
 #include <string>
 
 #include "checkpoint_path.h"
+#include "common/files.h"
+#include "common/utf8.h"
 
 namespace gpt {
 namespace {
@@ -35,7 +37,8 @@ CLI::Validator number(bool integer, double min, bool min_inclusive,
     errno = 0;
     const double v =
         integer ? static_cast<double>(std::strtoll(begin, &end, 10)) : std::strtod(begin, &end);
-    const bool parsed = end != begin && *end == '\0' && errno == 0 && !std::isnan(v);
+    // inf and nan parse as numbers, but no flag means them.
+    const bool parsed = end != begin && *end == '\0' && errno == 0 && std::isfinite(v);
     if (parsed && (min_inclusive ? v >= min : v > min) && v <= max) return {};
     return "must be " + want + ", got '" + text + "'";
   };
@@ -52,6 +55,9 @@ void add_flags(CLI::App& app, TrainConfig& c) {
                        non_negative_real = number(false, 0, true);
   app.add_option("--data", c.data, "UTF-8 text file to train on (default: the King James Bible)")
       ->check(CLI::ExistingFile);
+  app.add_option("--max-data-bytes", c.max_data_bytes, "Largest --data file read, in bytes")
+      ->check(positive)
+      ->capture_default_str();
   app.add_option("--attention", c.attention, "Attention: laser or softmax")
       ->check(CLI::IsMember({"laser", "softmax"}))
       ->capture_default_str();
@@ -118,20 +124,46 @@ void add_flags(CLI::App& app, TrainConfig& c) {
                  "then print a short sample)")
       ->check(non_negative)
       ->capture_default_str();
-  app.add_option("--temperature", c.temperature, "Sampling temperature (> 0)")
-      ->check(positive_real)
+  // Below 1e-3, logits / temperature can overflow float32 (1e-300 did, after training).
+  app.add_option("--temperature", c.temperature, "Sampling temperature")
+      ->check(number(false, 1e-3, true, 1e3))
       ->capture_default_str();
   app.add_option("--top-k", c.top_k, "Sample among the k likeliest characters (0: all)")
       ->check(non_negative)
       ->capture_default_str();
-  app.add_option("--prompt", c.prompt, "Text the sample continues");
+  app.add_option("--prompt", c.prompt, "Text the sample continues")
+      ->check([](const std::string& s) {
+        try {
+          examples::decode_utf8(s);
+        } catch (const std::exception& e) {
+          return std::string("is not UTF-8: ") + e.what();
+        }
+        return std::string();
+      });
   app.add_flag("--bench", c.bench,
                "Time training steps of a fixed model (4 layers, d-model 256, 4 heads, seq-len 256, "
                "batch 8) and print one JSON line");
 }
 
+// --data and the checkpoint --resume or --sample reads: regular files, --data
+// within --max-data-bytes (read_input_file checks again on the open file).
+std::string input_problems(const TrainConfig& c) {
+  if (!c.data.empty()) {
+    std::string p = examples::input_file_problem(
+        "--data", c.data, static_cast<uint64_t>(c.max_data_bytes), "--max-data-bytes");
+    if (!p.empty()) return p;
+  }
+  const std::filesystem::path ckpt = checkpoint_path(c.out);
+  std::error_code ec;
+  // A missing checkpoint is check_flags' own message.
+  if ((c.resume || c.sample > 0) && std::filesystem::exists(ckpt, ec))
+    return examples::input_file_problem(c.resume ? "--resume" : "--sample", ckpt);
+  return {};
+}
+
 // The checks CLI11's per-flag validators cannot make; an empty string when all pass.
 std::string check_flags(const TrainConfig& c, const CLI::App& app) {
+  if (std::string p = input_problems(c); !p.empty()) return p;
   if (c.d_model % c.heads != 0)
     return "--d-model " + std::to_string(c.d_model) + " is not divisible by --heads " +
            std::to_string(c.heads);
@@ -166,6 +198,8 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, TrainCo
     err << "lg-gpt: " << e.what() << " (see lg-gpt --help)\n";
     return kUsageExitCode;
   }
+  for (const CLI::Option* option : app.get_options())
+    if (option->count() > 0) config.given.insert(option->get_name());
   if (std::string problem = check_flags(config, app); !problem.empty()) {
     err << "lg-gpt: " << problem << "\n";
     return kUsageExitCode;

@@ -3,6 +3,7 @@
 #pragma once
 #include <optional>
 #include <ostream>
+#include <stdexcept>
 
 #include "train_config.h"
 
@@ -10,6 +11,12 @@ namespace gpt {
 
 // Exit status for a bad flag or flag value (one line on `err`).
 inline constexpr int kUsageExitCode = 2;
+
+// A bad input found after parsing (a --prompt character the text lacks):
+// main reports it as a flag error, with kUsageExitCode.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // Parses argv into config. Returns an exit status when the program should
 // stop now: 0 after --help, kUsageExitCode after a one-line error on err.

@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
     if (config.bench) return gpt::bench(config);
     if (config.sample > 0) return gpt::sample(config);
     return gpt::train(config);
+  } catch (const gpt::UsageError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "lg-gpt: %s\n", e.what());
+    return gpt::kUsageExitCode;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "lg-gpt: %s\n", e.what());

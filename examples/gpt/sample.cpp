@@ -16,6 +16,7 @@ int sample(TrainConfig config) {
   if (vocab_entry == checkpoint.config.end())
     throw std::runtime_error(path + ": the checkpoint has no character vocabulary (gpt.vocab)");
   const examples::CharVocab vocab = examples::CharVocab::from_string(vocab_entry->second);
+  prompt_ids(vocab, config.prompt);  // before the model is built
   Gpt model(model_shape(config, vocab.size()));
   model.load_state_dict(checkpoint.model);
   model.to(device);

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cli.h"
 #include "common/utf8.h"
 
 namespace gpt {
@@ -46,25 +47,46 @@ double learning_rate(const TrainConfig& config, int64_t step) {
 }
 
 lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::CharVocab& vocab,
-                                 const std::string& text_source, int64_t text_chars) {
+                                 const std::string& text_source, const std::string& text_hash,
+                                 int64_t text_chars) {
   lg::Metadata m = config.model_metadata();
   m["gpt.vocab"] = vocab.to_string();
   m["gpt.seed"] = std::to_string(config.seed);
   m["gpt.text"] = text_source;
   m["gpt.text_chars"] = std::to_string(text_chars);
+  m["gpt.text_hash"] = text_hash;
   return m;
+}
+
+void stop_after_metrics_error(const std::exception& error, int64_t step,
+                              const std::function<void()>& save, const std::string& checkpoint) {
+  const std::string stopped =
+      std::string(error.what()) + "; training stopped at step " + std::to_string(step);
+  try {
+    save();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(stopped +
+                             ", and the checkpoint could not be saved either: " + e.what());
+  }
+  throw std::runtime_error(stopped + "; checkpoint saved to " + checkpoint +
+                           " (free space, then --resume continues)");
+}
+
+std::vector<int64_t> prompt_ids(const examples::CharVocab& vocab, const std::string& prompt) {
+  std::vector<int64_t> ids;
+  for (char32_t c : examples::decode_utf8(prompt)) {
+    if (!vocab.contains(c))
+      throw UsageError("--prompt: the character " + examples::code_point_name(c) +
+                       " is not in the model's vocabulary");
+    ids.push_back(vocab.id(c));
+  }
+  return ids;
 }
 
 std::string generate(const Gpt& model, const examples::CharVocab& vocab, const std::string& prompt,
                      const GenerateOptions& options, lg::Device device,
                      const std::function<void(const std::string&)>& emit) {
-  std::vector<int64_t> ids;
-  for (char32_t c : examples::decode_utf8(prompt)) {
-    if (!vocab.contains(c))
-      throw std::runtime_error("--prompt: the character " + examples::code_point_name(c) +
-                               " is not in the model's vocabulary");
-    ids.push_back(vocab.id(c));
-  }
+  std::vector<int64_t> ids = prompt_ids(vocab, prompt);
   if (ids.empty()) ids.push_back(vocab.contains(U'\n') ? vocab.id(U'\n') : 1);
   lg::NoGradGuard no_grad;
   const int64_t context = model.shape().seq_len, vocab_size = vocab.size();

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/char_vocab.h"
 #include "gpt_model.h"
@@ -32,9 +33,20 @@ std::unique_ptr<lg::optim::AdamW> make_optimizer(const Gpt& model, const TrainCo
 double learning_rate(const TrainConfig& config, int64_t step);
 
 // The checkpoint's "config" entries: the model's settings, the vocabulary, the
-// seed and the text it trained on.
+// seed and the text it trained on (its source, content hash and length).
 lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::CharVocab& vocab,
-                                 const std::string& text_source, int64_t text_chars);
+                                 const std::string& text_source, const std::string& text_hash,
+                                 int64_t text_chars);
+
+// The prompt's token ids; throws UsageError naming the first character of
+// prompt that vocab lacks. Training calls it before the first step.
+std::vector<int64_t> prompt_ids(const examples::CharVocab& vocab, const std::string& prompt);
+
+// After a failed metrics write at `step`: saves a checkpoint if it can, then
+// throws std::runtime_error saying what failed and whether the checkpoint was saved.
+[[noreturn]] void stop_after_metrics_error(const std::exception& error, int64_t step,
+                                           const std::function<void()>& save,
+                                           const std::string& checkpoint);
 
 struct GenerateOptions {
   int64_t length = 0;  // characters to generate

@@ -1,11 +1,15 @@
 // lg-gpt's data, flags and metrics: UTF-8 decoding, the character vocabulary
 // and its split, reproducible windows, and the one-line flag errors.
 #include <doctest/doctest.h>
+#include <lasergrad/nn/checkpoint.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -288,4 +292,56 @@ TEST_CASE("files are written atomically and durations print compactly") {
   CHECK(examples::format_duration(12.34) == "12.3s");
   CHECK(examples::format_duration(245) == "4m05s");
   CHECK(examples::format_duration(3720) == "1h02m");
+}
+
+TEST_CASE("inputs are regular files within their size limit, checked on the open file") {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("lg-gpt-input-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path fifo = dir / "fifo", text = dir / "text";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  examples::write_file_atomically(text, "0123456789");
+  // A regression blocks in open() on the FIFO: SIGALRM ends the test instead of a hang.
+  ::alarm(20);
+  CHECK(contains(error_of([&] { examples::read_input_file("--data", fifo); }), "a FIFO"));
+  CHECK(contains(error_of([&] { lg::load_checkpoint(fifo.string()); }), "not a readable regular"));
+  ::alarm(0);
+  CHECK(contains(error_of([&] { examples::read_input_file("--data", "/dev/zero"); }),
+                 "--data /dev/zero: not a regular file (it is a character device)"));
+  CHECK(examples::read_input_file("--data", text, 10, "--max-data-bytes") == "0123456789");
+  CHECK(
+      contains(error_of([&] { examples::read_input_file("--data", text, 9, "--max-data-bytes"); }),
+               "is 10 bytes, above --max-data-bytes 9"));
+  CHECK(examples::input_file_problem("--data", text, 9, "--max-data-bytes") ==
+        "--data " + text.string() +
+            " is 10 bytes, above --max-data-bytes 9 (raise it to read this file)");
+  CHECK(examples::input_file_problem("--data", text).empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("resume metadata: malformed entries are named, conflicting flags are refused") {
+  gpt::TrainConfig saved;
+  saved.layers = 1;
+  saved.seed = 7;
+  std::map<std::string, std::string> m = saved.model_metadata();
+  m["gpt.seed"] = "abc";
+  gpt::TrainConfig config;
+  CHECK(error_of([&] { config.apply_resume_metadata(m); }) ==
+        "checkpoint metadata \"gpt.seed\" is not an unsigned 64-bit integer: \"abc\"");
+  m["gpt.seed"] = "-1";  // stoull would wrap it
+  CHECK(contains(error_of([&] { config.apply_resume_metadata(m); }), "\"-1\""));
+  m["gpt.seed"] = "7";
+  config.layers = 3;  // not given: the checkpoint's value wins
+  config.apply_resume_metadata(m);
+  CHECK(config.layers == 1);
+  CHECK(config.seed == 7);
+  config.given = {"--layers", "--seed"};  // given equal to the checkpoint's: fine
+  config.apply_resume_metadata(m);
+  config.layers = 2;
+  CHECK(error_of([&] { config.apply_resume_metadata(m); }) ==
+        "--resume: the checkpoint was trained with other settings: --layers 2 (the checkpoint's: "
+        "1); drop these flags, or train into another --out");
+  CHECK(examples::fnv1a64_hex("") == "fnv1a64:cbf29ce484222325");  // the FNV-1a offset basis
+  CHECK(examples::fnv1a64_hex("a") == "fnv1a64:af63dc4c8601ec8c");
 }

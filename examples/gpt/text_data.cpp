@@ -43,13 +43,16 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-Text read_text_file(const std::string& path) { return {examples::read_file(path), path}; }
+Text read_text_file(const std::string& path, uint64_t max_bytes) {
+  return {examples::read_input_file("--data", path, max_bytes, "--max-data-bytes"), path};
+}
 
 Text king_james_bible() {
   const std::filesystem::path cached = examples::cache_dir() / "kjv.txt";
   std::error_code ec;
   if (std::filesystem::file_size(cached, ec) > 0 && !ec)
-    return {examples::read_file(cached), "King James Bible (" + cached.string() + ")"};
+    return {examples::read_input_file("the cached text", cached),
+            "King James Bible (" + cached.string() + ")"};
   std::string text = run_bible();
   try {
     examples::write_file_atomically(cached, text);

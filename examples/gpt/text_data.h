@@ -20,8 +20,9 @@ struct Text {
   std::string source;
 };
 
-// The bytes of a text file (--data).
-Text read_text_file(const std::string& path);
+// The bytes of a text file (--data): a regular file of at most max_bytes
+// (--max-data-bytes) bytes.
+Text read_text_file(const std::string& path, uint64_t max_bytes);
 // The King James Bible as `bible -l79 "gen1:1-rev22:21"` prints it, run once
 // and cached in examples::cache_dir()/kjv.txt. Throws naming the bible-kjv
 // package and scripts/install-deps.sh --examples when `bible` is missing.

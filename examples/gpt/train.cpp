@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "checkpoint_path.h"
+#include "common/files.h"
 #include "common/interrupt.h"
 #include "common/metrics.h"
 #include "common/progress.h"
@@ -38,7 +39,8 @@ double evaluate(Gpt& model, const TextDataset& data, const TrainConfig& config, 
 }
 
 Text load_text(const TrainConfig& config) {
-  return config.data.empty() ? king_james_bible() : read_text_file(config.data);
+  return config.data.empty() ? king_james_bible()
+                             : read_text_file(config.data, config.max_data_bytes);
 }
 
 const std::string& require(const lg::Metadata& m, const std::string& key) {
@@ -56,18 +58,16 @@ int train(TrainConfig config) {
   std::optional<examples::CharVocab> vocab;
   if (config.resume) {
     resumed = lg::load_checkpoint(ckpt_path);
-    config.apply_model_metadata(resumed->config);
-    config.seed = std::stoull(require(resumed->config, "gpt.seed"));
+    config.apply_resume_metadata(resumed->config);
     vocab = examples::CharVocab::from_string(require(resumed->config, "gpt.vocab"));
   }
   const Text text = load_text(config);
   const TextDataset data(text.utf8, config.seq_len, std::move(vocab));
+  prompt_ids(data.vocab(), config.prompt);  // the sample after training needs it
   const auto text_chars =
       static_cast<int64_t>(data.train_tokens().size() + data.val_tokens().size());
-  if (resumed && require(resumed->config, "gpt.text_chars") != std::to_string(text_chars))
-    throw std::runtime_error("--resume: the checkpoint was trained on another text (" +
-                             require(resumed->config, "gpt.text") + ", " +
-                             require(resumed->config, "gpt.text_chars") + " characters)");
+  const std::string text_hash = examples::fnv1a64_hex(text.utf8);
+  if (resumed) check_resume_text(resumed->config, text.source, text_hash, text_chars);
 
   lg::manual_seed(config.seed);
   Gpt model(model_shape(config, data.vocab().size()));
@@ -81,7 +81,8 @@ int train(TrainConfig config) {
     step = resumed->step;
     resumed.reset();
   }
-  const lg::Metadata metadata = checkpoint_metadata(config, data.vocab(), text.source, text_chars);
+  const lg::Metadata metadata =
+      checkpoint_metadata(config, data.vocab(), text.source, text_hash, text_chars);
   auto save = [&] {
     lg::save_checkpoint(ckpt_path, {.model = model.state_dict(),
                                     .optimizer = optimizer->state_dict(),
@@ -161,8 +162,13 @@ int train(TrainConfig config) {
                     static_cast<long long>(step), *val);
       progress.message(line);
     }
-    metrics.write(
-        step, {loss_value, val, lr, tokens_per_step / step_s, elapsed, examples::peak_rss_mb()});
+    try {
+      metrics.write(
+          step, {loss_value, val, lr, tokens_per_step / step_s, elapsed, examples::peak_rss_mb()});
+    } catch (const examples::MetricsWriteError& e) {
+      progress.finish();
+      stop_after_metrics_error(e, step, save, ckpt_path);
+    }
     if (step % checkpoint_every == 0 || step == last_step) save();
   }
   progress.finish();

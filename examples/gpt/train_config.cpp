@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "cli.h"
+
 namespace gpt {
 namespace {
 
@@ -17,7 +19,61 @@ int get_int(const std::map<std::string, std::string>& m, const std::string& key)
   throw std::runtime_error("checkpoint metadata \"" + key + "\" is not an integer: " + it->second);
 }
 
+uint64_t get_uint64(const std::map<std::string, std::string>& m, const std::string& key) {
+  auto it = m.find(key);
+  if (it == m.end()) throw std::runtime_error("checkpoint metadata has no \"" + key + "\"");
+  const std::string& text = it->second;
+  // stoull alone accepts "-1" (wrapped) and leading spaces, and says only "stoull".
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  try {
+    if (digits) return std::stoull(text);
+  } catch (const std::logic_error&) {
+  }
+  throw std::runtime_error("checkpoint metadata \"" + key +
+                           "\" is not an unsigned 64-bit integer: \"" + text + "\"");
+}
+
+const std::string& get(const std::map<std::string, std::string>& m, const std::string& key) {
+  auto it = m.find(key);
+  if (it == m.end()) throw std::runtime_error("checkpoint metadata has no \"" + key + "\"");
+  return it->second;
+}
+
 }  // namespace
+
+void TrainConfig::apply_resume_metadata(const std::map<std::string, std::string>& m) {
+  TrainConfig saved = *this;
+  saved.apply_model_metadata(m);
+  saved.seed = get_uint64(m, "gpt.seed");
+  std::string conflicts;
+  auto check = [&](const std::string& flag, const std::string& mine, const std::string& theirs) {
+    if (given.count(flag) == 0 || mine == theirs) return;
+    conflicts +=
+        (conflicts.empty() ? "" : ", ") + flag + " " + mine + " (the checkpoint's: " + theirs + ")";
+  };
+  check("--attention", attention, saved.attention);
+  check("--layers", std::to_string(layers), std::to_string(saved.layers));
+  check("--d-model", std::to_string(d_model), std::to_string(saved.d_model));
+  check("--heads", std::to_string(heads), std::to_string(saved.heads));
+  check("--seq-len", std::to_string(seq_len), std::to_string(saved.seq_len));
+  check("--seed", std::to_string(seed), std::to_string(saved.seed));
+  if (!conflicts.empty())
+    throw UsageError("--resume: the checkpoint was trained with other settings: " + conflicts +
+                     "; drop these flags, or train into another --out");
+  *this = std::move(saved);
+}
+
+void check_resume_text(const std::map<std::string, std::string>& m, const std::string& source,
+                       const std::string& hash, int64_t chars) {
+  auto it = m.find("gpt.text_hash");
+  const bool same =
+      it != m.end() ? it->second == hash : get(m, "gpt.text_chars") == std::to_string(chars);
+  if (same) return;
+  const std::string theirs = it != m.end() ? it->second : get(m, "gpt.text_chars") + " characters";
+  throw UsageError("--resume: " + source + " (" + hash + ", " + std::to_string(chars) +
+                   " characters) is not the text the checkpoint was trained on (" +
+                   get(m, "gpt.text") + ", " + theirs + ")");
+}
 
 std::map<std::string, std::string> TrainConfig::model_metadata() const {
   return {{"gpt.attention", attention},

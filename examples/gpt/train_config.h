@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 namespace gpt {
@@ -11,6 +12,7 @@ namespace gpt {
 struct TrainConfig {
   // data
   std::string data;  // a UTF-8 text file; empty: the King James Bible
+  int64_t max_data_bytes = int64_t{1} << 30;  // --data larger than this is refused
   // model
   std::string attention = "laser";  // laser | softmax
   int layers = 4;
@@ -42,6 +44,7 @@ struct TrainConfig {
   int top_k = 0;  // 0: sample from every character
   std::string prompt;
   bool bench = false;
+  std::set<std::string> given;  // the flags given on the command line ("--layers", ...)
 
   // The settings that shape the model and the data it reads, which a
   // checkpoint records so that --resume and --sample rebuild the same model.
@@ -49,7 +52,17 @@ struct TrainConfig {
   // Sets the fields model_metadata() wrote; throws std::runtime_error naming a
   // missing or malformed entry.
   void apply_model_metadata(const std::map<std::string, std::string>& metadata);
+  // For --resume: apply_model_metadata and the seed, after checking that no
+  // flag in `given` says otherwise; throws UsageError naming each conflicting
+  // flag with its value and the checkpoint's.
+  void apply_resume_metadata(const std::map<std::string, std::string>& metadata);
 };
+
+// For --resume: throws UsageError when the text (its source, content hash and
+// length in characters) is not the one the checkpoint records. A checkpoint
+// from before gpt.text_hash is checked by length only.
+void check_resume_text(const std::map<std::string, std::string>& metadata,
+                       const std::string& source, const std::string& hash, int64_t chars);
 
 // Characters printed after training when --sample is not given.
 inline constexpr int kSampleAfterTraining = 300;
