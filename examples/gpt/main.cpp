@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "common/run_lock.h"
 #include "modes.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,10 @@ int main(int argc, char** argv) {
     if (config.bench) return gpt::bench(config);
     if (config.sample > 0) return gpt::sample(config);
     return gpt::train(config);
+  } catch (const examples::InputError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "lg-gpt: %s\n", e.what());
+    return 2;  // like a bad flag
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "lg-gpt: %s\n", e.what());

@@ -11,6 +11,7 @@
 #include "common/interrupt.h"
 #include "common/metrics.h"
 #include "common/progress.h"
+#include "common/run_lock.h"
 #include "modes.h"
 #include "session.h"
 #include "text_data.h"
@@ -52,6 +53,8 @@ const std::string& require(const lg::Metadata& m, const std::string& key) {
 int train(TrainConfig config) {
   const lg::Device device = setup_runtime(config);
   const std::string ckpt_path = checkpoint_path(config.out).string();
+  const examples::RunLock run_lock = examples::claim_run_folder(
+      config.out, {checkpoint_path(config.out).filename(), "metrics.jsonl", "metrics.csv"});
   std::optional<lg::TrainingCheckpoint> resumed;
   std::optional<examples::CharVocab> vocab;
   if (config.resume) {
