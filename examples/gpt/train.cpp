@@ -131,7 +131,7 @@ int train(TrainConfig config) {
       std::fprintf(
           stderr, "lg-gpt: interrupted at step %lld; checkpoint saved to %s (--resume continues)\n",
           static_cast<long long>(step), ckpt_path.c_str());
-      return examples::kInterruptedExitCode;
+      return examples::interrupted_exit_code();
     }
     const Clock::time_point step_start = Clock::now();
     const double lr = learning_rate(config, step + 1);
