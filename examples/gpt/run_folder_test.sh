@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault tests of lg-gpt's run folder, driven by ctest:
 #   run_folder_test.sh MODE LG_GPT OUT [tiny model flags...]
-# MODE: lock | sigterm | stale | fsize | symlink | special. Each case is
+# MODE: lock | sigterm | stale | fsize | symlink | special | sigkill. Each case is
 # bounded by `timeout`; a failure prints what was wrong and exits 1.
 set -u
 mode=$1 lg_gpt=$2 out=$3
@@ -109,6 +109,38 @@ special)
     else test -c "$out/dev/checkpoint.safetensors" || fail "the device node was replaced"; fi
     no_temp_files "$out/$kind" || fail "$kind: temp files left"
   done
+  ;;
+sigkill)
+  # SIGKILL at random moments (seeded, printed), each time resumed: the final
+  # losses equal an uninterrupted run's bit for bit, and no temp file is left.
+  long=(--steps 2500 --eval-every 50 --checkpoint-every 25)
+  run "${long[@]}" --out "$out/full" >/dev/null 2>&1 || fail "the uninterrupted run failed"
+  seed=${KILL_SEED:-$(date +%s)}
+  RANDOM=$seed
+  echo "kill seed $seed (KILL_SEED=$seed reruns these kill times)"
+  for i in $(seq ${KILLS:-20}); do
+    resume=()
+    [ -f "$out/run/checkpoint.safetensors" ] && resume=(--resume)
+    "$lg_gpt" "${tiny[@]}" "${long[@]}" "${resume[@]}" --out "$out/run" >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.$(printf %03d $((RANDOM % 400 + 20)))"
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    echo "kill $i: metrics to step $(tail -n 1 "$out/run/metrics.csv" 2>/dev/null | cut -d, -f1)," \
+      "$(find "$out/run" -name '*.tmp.*' | wc -l) temp files"
+  done
+  resume=()
+  [ -f "$out/run/checkpoint.safetensors" ] && resume=(--resume)
+  run "${long[@]}" "${resume[@]}" --out "$out/run" >"$out/last.out" 2>&1 ||
+    fail "the last resume failed: $(cat "$out/last.out")"
+  # step, train_loss, val_loss, lr: the columns a resumed run must reproduce.
+  cut -d, -f1-4 "$out/full/metrics.csv" >"$out/full.csv"
+  cut -d, -f1-4 "$out/run/metrics.csv" >"$out/run.csv"
+  cmp -s "$out/full.csv" "$out/run.csv" || fail "losses differ: $(diff "$out/full.csv" "$out/run.csv" | head)"
+  cmp -s "$out/full/checkpoint.safetensors" "$out/run/checkpoint.safetensors" ||
+    fail "the final checkpoints differ"
+  no_temp_files "$out/run" || fail "temp files left: $(ls "$out/run")"
+  grep -o "resuming from .* at step [0-9]*" "$out/last.out"
   ;;
 *) fail "unknown mode" ;;
 esac
