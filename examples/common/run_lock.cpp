@@ -86,8 +86,22 @@ int remove_stale_temp_files(const std::filesystem::path& dir,
   return removed;
 }
 
+// Refuses, before any training, a run folder where one of files (through any
+// symlinks) is a FIFO, device or folder: reading it could block, and the
+// writers would refuse it only at the first save.
+static void require_regular_files(const std::filesystem::path& dir,
+                                  const std::vector<std::string>& files) {
+  for (const std::string& file : files) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(dir / file, ec);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+      throw InputError((dir / file).string() + " is not a regular file");
+  }
+}
+
 RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files) {
   RunLock lock(dir);
+  require_regular_files(dir, files);
   remove_stale_temp_files(dir, files);
   std::signal(SIGXFSZ, SIG_IGN);
   return lock;

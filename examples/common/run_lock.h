@@ -38,8 +38,9 @@ class RunLock {
 int remove_stale_temp_files(const std::filesystem::path& dir,
                             const std::vector<std::string>& files);
 
-// What a trainer does first with its run folder: lock it, then (no live writer
-// can own them now) remove the stale temp files of files, and ignore SIGXFSZ so
+// What a trainer does first with its run folder: lock it, refuse it (InputError)
+// where one of files exists and is not a regular file (symlinks followed), then
+// (no live writer can own them now) remove the stale temp files of files, and ignore SIGXFSZ so
 // that a write past `ulimit -f` fails with EFBIG, reported and cleaned up,
 // instead of killing the process mid-write.
 RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files);
