@@ -46,6 +46,33 @@ class TempFile {
   bool released_ = false;
 };
 
+// The file a write to path lands on: path itself, or, where path is a
+// symlink (to a symlink...), its final target, so that the atomic rename
+// replaces the target and keeps the link, as writing through it would (what
+// torch.save does). Anything else that exists there (a FIFO, a device node, a
+// directory) is refused: the rename would replace it.
+std::string write_target(const std::string& who, const std::string& path) {
+  std::string target = path;
+  for (int hops = 0; hops < 40; ++hops) {  // 40: the kernel's own limit on symlink hops
+    struct stat st {};
+    if (::lstat(target.c_str(), &st) != 0) {
+      LG_CHECK(errno == ENOENT, who, ": cannot inspect '", target, "': ", errno_text(errno));
+      return target;  // a new file
+    }
+    if (S_ISREG(st.st_mode)) return target;
+    LG_CHECK(S_ISLNK(st.st_mode), who, ": '", target,
+             "' exists and is not a regular file; refusing to replace it",
+             target == path ? std::string() : " (the symlink '" + path + "' leads to it)");
+    std::error_code ec;
+    const std::filesystem::path link = std::filesystem::read_symlink(target, ec);
+    LG_CHECK(!ec, who, ": cannot read the symlink '", target, "': ", ec.message());
+    target = link.is_absolute() ? link.string()
+                                : (std::filesystem::path(target).parent_path() / link).string();
+  }
+  LG_CHECK(false, who, ": '", path, "': too many levels of symbolic links");
+  return target;
+}
+
 }  // namespace
 
 InputFile::InputFile(const std::string& who, const std::string& path) : who_(who), path_(path) {
@@ -86,9 +113,10 @@ void InputFile::read(uint64_t offset, void* dst, size_t n) const {
   }
 }
 
-void write_file_atomically(const std::string& who, const std::string& path,
+void write_file_atomically(const std::string& who, const std::string& path_arg,
                            const std::function<void(const ByteSink&)>& write) {
-  LG_CHECK(!path.empty(), who, ": empty file path");
+  LG_CHECK(!path_arg.empty(), who, ": empty file path");
+  const std::string path = write_target(who, path_arg);
   const std::string dir = parent_directory(path);
   // A name no other writer (thread or process) picks: pid plus a counter; O_EXCL
   // guards against a stale file left by a killed process with the same pid.

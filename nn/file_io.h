@@ -32,6 +32,8 @@ class InputFile {
 // then fsyncs it, renames it over path and fsyncs the directory. On any
 // failure (including an exception from write) the temporary file is removed,
 // path is left as it was, and lg::Error names who, the path and the reason.
+// A symlink at path is written through (its final target is replaced, in the
+// target's directory); an existing path that is not a regular file is refused.
 using ByteSink = std::function<void(const void* data, size_t n)>;
 void write_file_atomically(const std::string& who, const std::string& path,
                            const std::function<void(const ByteSink&)>& write);

@@ -401,9 +401,9 @@ TEST_CASE("safetensors atomic write leaves the old file and no temporary behind"
   CHECK(dir.entries() == std::vector<std::string>{"model.safetensors"});
   check_same_values(load_safetensors(path).at("w"), old_w);
 
-  // The rename fails (the target is a non-empty directory): nothing left over.
+  // The target is a directory: refused before any temporary file is made.
   fs::create_directories(dir.path / "taken" / "inside");
-  CHECK_ERROR(save_safetensors(dir.file("taken"), {{"w", old_w}}), "cannot rename", "taken");
+  CHECK_ERROR(save_safetensors(dir.file("taken"), {{"w", old_w}}), "not a regular file", "taken");
   CHECK(dir.entries() == std::vector<std::string>{"model.safetensors", "taken"});
 
   // A successful save replaces the file.

@@ -1,5 +1,7 @@
-// Ctrl-C for training loops: the first SIGINT only sets a flag, which the loop
-// polls to save a checkpoint and exit with 130; a second SIGINT exits at once.
+// Ctrl-C and SIGTERM for training loops: the first SIGINT or SIGTERM only sets
+// a flag, which the loop polls to save a checkpoint and exit with 128 + the
+// signal's number (130, 143: what a shell reports for a process the signal
+// killed); a second one exits at once.
 #pragma once
 
 namespace examples {
@@ -8,5 +10,7 @@ inline constexpr int kInterruptedExitCode = 130;  // 128 + SIGINT, as shells rep
 
 void install_interrupt_handler();
 bool interrupted();
+// 128 + the first signal received (kInterruptedExitCode for SIGINT).
+int interrupted_exit_code();
 
 }  // namespace examples

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "common/run_lock.h"
 #include "modes.h"
 
 int main(int argc, char** argv) {
@@ -17,13 +18,12 @@ int main(int argc, char** argv) {
     if (config.bench) return gpt::bench(config);
     if (config.sample > 0) return gpt::sample(config);
     return gpt::train(config);
-  } catch (const gpt::UsageError& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "lg-gpt: %s\n", e.what());
-    return gpt::kUsageExitCode;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "lg-gpt: %s\n", e.what());
-    return 1;
+    // Bad flags and unusable inputs exit as a flag error does; anything else is a failure.
+    const bool usage = dynamic_cast<const gpt::UsageError*>(&e) != nullptr ||
+                       dynamic_cast<const examples::InputError*>(&e) != nullptr;
+    return usage ? gpt::kUsageExitCode : 1;
   }
 }

@@ -279,6 +279,16 @@ TEST_CASE(
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("a metrics write that fails (a full disk) throws MetricsWriteError naming the file") {
+  const auto dir = fresh_dir("metrics-full");
+  std::filesystem::create_directories(dir);
+  std::filesystem::create_symlink("/dev/full", dir / "metrics.jsonl");  // every write: ENOSPC
+  examples::MetricsWriter m(dir, {"train_loss"});
+  CHECK(contains(error_of([&] { m.write(1, {2.5}); }), "metrics.jsonl"));
+  CHECK_THROWS_AS(m.write(2, {2.0}), examples::MetricsWriteError);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("files are written atomically and durations print compactly") {
   const auto dir = fresh_dir("files");
   examples::write_file_atomically(dir / "sub" / "a.txt", "hello");

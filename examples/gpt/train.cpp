@@ -12,6 +12,7 @@
 #include "common/interrupt.h"
 #include "common/metrics.h"
 #include "common/progress.h"
+#include "common/run_lock.h"
 #include "modes.h"
 #include "session.h"
 #include "text_data.h"
@@ -54,6 +55,8 @@ const std::string& require(const lg::Metadata& m, const std::string& key) {
 int train(TrainConfig config) {
   const lg::Device device = setup_runtime(config);
   const std::string ckpt_path = checkpoint_path(config.out).string();
+  const examples::RunLock run_lock = examples::claim_run_folder(
+      config.out, {checkpoint_path(config.out).filename(), "metrics.jsonl", "metrics.csv"});
   std::optional<lg::TrainingCheckpoint> resumed;
   std::optional<examples::CharVocab> vocab;
   if (config.resume) {
@@ -129,7 +132,7 @@ int train(TrainConfig config) {
       std::fprintf(
           stderr, "lg-gpt: interrupted at step %lld; checkpoint saved to %s (--resume continues)\n",
           static_cast<long long>(step), ckpt_path.c_str());
-      return examples::kInterruptedExitCode;
+      return examples::interrupted_exit_code();
     }
     const Clock::time_point step_start = Clock::now();
     const double lr = learning_rate(config, step + 1);

@@ -1,0 +1,110 @@
+#include "run_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <string_view>
+
+namespace examples {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+// The pid the holder wrote into the lock file, or "unknown" (it may not have
+// written it yet).
+std::string holder_pid(int fd) {
+  char buf[32] = {};
+  const ssize_t got = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string pid = got > 0 ? std::string(buf, static_cast<size_t>(got)) : "";
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  return pid.empty() ? "unknown" : pid;
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// "<pid>" or "<pid>.<n>": the suffixes our atomic writes put after ".tmp.".
+bool is_temp_suffix(std::string_view s) {
+  const size_t dot = s.find('.');
+  if (dot == std::string_view::npos) return all_digits(s);
+  return all_digits(s.substr(0, dot)) && all_digits(s.substr(dot + 1));
+}
+
+}  // namespace
+
+RunLock::RunLock(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw std::runtime_error(dir.string() + ": cannot create the run folder: " + ec.message());
+  const std::filesystem::path path = dir / "lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd_ < 0)
+    throw std::runtime_error(path.string() + ": cannot open the lock file: " + errno_text());
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    const std::string pid = err == EWOULDBLOCK ? holder_pid(fd_) : "";
+    ::close(fd_);
+    if (err != EWOULDBLOCK)
+      throw std::runtime_error(path.string() + ": cannot lock: " + std::strerror(err));
+    throw InputError(dir.string() + " is in use by another lg-gpt run (pid " + pid + ")");
+  }
+  // For the message of a run refused above; the lock itself is the flock.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+    // Not fatal: the folder is locked all the same, only the message lacks the pid.
+  }
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+int remove_stale_temp_files(const std::filesystem::path& dir,
+                            const std::vector<std::string>& files) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const std::string& file : files) {
+      const std::string prefix = file + ".tmp.";
+      if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+      if (!is_temp_suffix(std::string_view(name).substr(prefix.size()))) continue;
+      std::error_code ignored;
+      if (entry.is_regular_file(ignored) && std::filesystem::remove(entry.path(), ignored))
+        ++removed;
+    }
+  }
+  return removed;
+}
+
+// Refuses, before any training, a run folder where one of files (through any
+// symlinks) is a FIFO, device or folder: reading it could block, and the
+// writers would refuse it only at the first save.
+static void require_regular_files(const std::filesystem::path& dir,
+                                  const std::vector<std::string>& files) {
+  for (const std::string& file : files) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(dir / file, ec);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+      throw InputError((dir / file).string() + " is not a regular file");
+  }
+}
+
+RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files) {
+  RunLock lock(dir);
+  require_regular_files(dir, files);
+  remove_stale_temp_files(dir, files);
+  std::signal(SIGXFSZ, SIG_IGN);
+  return lock;
+}
+
+}  // namespace examples
