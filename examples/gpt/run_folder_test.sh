@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault tests of lg-gpt's run folder, driven by ctest:
 #   run_folder_test.sh MODE LG_GPT OUT [tiny model flags...]
-# MODE: lock | sigterm | stale | fsize | symlink | special | sigkill. Each case is
+# MODE: lock | sigterm | stale | fsize | diskfull | symlink | special | sigkill. Each case is
 # bounded by `timeout`; a failure prints what was wrong and exits 1.
 set -u
 mode=$1 lg_gpt=$2 out=$3
@@ -80,6 +80,29 @@ fsize)
   [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "want an error status, got $rc: $(cat "$out/err")"
   one_line_error "$out/err" "File too large"
   no_temp_files "$out/run" || fail "temp files left: $(ls "$out/run")"
+  ;;
+diskfull)
+  # A metrics write that fails stops training with one line and a checkpoint saved at that
+  # step. The fault is ulimit -f (EFBIG, as a full disk gives ENOSPC), on a resumed run whose
+  # metrics.jsonl is padded with rows the resume keeps, to just under the limit: the resume's
+  # rewrite of it fits, its first new row does not, and the checkpoint is far below the limit.
+  run --steps 8 --eval-every 4 --stop-after 2 --out "$out/run" >/dev/null 2>"$out/err" ||
+    fail "first run: $(cat "$out/err")"
+  jsonl=$out/run/metrics.jsonl
+  limit_kib=$(($(stat -c %s "$out/run/checkpoint.safetensors") / 1024 + 64))
+  row=$(head -n 1 "$jsonl")
+  while [ "$(stat -c %s "$jsonl")" -le $((limit_kib * 1024 - 400)) ]; do echo "$row" >>"$jsonl"; done
+  while [ "$(stat -c %s "$jsonl")" -le $((limit_kib * 1024 - 12)) ]; do echo '{"step":1}' >>"$jsonl"; done
+  (ulimit -f $limit_kib; exec timeout 60 "$lg_gpt" "${tiny[@]}" --steps 8 --eval-every 4 --resume \
+    --out "$out/run") >"$out/resume.out" 2>"$out/resume.err"
+  rc=$?
+  [ $rc -eq 1 ] || fail "want status 1, got $rc: $(cat "$out/resume.err")"
+  [ "$(wc -l <"$out/resume.err")" -eq 1 ] || fail "want one line: $(cat "$out/resume.err")"
+  one_line_error "$out/resume.err" "metrics.jsonl.*checkpoint saved"
+  run --steps 8 --eval-every 4 --resume --stop-after 3 --out "$out/run" >"$out/again.out" 2>&1 ||
+    fail "resume after the failure: $(cat "$out/again.out")"
+  grep -q "resuming from .* at step 3" "$out/again.out" ||
+    fail "the checkpoint was not saved at the failing step: $(cat "$out/again.out")"
   ;;
 symlink)
   # Writing goes through the link, as torch.save(path) would: the link stays.
