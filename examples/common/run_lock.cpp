@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "files.h"
+
 namespace examples {
 namespace {
 
@@ -93,9 +95,9 @@ static void require_regular_files(const std::filesystem::path& dir,
                                   const std::vector<std::string>& files) {
   for (const std::string& file : files) {
     std::error_code ec;
-    const auto status = std::filesystem::status(dir / file, ec);
-    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
-      throw InputError((dir / file).string() + " is not a regular file");
+    if (!std::filesystem::exists(dir / file, ec)) continue;  // made by this run
+    if (std::string problem = input_file_problem("run folder file", dir / file); !problem.empty())
+      throw InputError(problem);
   }
 }
 
