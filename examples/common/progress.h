@@ -1,5 +1,5 @@
 // The training progress line of the example trainers: on a terminal one live
-// line rewritten in place (step, loss, lr, tokens/s, elapsed, ETA); otherwise
+// line rewritten in place (step, loss, lr, tokens/s or images/s, elapsed, ETA); otherwise
 // (a log file, a pipe, CI) a plain line every N steps.
 #pragma once
 #include <cstdint>
@@ -13,7 +13,7 @@ struct ProgressStats {
   int64_t total = 0;  // steps of the whole run
   double loss = 0;
   double lr = 0;
-  double tokens_per_s = 0;
+  double items_per_s = 0;  // throughput: tokens, images, ... per second
   double elapsed_s = 0;  // since this process started training
 };
 
@@ -23,8 +23,9 @@ std::string format_duration(double seconds);
 class ProgressLine {
  public:
   // live: rewrite one line with '\r' (pass is_terminal(out)); plain_every:
-  // print a plain line every this many steps when not live.
-  ProgressLine(std::FILE* out, bool live, int64_t plain_every);
+  // print a plain line every this many steps when not live; unit: the
+  // throughput's items, short ("tok" prints "tok/s").
+  ProgressLine(std::FILE* out, bool live, int64_t plain_every, std::string unit = "tok");
   ~ProgressLine();
   ProgressLine(const ProgressLine&) = delete;
   ProgressLine& operator=(const ProgressLine&) = delete;
@@ -46,6 +47,7 @@ class ProgressLine {
   std::FILE* out_;
   bool live_;
   int64_t plain_every_;
+  std::string unit_;
   int64_t first_step_ = 0;
   bool line_open_ = false;
   std::string last_;

@@ -35,7 +35,7 @@ int bench(TrainConfig config) {
   lg::manual_seed(config.seed);
   Gpt model(model_shape(config, data.vocab().size()));
   model.to(device);
-  auto optimizer = make_optimizer(model, config);
+  auto optimizer = examples::make_adamw(model, loop_settings(config));
   model.train();
   std::vector<double> ms;
   for (int i = 0; i < kWarmupSteps + kTimedSteps; ++i) {

@@ -11,7 +11,7 @@
 #include <limits>
 #include <string>
 
-#include "checkpoint_path.h"
+#include "common/training_loop.h"
 #include "common/files.h"
 #include "common/utf8.h"
 
@@ -153,7 +153,7 @@ std::string input_problems(const TrainConfig& c) {
         "--data", c.data, static_cast<uint64_t>(c.max_data_bytes), "--max-data-bytes");
     if (!p.empty()) return p;
   }
-  const std::filesystem::path ckpt = checkpoint_path(c.out);
+  const std::filesystem::path ckpt = examples::checkpoint_path(c.out);
   std::error_code ec;
   // A missing checkpoint is check_flags' own message.
   if ((c.resume || c.sample > 0) && std::filesystem::exists(ckpt, ec))
@@ -172,9 +172,9 @@ std::string check_flags(const TrainConfig& c, const CLI::App& app) {
   if (c.warmup >= c.steps && app.count("--warmup") > 0)
     return "--warmup " + std::to_string(c.warmup) + " must be below --steps " +
            std::to_string(c.steps);
-  if ((c.resume || c.sample > 0) && !std::filesystem::exists(checkpoint_path(c.out)))
+  if ((c.resume || c.sample > 0) && !std::filesystem::exists(examples::checkpoint_path(c.out)))
     return std::string(c.resume ? "--resume" : "--sample") + ": no checkpoint in --out " + c.out +
-           " (expected " + checkpoint_path(c.out).string() + ")";
+           " (expected " + examples::checkpoint_path(c.out).string() + ")";
   if (c.resume && c.sample > 0) return "--resume and --sample exclude each other";
   if (c.bench && (c.resume || c.sample > 0)) return "--bench excludes --resume and --sample";
   return {};

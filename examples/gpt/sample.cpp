@@ -1,7 +1,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "checkpoint_path.h"
+#include "common/training_loop.h"
 #include "modes.h"
 #include "session.h"
 
@@ -9,7 +9,7 @@ namespace gpt {
 
 int sample(TrainConfig config) {
   const lg::Device device = setup_runtime(config);
-  const std::string path = checkpoint_path(config.out).string();
+  const std::string path = examples::checkpoint_path(config.out).string();
   const lg::TrainingCheckpoint checkpoint = lg::load_checkpoint(path);
   config.apply_model_metadata(checkpoint.config);
   auto vocab_entry = checkpoint.config.find("gpt.vocab");

@@ -27,23 +27,26 @@ GptShape model_shape(const TrainConfig& config, int64_t vocab_size) {
           .dropout = config.dropout};
 }
 
-std::unique_ptr<lg::optim::AdamW> make_optimizer(const Gpt& model, const TrainConfig& config) {
-  std::vector<lg::Tensor> decay, no_decay;
-  for (const lg::Tensor& p : model.parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
-  return std::make_unique<lg::optim::AdamW>(
-      std::vector<lg::optim::ParamGroup>{{.params = decay},
-                                         {.params = no_decay, .weight_decay = 0.0}},
-      lg::optim::AdamWOptions{
-          .lr = config.lr, .beta1 = 0.9, .beta2 = 0.95, .weight_decay = config.weight_decay});
-}
-
-double learning_rate(const TrainConfig& config, int64_t step) {
-  if (step <= config.warmup) return config.lr * static_cast<double>(step) / (config.warmup + 1);
-  const double min_lr = config.lr / 10;
-  const double progress = static_cast<double>(step - config.warmup) /
-                          static_cast<double>(std::max<int64_t>(1, config.steps - config.warmup));
-  const double pi = std::acos(-1.0);
-  return min_lr + 0.5 * (config.lr - min_lr) * (1.0 + std::cos(pi * std::min(1.0, progress)));
+examples::LoopSettings loop_settings(const TrainConfig& config) {
+  return {.program = "lg-gpt",
+          .out = config.out,
+          .resume = config.resume,
+          .steps = config.steps,
+          .stop_after = config.stop_after,
+          .lr = config.lr,
+          .min_lr_ratio = 0.1,
+          .warmup = config.warmup,
+          .weight_decay = config.weight_decay,
+          .beta1 = 0.9,
+          .beta2 = 0.95,
+          .grad_clip = config.grad_clip,
+          .eval_every = config.eval_every,
+          .checkpoint_every = config.checkpoint_every,
+          .log_every = config.log_every,
+          .items_per_step = static_cast<double>(config.batch) * config.seq_len,
+          .items = "tokens",
+          .items_short = "tok",
+          .other_files = {}};
 }
 
 lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::CharVocab& vocab,
@@ -56,20 +59,6 @@ lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::Char
   m["gpt.text_chars"] = std::to_string(text_chars);
   m["gpt.text_hash"] = text_hash;
   return m;
-}
-
-void stop_after_metrics_error(const std::exception& error, int64_t step,
-                              const std::function<void()>& save, const std::string& checkpoint) {
-  const std::string stopped =
-      std::string(error.what()) + "; training stopped at step " + std::to_string(step);
-  try {
-    save();
-  } catch (const std::exception& e) {
-    throw std::runtime_error(stopped +
-                             ", and the checkpoint could not be saved either: " + e.what());
-  }
-  throw std::runtime_error(stopped + "; checkpoint saved to " + checkpoint +
-                           " (free space, then --resume continues)");
 }
 
 std::vector<int64_t> prompt_ids(const examples::CharVocab& vocab, const std::string& prompt) {

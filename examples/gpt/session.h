@@ -1,6 +1,6 @@
 // What lg-gpt's modes (train, sample, bench) share: threads and device from
-// the flags, the model's shape from flags or a checkpoint, the optimizer with
-// decay only on matrices, the learning-rate schedule, and generation.
+// the flags, the model's shape from flags or a checkpoint, the training loop's
+// settings, and generation.
 #pragma once
 #include <lasergrad/lasergrad.h>
 #include <lasergrad/nn/checkpoint.h>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/char_vocab.h"
+#include "common/training_loop.h"
 #include "gpt_model.h"
 #include "train_config.h"
 
@@ -23,14 +24,9 @@ lg::Device setup_runtime(const TrainConfig& config);
 
 GptShape model_shape(const TrainConfig& config, int64_t vocab_size);
 
-// AdamW over the model: weight decay on matrices (dim >= 2: linear weights,
-// embeddings), none on biases and LayerNorm parameters, as GPT-2 and nanoGPT.
-std::unique_ptr<lg::optim::AdamW> make_optimizer(const Gpt& model, const TrainConfig& config);
-
-// Linear warm-up to config.lr over config.warmup steps, then cosine decay to
-// lr / 10 at config.steps; step counts from 1. A function of the step only, so
-// that a resumed run follows the same schedule.
-double learning_rate(const TrainConfig& config, int64_t step);
+// The shared training loop's settings from lg-gpt's flags (AdamW betas 0.9 and
+// 0.95 with decay on matrices only, as GPT-2 and nanoGPT; cosine to lr / 10).
+examples::LoopSettings loop_settings(const TrainConfig& config);
 
 // The checkpoint's "config" entries: the model's settings, the vocabulary, the
 // seed and the text it trained on (its source, content hash and length).
@@ -41,12 +37,6 @@ lg::Metadata checkpoint_metadata(const TrainConfig& config, const examples::Char
 // The prompt's token ids; throws UsageError naming the first character of
 // prompt that vocab lacks. Training calls it before the first step.
 std::vector<int64_t> prompt_ids(const examples::CharVocab& vocab, const std::string& prompt);
-
-// After a failed metrics write at `step`: saves a checkpoint if it can, then
-// throws std::runtime_error saying what failed and whether the checkpoint was saved.
-[[noreturn]] void stop_after_metrics_error(const std::exception& error, int64_t step,
-                                           const std::function<void()>& save,
-                                           const std::string& checkpoint);
 
 struct GenerateOptions {
   int64_t length = 0;  // characters to generate

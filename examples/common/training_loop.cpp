@@ -1,0 +1,250 @@
+#include "common/training_loop.h"
+
+#include <lasergrad/nn/clip_grad.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "common/interrupt.h"
+#include "common/metrics.h"
+#include "common/progress.h"
+
+namespace examples {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::vector<std::string> run_files(const LoopSettings& settings) {
+  std::vector<std::string> files = {checkpoint_path(settings.out).filename().string(),
+                                    "metrics.jsonl", "metrics.csv"};
+  files.insert(files.end(), settings.other_files.begin(), settings.other_files.end());
+  return files;
+}
+
+std::vector<double> evaluate_in_eval_mode(TrainingTask& task) {
+  lg::NoGradGuard no_grad;
+  task.model().eval();
+  std::vector<double> result = task.evaluate();
+  task.model().train();
+  if (result.size() != task.eval_columns().size())
+    throw std::logic_error("evaluate() returned " + std::to_string(result.size()) +
+                           " values for " + std::to_string(task.eval_columns().size()) +
+                           " columns");
+  return result;
+}
+
+// The loop's state between steps, and its pieces.
+class Loop {
+ public:
+  Loop(const LoopSettings& settings, RunFolder& folder, TrainingTask& task,
+       lg::optim::Optimizer& optimizer)
+      : s_(settings), folder_(folder), task_(task), optimizer_(optimizer) {}
+
+  LoopResult run();
+
+ private:
+  void restore();
+  void save();
+  double train_step(double lr);  // the step's loss
+  void after_step(double loss, double lr, double step_seconds);
+  void report() const;
+  LoopResult result(int exit_code, bool finished) const {
+    return {.exit_code = exit_code,
+            .finished = finished,
+            .step = step_,
+            .evaluation = finished ? last_eval_ : std::vector<double>{},
+            .train_seconds = timed_};
+  }
+
+  const LoopSettings& s_;
+  RunFolder& folder_;
+  TrainingTask& task_;
+  lg::optim::Optimizer& optimizer_;
+  lg::Metadata metadata_;
+  std::optional<MetricsWriter> metrics_;
+  std::optional<ProgressLine> progress_;
+  int64_t step_ = 0, first_step_ = 0, last_step_ = 0;
+  Clock::time_point start_;
+  double timed_ = 0;
+  std::vector<double> last_eval_;
+};
+
+void Loop::restore() {
+  std::optional<lg::TrainingCheckpoint>& resumed = folder_.resumed();
+  if (!resumed) return;
+  task_.model().load_state_dict(resumed->model);
+  optimizer_.load_state_dict(resumed->optimizer);
+  lg::set_rng_state(resumed->rng);
+  step_ = resumed->step;
+  resumed.reset();
+}
+
+void Loop::save() {
+  lg::save_checkpoint(folder_.checkpoint().string(), {.model = task_.model().state_dict(),
+                                                      .optimizer = optimizer_.state_dict(),
+                                                      .step = step_,
+                                                      .rng = lg::get_rng_state(),
+                                                      .config = metadata_});
+}
+
+double Loop::train_step(double lr) {
+  optimizer_.set_lr(lr);
+  lg::Tensor loss = task_.loss(step_ + 1);
+  optimizer_.zero_grad();
+  loss.backward();
+  if (s_.grad_clip > 0) lg::nn::clip_grad_norm(task_.model().parameters(), s_.grad_clip);
+  optimizer_.step();
+  const double value = loss.item<double>();
+  if (!std::isfinite(value))
+    throw std::runtime_error("the training loss is " + std::to_string(value) + " at step " +
+                             std::to_string(step_ + 1) + ": try a lower --lr");
+  ++step_;
+  return value;
+}
+
+void Loop::after_step(double loss, double lr, double step_seconds) {
+  timed_ += step_seconds;
+  const double elapsed = seconds_since(start_);
+  const double throughput = s_.items_per_step / step_seconds;
+  progress_->update({.step = step_,
+                     .total = s_.steps,
+                     .loss = loss,
+                     .lr = lr,
+                     .items_per_s = throughput,
+                     .elapsed_s = elapsed});
+  std::vector<std::optional<double>> row = {loss};
+  if (step_ % s_.eval_every == 0 || step_ == s_.steps) {
+    last_eval_ = evaluate_in_eval_mode(task_);
+    progress_->message("step " + std::to_string(step_) + ": " + task_.describe(last_eval_));
+    row.insert(row.end(), last_eval_.begin(), last_eval_.end());
+  } else {
+    row.resize(1 + task_.eval_columns().size());
+  }
+  row.insert(row.end(), {lr, throughput, elapsed, peak_rss_mb()});
+  try {
+    metrics_->write(step_, row);
+  } catch (const MetricsWriteError& e) {
+    progress_->finish();
+    stop_after_metrics_error(e, step_, [this] { save(); }, folder_.checkpoint().string());
+  }
+  const int64_t every = s_.checkpoint_every > 0 ? s_.checkpoint_every : s_.eval_every;
+  if (step_ % every == 0 || step_ == last_step_) save();
+}
+
+void Loop::report() const {
+  std::printf("final %s after %lld steps (%s training here, %.0f %s/s); peak RSS %.0f MB; "
+              "checkpoint %s\n",
+              task_.describe(last_eval_).c_str(), static_cast<long long>(step_),
+              format_duration(timed_).c_str(),
+              timed_ > 0 ? s_.items_per_step * static_cast<double>(step_ - first_step_) / timed_
+                         : 0.0,
+              s_.items.c_str(), peak_rss_mb(), folder_.checkpoint().c_str());
+}
+
+LoopResult Loop::run() {
+  restore();
+  metadata_ = task_.checkpoint_metadata();
+  if (step_ > 0)
+    std::printf("resuming from %s at step %lld\n", folder_.checkpoint().c_str(),
+                static_cast<long long>(step_));
+  std::fflush(stdout);
+  std::vector<std::string> columns = {"train_loss"};
+  for (const std::string& c : task_.eval_columns()) columns.push_back(c);
+  for (const char* c : {"lr", "", "elapsed_s", "peak_rss_mb"})
+    columns.push_back(*c ? c : s_.items + "_per_s");
+  metrics_.emplace(s_.out, columns, step_ > 0 ? std::optional<int64_t>(step_) : std::nullopt);
+  progress_.emplace(stdout, ProgressLine::is_terminal(stdout), s_.log_every, s_.items_short);
+  progress_->start(step_);
+  first_step_ = step_;
+  last_step_ = s_.stop_after > 0 ? std::min(s_.steps, step_ + s_.stop_after) : s_.steps;
+  install_interrupt_handler();
+  task_.start(step_);
+  task_.model().train();
+  start_ = Clock::now();
+  while (step_ < last_step_) {
+    if (interrupted()) {
+      progress_->finish();
+      save();
+      std::fprintf(stderr, "%s: interrupted at step %lld; checkpoint saved to %s (--resume continues)\n",
+                   s_.program.c_str(), static_cast<long long>(step_), folder_.checkpoint().c_str());
+      return result(interrupted_exit_code(), false);
+    }
+    const Clock::time_point step_start = Clock::now();
+    const double lr = learning_rate(s_, step_ + 1);
+    const double loss = train_step(lr);
+    after_step(loss, lr, seconds_since(step_start));
+  }
+  progress_->finish();
+  if (step_ < s_.steps) {
+    std::printf("stopped after step %lld of %lld (--stop-after); --resume continues from %s\n",
+                static_cast<long long>(step_), static_cast<long long>(s_.steps),
+                folder_.checkpoint().c_str());
+    return result(0, false);
+  }
+  if (last_eval_.empty()) last_eval_ = evaluate_in_eval_mode(task_);
+  report();
+  return result(0, true);
+}
+
+}  // namespace
+
+std::filesystem::path checkpoint_path(const std::string& out) {
+  return std::filesystem::path(out) / "checkpoint.safetensors";
+}
+
+double learning_rate(const LoopSettings& s, int64_t step) {
+  if (step <= s.warmup)
+    return s.lr * static_cast<double>(step) / static_cast<double>(s.warmup + 1);
+  const double min_lr = s.lr * s.min_lr_ratio;
+  const double progress = static_cast<double>(step - s.warmup) /
+                          static_cast<double>(std::max<int64_t>(1, s.steps - s.warmup));
+  const double pi = std::acos(-1.0);
+  return min_lr + 0.5 * (s.lr - min_lr) * (1.0 + std::cos(pi * std::min(1.0, progress)));
+}
+
+std::unique_ptr<lg::optim::AdamW> make_adamw(const lg::nn::Module& model,
+                                             const LoopSettings& s) {
+  std::vector<lg::Tensor> decay, no_decay;
+  for (const lg::Tensor& p : model.parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  return std::make_unique<lg::optim::AdamW>(
+      std::vector<lg::optim::ParamGroup>{{.params = decay},
+                                         {.params = no_decay, .weight_decay = 0.0}},
+      lg::optim::AdamWOptions{
+          .lr = s.lr, .beta1 = s.beta1, .beta2 = s.beta2, .weight_decay = s.weight_decay});
+}
+
+RunFolder::RunFolder(const LoopSettings& settings)
+    : checkpoint_(checkpoint_path(settings.out)),
+      lock_(claim_run_folder(settings.out, run_files(settings))) {
+  if (settings.resume) resumed_ = lg::load_checkpoint(checkpoint_.string());
+}
+
+LoopResult run_training(const LoopSettings& settings, RunFolder& folder, TrainingTask& task,
+                        lg::optim::Optimizer& optimizer) {
+  if (settings.steps < 1 || settings.eval_every < 1)
+    throw std::invalid_argument("run_training: steps and eval_every must be at least 1");
+  return Loop(settings, folder, task, optimizer).run();
+}
+
+void stop_after_metrics_error(const std::exception& error, int64_t step,
+                              const std::function<void()>& save, const std::string& checkpoint) {
+  const std::string stopped =
+      std::string(error.what()) + "; training stopped at step " + std::to_string(step);
+  try {
+    save();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(stopped +
+                             ", and the checkpoint could not be saved either: " + e.what());
+  }
+  throw std::runtime_error(stopped + "; checkpoint saved to " + checkpoint +
+                           " (free space, then --resume continues)");
+}
+
+}  // namespace examples
