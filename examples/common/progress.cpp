@@ -23,7 +23,9 @@ std::string format_duration(double seconds) {
 }
 
 ProgressLine::ProgressLine(std::FILE* out, bool live, int64_t plain_every, std::string unit)
-    : out_(out), live_(live), plain_every_(plain_every < 1 ? 1 : plain_every),
+    : out_(out),
+      live_(live),
+      plain_every_(plain_every < 1 ? 1 : plain_every),
       unit_(std::move(unit)) {}
 
 ProgressLine::~ProgressLine() { finish(); }
@@ -37,10 +39,10 @@ std::string ProgressLine::format(const ProgressStats& s) const {
                                    : NAN;
   const int width = static_cast<int>(std::to_string(s.total).size());
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "step %*lld/%lld  loss %.4f  lr %.2e  %.0f %s/s  elapsed %s  eta %s", width,
-                static_cast<long long>(s.step), static_cast<long long>(s.total), s.loss, s.lr,
-                s.items_per_s, unit_.c_str(), format_duration(s.elapsed_s).c_str(), format_duration(eta).c_str());
+  std::snprintf(
+      buf, sizeof buf, "step %*lld/%lld  loss %.4f  lr %.2e  %.0f %s/s  elapsed %s  eta %s", width,
+      static_cast<long long>(s.step), static_cast<long long>(s.total), s.loss, s.lr, s.items_per_s,
+      unit_.c_str(), format_duration(s.elapsed_s).c_str(), format_duration(eta).c_str());
   return buf;
 }
 

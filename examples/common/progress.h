@@ -14,7 +14,7 @@ struct ProgressStats {
   double loss = 0;
   double lr = 0;
   double items_per_s = 0;  // throughput: tokens, images, ... per second
-  double elapsed_s = 0;  // since this process started training
+  double elapsed_s = 0;    // since this process started training
 };
 
 // "12.3s", "4m05s", "1h02m".

@@ -60,8 +60,7 @@ class RegressionTask : public examples::TrainingTask {
 };
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() /
-                 ("lg-loop-" + std::to_string(::getpid()) + "-" + name);
+  fs::path dir = fs::temp_directory_path() / ("lg-loop-" + std::to_string(::getpid()) + "-" + name);
   fs::remove_all(dir);
   return dir;
 }
@@ -131,7 +130,8 @@ TEST_CASE("a run stopped with stop_after and resumed equals an uninterrupted one
   CHECK(resumed.evaluation == full.evaluation);
   CHECK(loss_rows(split) == loss_rows(whole));
   CHECK(loss_rows(whole).size() == 21);  // header + 20 steps
-  CHECK(file_bytes(split / "checkpoint.safetensors") == file_bytes(whole / "checkpoint.safetensors"));
+  CHECK(file_bytes(split / "checkpoint.safetensors") ==
+        file_bytes(whole / "checkpoint.safetensors"));
   fs::remove_all(whole);
   fs::remove_all(split);
 }
@@ -161,8 +161,8 @@ TEST_CASE("make_adamw decays matrices only") {
 TEST_CASE("a non-finite loss stops the run with an error naming the step and --lr") {
   const fs::path dir = fresh_dir("nan");
   RegressionTask task(/*poison_at=*/4);
-  CHECK_THROWS_WITH_AS(train(settings_for(dir), task), doctest::Contains("at step 4: try a lower --lr"),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(train(settings_for(dir), task),
+                       doctest::Contains("at step 4: try a lower --lr"), std::runtime_error);
   fs::remove_all(dir);
 }
 

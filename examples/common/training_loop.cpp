@@ -34,9 +34,8 @@ std::vector<double> evaluate_in_eval_mode(TrainingTask& task) {
   std::vector<double> result = task.evaluate();
   task.model().train();
   if (result.size() != task.eval_columns().size())
-    throw std::logic_error("evaluate() returned " + std::to_string(result.size()) +
-                           " values for " + std::to_string(task.eval_columns().size()) +
-                           " columns");
+    throw std::logic_error("evaluate() returned " + std::to_string(result.size()) + " values for " +
+                           std::to_string(task.eval_columns().size()) + " columns");
   return result;
 }
 
@@ -132,20 +131,21 @@ void Loop::after_step(double loss, double lr, double step_seconds) {
     metrics_->write(step_, row);
   } catch (const MetricsWriteError& e) {
     progress_->finish();
-    stop_after_metrics_error(e, step_, [this] { save(); }, folder_.checkpoint().string());
+    stop_after_metrics_error(
+        e, step_, [this] { save(); }, folder_.checkpoint().string());
   }
   const int64_t every = s_.checkpoint_every > 0 ? s_.checkpoint_every : s_.eval_every;
   if (step_ % every == 0 || step_ == last_step_) save();
 }
 
 void Loop::report() const {
-  std::printf("final %s after %lld steps (%s training here, %.0f %s/s); peak RSS %.0f MB; "
-              "checkpoint %s\n",
-              task_.describe(last_eval_).c_str(), static_cast<long long>(step_),
-              format_duration(timed_).c_str(),
-              timed_ > 0 ? s_.items_per_step * static_cast<double>(step_ - first_step_) / timed_
-                         : 0.0,
-              s_.items.c_str(), peak_rss_mb(), folder_.checkpoint().c_str());
+  std::printf(
+      "final %s after %lld steps (%s training here, %.0f %s/s); peak RSS %.0f MB; "
+      "checkpoint %s\n",
+      task_.describe(last_eval_).c_str(), static_cast<long long>(step_),
+      format_duration(timed_).c_str(),
+      timed_ > 0 ? s_.items_per_step * static_cast<double>(step_ - first_step_) / timed_ : 0.0,
+      s_.items.c_str(), peak_rss_mb(), folder_.checkpoint().c_str());
 }
 
 LoopResult Loop::run() {
@@ -172,7 +172,8 @@ LoopResult Loop::run() {
     if (interrupted()) {
       progress_->finish();
       save();
-      std::fprintf(stderr, "%s: interrupted at step %lld; checkpoint saved to %s (--resume continues)\n",
+      std::fprintf(stderr,
+                   "%s: interrupted at step %lld; checkpoint saved to %s (--resume continues)\n",
                    s_.program.c_str(), static_cast<long long>(step_), folder_.checkpoint().c_str());
       return result(interrupted_exit_code(), false);
     }
@@ -200,8 +201,7 @@ std::filesystem::path checkpoint_path(const std::string& out) {
 }
 
 double learning_rate(const LoopSettings& s, int64_t step) {
-  if (step <= s.warmup)
-    return s.lr * static_cast<double>(step) / static_cast<double>(s.warmup + 1);
+  if (step <= s.warmup) return s.lr * static_cast<double>(step) / static_cast<double>(s.warmup + 1);
   const double min_lr = s.lr * s.min_lr_ratio;
   const double progress = static_cast<double>(step - s.warmup) /
                           static_cast<double>(std::max<int64_t>(1, s.steps - s.warmup));
@@ -209,8 +209,7 @@ double learning_rate(const LoopSettings& s, int64_t step) {
   return min_lr + 0.5 * (s.lr - min_lr) * (1.0 + std::cos(pi * std::min(1.0, progress)));
 }
 
-std::unique_ptr<lg::optim::AdamW> make_adamw(const lg::nn::Module& model,
-                                             const LoopSettings& s) {
+std::unique_ptr<lg::optim::AdamW> make_adamw(const lg::nn::Module& model, const LoopSettings& s) {
   std::vector<lg::Tensor> decay, no_decay;
   for (const lg::Tensor& p : model.parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
   return std::make_unique<lg::optim::AdamW>(

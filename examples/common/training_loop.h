@@ -32,10 +32,10 @@ namespace examples {
 
 // The loop's settings, taken from a trainer's flags.
 struct LoopSettings {
-  std::string program;  // "lg-gpt": starts the loop's messages
-  std::string out;      // the run folder
-  bool resume = false;  // continue from <out>/checkpoint.safetensors
-  int64_t steps = 0;    // optimizer steps of the whole run
+  std::string program;     // "lg-gpt": starts the loop's messages
+  std::string out;         // the run folder
+  bool resume = false;     // continue from <out>/checkpoint.safetensors
+  int64_t steps = 0;       // optimizer steps of the whole run
   int64_t stop_after = 0;  // > 0: end this process after so many steps, with a checkpoint
   // optimisation
   double lr = 1e-3;  // peak, after warm-up; cosine decay to lr * min_lr_ratio at `steps`
@@ -115,9 +115,9 @@ class TrainingTask {
 };
 
 struct LoopResult {
-  int exit_code = 0;       // 0, or 128 + the signal when interrupted (checkpoint saved)
-  bool finished = false;   // every step of the run is done (not stopped by --stop-after)
-  int64_t step = 0;        // steps done, counting those before a resume
+  int exit_code = 0;               // 0, or 128 + the signal when interrupted (checkpoint saved)
+  bool finished = false;           // every step of the run is done (not stopped by --stop-after)
+  int64_t step = 0;                // steps done, counting those before a resume
   std::vector<double> evaluation;  // the last evaluation (finished runs only)
   double train_seconds = 0;        // time in training steps in this process
 };

@@ -11,48 +11,21 @@
 #include <limits>
 #include <string>
 
-#include "common/training_loop.h"
 #include "common/files.h"
+#include "common/flags.h"
+#include "common/training_loop.h"
 #include "common/utf8.h"
 
 namespace gpt {
 namespace {
 
-// A number check with a plain message ("must be an integer >= 1, got 0"):
-// CLI11 2.1's PositiveNumber prints its upper bound, DBL_MAX, in full.
-std::string plain(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
-CLI::Validator number(bool integer, double min, bool min_inclusive,
-                      double max = std::numeric_limits<double>::infinity()) {
-  std::string want = std::string(integer ? "an integer" : "a number") +
-                     (min_inclusive ? " >= " : " > ") + plain(min);
-  if (std::isfinite(max)) want += " and <= " + plain(max);
-  auto check = [=](const std::string& text) -> std::string {
-    const char* begin = text.c_str();
-    char* end = nullptr;
-    errno = 0;
-    const double v =
-        integer ? static_cast<double>(std::strtoll(begin, &end, 10)) : std::strtod(begin, &end);
-    // inf and nan parse as numbers, but no flag means them.
-    const bool parsed = end != begin && *end == '\0' && errno == 0 && std::isfinite(v);
-    if (parsed && (min_inclusive ? v >= min : v > min) && v <= max) return {};
-    return "must be " + want + ", got '" + text + "'";
-  };
-  const std::string name = std::isfinite(max)          ? "[" + plain(min) + ", " + plain(max) + "]"
-                           : min == 0 && min_inclusive ? "NONNEGATIVE"
-                           : min == (min_inclusive ? 1 : 0) ? "POSITIVE"
-                                                            : want;
-  return CLI::Validator(check, name);
-}
+using examples::number_check;
 
 void add_flags(CLI::App& app, TrainConfig& c) {
-  const CLI::Validator positive = number(true, 1, true), non_negative = number(true, 0, true);
-  const CLI::Validator positive_real = number(false, 0, false),
-                       non_negative_real = number(false, 0, true);
+  const CLI::Validator positive = number_check(true, 1, true),
+                       non_negative = number_check(true, 0, true);
+  const CLI::Validator positive_real = number_check(false, 0, false),
+                       non_negative_real = number_check(false, 0, true);
   app.add_option("--data", c.data, "UTF-8 text file to train on (default: the King James Bible)")
       ->check(CLI::ExistingFile);
   app.add_option("--max-data-bytes", c.max_data_bytes, "Largest --data file read, in bytes")
@@ -85,7 +58,7 @@ void add_flags(CLI::App& app, TrainConfig& c) {
       ->check(non_negative_real)
       ->capture_default_str();
   app.add_option("--dropout", c.dropout, "Dropout probability")
-      ->check(number(false, 0, true, 0.99))
+      ->check(number_check(false, 0, true, 0.99))
       ->capture_default_str();
   app.add_option("--grad-clip", c.grad_clip, "Max gradient norm (0: no clipping)")
       ->check(non_negative_real)
@@ -126,7 +99,7 @@ void add_flags(CLI::App& app, TrainConfig& c) {
       ->capture_default_str();
   // Below 1e-3, logits / temperature can overflow float32 (1e-300 did, after training).
   app.add_option("--temperature", c.temperature, "Sampling temperature")
-      ->check(number(false, 1e-3, true, 1e3))
+      ->check(number_check(false, 1e-3, true, 1e3))
       ->capture_default_str();
   app.add_option("--top-k", c.top_k, "Sample among the k likeliest characters (0: all)")
       ->check(non_negative)

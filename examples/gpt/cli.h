@@ -5,12 +5,13 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "common/flags.h"
 #include "train_config.h"
 
 namespace gpt {
 
 // Exit status for a bad flag or flag value (one line on `err`).
-inline constexpr int kUsageExitCode = 2;
+inline constexpr int kUsageExitCode = examples::kUsageExitCode;
 
 // A bad input found after parsing (a --prompt character the text lacks):
 // main reports it as a flag error, with kUsageExitCode.

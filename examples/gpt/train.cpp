@@ -28,7 +28,10 @@ class GptTask : public examples::TrainingTask {
  public:
   GptTask(Gpt& model, const TextDataset& data, const TrainConfig& config, lg::Device device,
           lg::Metadata metadata)
-      : model_(model), data_(data), config_(config), device_(device),
+      : model_(model),
+        data_(data),
+        config_(config),
+        device_(device),
         metadata_(std::move(metadata)) {}
 
   lg::nn::Module& model() override { return model_; }
@@ -41,7 +44,8 @@ class GptTask : public examples::TrainingTask {
     double total = 0;
     for (int i = 0; i < config_.eval_batches; ++i) {
       const Batch b = data_.val_batch(config_.batch, i, config_.eval_batches);
-      total += lg::cross_entropy(model_(b.inputs.to(device_)), b.targets.to(device_)).item<double>();
+      total +=
+          lg::cross_entropy(model_(b.inputs.to(device_)), b.targets.to(device_)).item<double>();
     }
     return {total / config_.eval_batches};
   }
