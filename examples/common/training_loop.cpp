@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <utility>
 
 #include "common/interrupt.h"
 #include "common/metrics.h"
@@ -212,9 +213,15 @@ double learning_rate(const LoopSettings& s, int64_t step) {
 std::unique_ptr<lg::optim::AdamW> make_adamw(const lg::nn::Module& model, const LoopSettings& s) {
   std::vector<lg::Tensor> decay, no_decay;
   for (const lg::Tensor& p : model.parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  return make_adamw(std::move(decay), std::move(no_decay), s);
+}
+
+std::unique_ptr<lg::optim::AdamW> make_adamw(std::vector<lg::Tensor> decay,
+                                             std::vector<lg::Tensor> no_decay,
+                                             const LoopSettings& s) {
   return std::make_unique<lg::optim::AdamW>(
-      std::vector<lg::optim::ParamGroup>{{.params = decay},
-                                         {.params = no_decay, .weight_decay = 0.0}},
+      std::vector<lg::optim::ParamGroup>{{.params = std::move(decay)},
+                                         {.params = std::move(no_decay), .weight_decay = 0.0}},
       lg::optim::AdamWOptions{
           .lr = s.lr, .beta1 = s.beta1, .beta2 = s.beta2, .weight_decay = s.weight_decay});
 }

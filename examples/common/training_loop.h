@@ -71,6 +71,12 @@ double learning_rate(const LoopSettings& settings, int64_t step);
 // and other vectors, as GPT-2, nanoGPT and timm do.
 std::unique_ptr<lg::optim::AdamW> make_adamw(const lg::nn::Module& model,
                                              const LoopSettings& settings);
+// AdamW with settings.weight_decay on `decay` and none on `no_decay`, for a
+// trainer that draws the line elsewhere (a ViT's class token and position
+// embeddings are tensors of dim 3 that are not decayed).
+std::unique_ptr<lg::optim::AdamW> make_adamw(std::vector<lg::Tensor> decay,
+                                             std::vector<lg::Tensor> no_decay,
+                                             const LoopSettings& settings);
 
 // A run folder claimed for training: locked for this process's life (a second
 // run on it is an InputError naming the holder), its special files refused,
