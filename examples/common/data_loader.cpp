@@ -36,8 +36,7 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
 }
 
 int64_t steps_per_epoch(const LoaderOptions& o) {
-  if (o.num_samples <= 0)
-    throw std::invalid_argument("data loader: the data set has no samples");
+  if (o.num_samples <= 0) throw std::invalid_argument("data loader: the data set has no samples");
   if (o.batch_size <= 0)
     throw std::invalid_argument("data loader: batch size " + std::to_string(o.batch_size) +
                                 " is not positive");
@@ -66,9 +65,8 @@ BatchRequest batch_request(const LoaderOptions& options, const std::vector<int64
 
 BatchRequest batch_request(const LoaderOptions& options, int64_t step) {
   const int64_t epoch = step / steps_per_epoch(options);
-  return batch_request(options,
-                       epoch_order(options.num_samples, options.seed, epoch, options.shuffle),
-                       step);
+  return batch_request(
+      options, epoch_order(options.num_samples, options.seed, epoch, options.shuffle), step);
 }
 
 }  // namespace examples

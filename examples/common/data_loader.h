@@ -88,8 +88,8 @@ class DataLoader {
         make_(std::move(make)),
         next_step_(options_.start_step) {
     if (options_.start_step < 0)
-      throw std::invalid_argument("data loader: start step " +
-                                  std::to_string(options_.start_step) + " is negative");
+      throw std::invalid_argument("data loader: start step " + std::to_string(options_.start_step) +
+                                  " is negative");
     worker_ = std::thread([this] { run(); });
   }
   DataLoader(const DataLoader&) = delete;

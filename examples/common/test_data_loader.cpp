@@ -1,8 +1,6 @@
 // The data loader: the order of an epoch fixed by (seed, epoch), resuming at
 // any step, make's errors at the step that failed, and a destructor that
 // returns whatever the worker is doing.
-#include "common/data_loader.h"
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,6 +10,8 @@
 #include <memory>
 #include <set>
 #include <thread>
+
+#include "common/data_loader.h"
 
 using examples::BatchRequest;
 using examples::DataLoader;
@@ -126,12 +126,21 @@ TEST_CASE("the batches do not depend on how fast the caller takes them") {
 
 TEST_CASE("an error in make at batch k is rethrown by the k-th next(), not earlier") {
   std::atomic<int> built{0};
+  std::promise<void> failing;
   DataLoader<int64_t> loader(options(20, 2), [&](const BatchRequest& r) {
     ++built;
-    if (r.step == 3) throw std::runtime_error("bad sample in batch 3");
+    if (r.step == 3) {
+      failing.set_value();
+      throw std::runtime_error("bad sample in batch 3");
+    }
     return r.step;
   });
-  for (int64_t step = 0; step < 3; ++step) CHECK(loader.next() == step);
+  CHECK(loader.next() == 0);
+  CHECK(loader.next() == 1);
+  // Let the worker fail while batch 2 still waits in the queue: the error must stay behind it.
+  failing.get_future().wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(loader.next() == 2);
   CHECK(error_of([&] { loader.next(); }) == "bad sample in batch 3");
   CHECK(built == 4);  // the worker stopped at the failure
   // The worker is gone: next() says so instead of waiting for it.
@@ -202,9 +211,8 @@ TEST_CASE("destroying a loader while make builds a batch waits for that batch on
 }
 
 TEST_CASE("batches of a move-only type") {
-  DataLoader<std::unique_ptr<int64_t>> loader(options(5, 1), [](const BatchRequest& r) {
-    return std::make_unique<int64_t>(r.step);
-  });
+  DataLoader<std::unique_ptr<int64_t>> loader(
+      options(5, 1), [](const BatchRequest& r) { return std::make_unique<int64_t>(r.step); });
   CHECK(*loader.next() == 0);
   CHECK(*loader.next() == 1);
 }
