@@ -4,9 +4,9 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build libopenblas-openmp-dev doctest-dev
-          libcli11-dev nlohmann-json3-dev)
+          libcli11-dev nlohmann-json3-dev zlib1g-dev)
 if [[ "${1:-}" == "--examples" ]]; then
-  packages+=(bible-kjv bible-kjv-text fortunes gnuplot-nox)
+  packages+=(bible-kjv bible-kjv-text fortunes gnuplot-nox dataset-fashion-mnist)
 fi
 
 missing=()

@@ -15,6 +15,11 @@
 namespace examples {
 namespace {
 
+// "who path", or the path alone when who is empty.
+std::string named(const std::string& who, const std::filesystem::path& path) {
+  return who.empty() ? path.string() : who + " " + path.string();
+}
+
 const char* file_kind(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
   if (S_ISCHR(mode)) return "a character device";
@@ -28,7 +33,7 @@ const char* file_kind(mode_t mode) {
 std::string status_problem(const std::string& who, const std::filesystem::path& path,
                            const struct stat& st, uint64_t max_bytes,
                            const std::string& limit_flag) {
-  const std::string name = who + " " + path.string();
+  const std::string name = named(who, path);
   if (!S_ISREG(st.st_mode))
     return name + ": not a regular file (it is " + file_kind(st.st_mode) + ")";
   const auto size = static_cast<uint64_t>(st.st_size);
@@ -44,7 +49,7 @@ std::string input_file_problem(const std::string& who, const std::filesystem::pa
                                uint64_t max_bytes, const std::string& limit_flag) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    return who + " " + path.string() + ": " + std::strerror(errno);
+    return named(who, path) + ": " + std::strerror(errno);
   return status_problem(who, path, st, max_bytes, limit_flag);
 }
 
@@ -53,14 +58,14 @@ std::string read_input_file(const std::string& who, const std::filesystem::path&
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
-    throw std::runtime_error(who + " " + path.string() + ": cannot open: " + std::strerror(errno));
+    throw std::runtime_error(named(who, path) + ": cannot open: " + std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0)
-    throw std::runtime_error(who + " " + path.string() + ": " + std::strerror(errno));
+    throw std::runtime_error(named(who, path) + ": " + std::strerror(errno));
   if (std::string problem = status_problem(who, path, st, max_bytes, limit_flag); !problem.empty())
     throw std::runtime_error(problem);
   std::string bytes;
@@ -70,7 +75,7 @@ std::string read_input_file(const std::string& who, const std::filesystem::path&
     const ssize_t got = ::read(fd, buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0)
-      throw std::runtime_error(who + " " + path.string() + ": read error: " + std::strerror(errno));
+      throw std::runtime_error(named(who, path) + ": read error: " + std::strerror(errno));
     if (got == 0) return bytes;
     bytes.append(buf, static_cast<size_t>(got));
     // The file grew past the limit while it was read.

@@ -15,7 +15,8 @@ std::string read_file(const std::filesystem::path& path);
 
 inline constexpr uint64_t kNoSizeLimit = std::numeric_limits<uint64_t>::max();
 
-// Why path cannot be read as input (who names it in the message, e.g. "--data"):
+// Why path cannot be read as input (who names it in the message, e.g. "--data";
+// empty: the message starts with the path):
 // it is missing, not a regular file (a FIFO would block, /dev/zero never ends),
 // or larger than max_bytes, which limit_flag raises. Empty when it can.
 std::string input_file_problem(const std::string& who, const std::filesystem::path& path,
