@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build libopenblas-openmp-dev doctest-dev
-          libcli11-dev nlohmann-json3-dev)
+          libcli11-dev nlohmann-json3-dev libpng-dev)
 if [[ "${1:-}" == "--examples" ]]; then
   packages+=(bible-kjv bible-kjv-text fortunes gnuplot-nox)
 fi
