@@ -71,8 +71,9 @@ class PgmParser {
     }
     if (!binary) skip_space(false);
     if (pos_ != bytes_.size())
-      fail(who_, path_,
-           std::to_string(bytes_.size() - pos_) + " bytes after the PGM image (one image per file)");
+      fail(
+          who_, path_,
+          std::to_string(bytes_.size() - pos_) + " bytes after the PGM image (one image per file)");
     return image;
   }
 
@@ -236,8 +237,9 @@ GrayImage read_gray_image(const std::filesystem::path& path, const std::string& 
     throw examples::InputError(problem);
   std::error_code ec;
   if (const uintmax_t size = std::filesystem::file_size(path, ec); !ec && size > kMaxImageFileBytes)
-    fail(who, path, std::to_string(size) + " bytes, more than an image file may have (" +
-                        std::to_string(kMaxImageFileBytes) + ")");
+    fail(who, path,
+         std::to_string(size) + " bytes, more than an image file may have (" +
+             std::to_string(kMaxImageFileBytes) + ")");
   std::string bytes;
   try {
     bytes = examples::read_input_file(who, path, kMaxImageFileBytes, "the image file limit");
@@ -249,9 +251,11 @@ GrayImage read_gray_image(const std::filesystem::path& path, const std::string& 
   if (bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '2'))
     return PgmParser(bytes, who, path).parse();
   if (bytes.size() >= 2 && bytes[0] == 'P' && std::strchr("1346", bytes[1]) != nullptr)
-    fail(who, path, std::string("a P") + bytes[1] +
-                        " Netpbm file (PBM or PPM): only PGM (P5, P2) and PNG are read");
-  fail(who, path, "not a PGM or PNG file (it starts with neither \"P5\", \"P2\" nor the PNG signature)");
+    fail(who, path,
+         std::string("a P") + bytes[1] +
+             " Netpbm file (PBM or PPM): only PGM (P5, P2) and PNG are read");
+  fail(who, path,
+       "not a PGM or PNG file (it starts with neither \"P5\", \"P2\" nor the PNG signature)");
 }
 
 namespace {
@@ -273,8 +277,8 @@ std::vector<Span> area_spans(int64_t n_in, int64_t n_out) {
     span.first = static_cast<int64_t>(std::floor(lo));
     const int64_t last = std::min(n_in - 1, static_cast<int64_t>(std::ceil(hi)) - 1);
     for (int64_t i = span.first; i <= last; ++i) {
-      const double overlap = std::min(hi, static_cast<double>(i + 1)) -
-                             std::max(lo, static_cast<double>(i));
+      const double overlap =
+          std::min(hi, static_cast<double>(i + 1)) - std::max(lo, static_cast<double>(i));
       span.weights.push_back(std::max(0.0, overlap) / scale);
     }
   }
@@ -290,7 +294,8 @@ GrayImage resize_area(const GrayImage& image, int64_t width, int64_t height) {
                                 std::to_string(image.height) + " to " + std::to_string(width) +
                                 "x" + std::to_string(height));
   if (width == image.width && height == image.height) return image;
-  const std::vector<Span> xs = area_spans(image.width, width), ys = area_spans(image.height, height);
+  const std::vector<Span> xs = area_spans(image.width, width),
+                          ys = area_spans(image.height, height);
   // Rows first (height x new width), then columns.
   std::vector<double> rows(static_cast<size_t>(image.height * width));
   for (int64_t y = 0; y < image.height; ++y)
@@ -298,8 +303,8 @@ GrayImage resize_area(const GrayImage& image, int64_t width, int64_t height) {
       const Span& span = xs[static_cast<size_t>(x)];
       double sum = 0;
       for (size_t k = 0; k < span.weights.size(); ++k)
-        sum += span.weights[k] *
-               image.pixels[static_cast<size_t>(y * image.width + span.first) + k];
+        sum +=
+            span.weights[k] * image.pixels[static_cast<size_t>(y * image.width + span.first) + k];
       rows[static_cast<size_t>(y * width + x)] = sum;
     }
   GrayImage resized{width, height, std::vector<uint8_t>(static_cast<size_t>(width * height))};
@@ -308,7 +313,8 @@ GrayImage resize_area(const GrayImage& image, int64_t width, int64_t height) {
     for (int64_t x = 0; x < width; ++x) {
       double sum = 0;
       for (size_t k = 0; k < span.weights.size(); ++k)
-        sum += span.weights[k] * rows[static_cast<size_t>((span.first + static_cast<int64_t>(k)) * width + x)];
+        sum += span.weights[k] *
+               rows[static_cast<size_t>((span.first + static_cast<int64_t>(k)) * width + x)];
       resized.pixels[static_cast<size_t>(y * width + x)] =
           static_cast<uint8_t>(std::clamp(std::lround(sum), 0L, 255L));
     }

@@ -15,4 +15,10 @@ if(LG_BUILD_TESTS)
                         lasergrad_warnings)
   doctest_discover_tests(test_vit_report TEST_PREFIX "vit report: ")
 
+  # scripts/vit_compare.sh against a stub lg-vit that writes fake run folders.
+  add_test(NAME "vit compare: vit_compare.sh summarises LASER and softmax runs over seeds"
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vit_compare_test.sh ${PROJECT_SOURCE_DIR}
+                   ${CMAKE_CURRENT_BINARY_DIR}/test-runs/compare)
+  set_tests_properties("vit compare: vit_compare.sh summarises LASER and softmax runs over seeds"
+                       PROPERTIES TIMEOUT 120)
 endif()

@@ -26,8 +26,8 @@ ConfusionMatrix::ConfusionMatrix(std::span<const int64_t> true_labels,
   if (true_labels.empty()) throw std::invalid_argument("confusion matrix: no test images");
   counts_.assign(static_cast<size_t>(num_classes * num_classes), 0);
   for (size_t i = 0; i < true_labels.size(); ++i) {
-    for (auto [what, label] : {std::pair{"true label", true_labels[i]},
-                               std::pair{"prediction", predicted[i]}}) {
+    for (auto [what, label] :
+         {std::pair{"true label", true_labels[i]}, std::pair{"prediction", predicted[i]}}) {
       if (label < 0 || label >= num_classes)
         throw std::invalid_argument("confusion matrix: " + std::string(what) + " " +
                                     std::to_string(label) + " of image " + std::to_string(i) +
@@ -122,8 +122,8 @@ std::string format_report(const ConfusionMatrix& matrix,
   for (size_t c = 0; c < n; ++c) {
     const auto k = static_cast<int64_t>(c);
     const std::optional<double> acc = matrix.class_accuracy(k);
-    out << pad(class_names[c], name_width) << "  " << pad_left(acc ? percent(*acc) : "-", 8)
-        << "  " << matrix.count(k, k) << " / " << matrix.class_total(k) << "\n";
+    out << pad(class_names[c], name_width) << "  " << pad_left(acc ? percent(*acc) : "-", 8) << "  "
+        << matrix.count(k, k) << " / " << matrix.class_total(k) << "\n";
   }
 
   out << "\nconfusion matrix (rows: true class, columns: predicted class)\n";
@@ -131,9 +131,9 @@ std::string format_report(const ConfusionMatrix& matrix,
   for (size_t c = 0; c < n; ++c) {
     label_width = std::max(label_width, row_label(class_names, c).size());
     for (size_t p = 0; p < n; ++p)
-      cell_width = std::max(cell_width, std::to_string(matrix.count(static_cast<int64_t>(c),
-                                                                    static_cast<int64_t>(p)))
-                                            .size());
+      cell_width = std::max(
+          cell_width,
+          std::to_string(matrix.count(static_cast<int64_t>(c), static_cast<int64_t>(p))).size());
   }
   out << std::string(label_width, ' ');
   for (size_t p = 0; p < n; ++p) out << " " << pad_left(std::to_string(p), cell_width);
@@ -219,8 +219,7 @@ std::string render_png(const std::filesystem::path& out, const std::string& name
 void check_predictions(const TestPredictions& predictions) {
   const auto n = static_cast<int64_t>(predictions.labels.size());
   if (predictions.height < 1 || predictions.width < 1 ||
-      static_cast<int64_t>(predictions.images.size()) !=
-          n * predictions.height * predictions.width)
+      static_cast<int64_t>(predictions.images.size()) != n * predictions.height * predictions.width)
     throw std::invalid_argument("report: " + std::to_string(predictions.images.size()) +
                                 " image bytes for " + std::to_string(n) + " images of " +
                                 std::to_string(predictions.height) + "x" +
@@ -235,8 +234,9 @@ void write_pictures(const std::filesystem::path& out, const std::filesystem::pat
   std::filesystem::remove_all(work, ec);
   std::filesystem::create_directory(work, ec);
   if (ec) {
-    files.notes.push_back("note: skipped confusion_matrix.png and misclassified.png: cannot create " +
-                          work.string() + ": " + ec.message());
+    files.notes.push_back(
+        "note: skipped confusion_matrix.png and misclassified.png: cannot create " + work.string() +
+        ": " + ec.message());
     return;
   }
   auto note = [&](std::string text) {

@@ -14,7 +14,8 @@ namespace {
 std::string terminal(int width, int height, int font_size) {
   const std::string size = " size " + std::to_string(width) + "," + std::to_string(height);
   return "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-         "  set terminal pngcairo" + size + " noenhanced font '," + std::to_string(font_size) +
+         "  set terminal pngcairo" +
+         size + " noenhanced font '," + std::to_string(font_size) +
          "'\n} else {\n  set terminal png" + size + " noenhanced\n}\n";
 }
 
@@ -81,7 +82,8 @@ std::string plot_confusion_matrix(const std::filesystem::path& gnuplot,
      << "set ytics " << class_tics(class_names) << "\n"
      << "set tics scale 0\nset size ratio -1\nunset key\n"
      << "set palette defined (0 '#ffffff', 1 '#08306b')\n"
-     << "set cbrange [0:" << largest << "]\nset cblabel 'images'\n"
+     << "set cbrange [0:" << largest
+     << "]\nset cblabel 'images'\n"
      // Counts in white on the dark half of the scale, black on the light half.
      << "half = " << largest << " / 2.0\n"
      << "plot " << file << " matrix with image, \\\n"
@@ -117,8 +119,8 @@ std::string plot_misclassified(const std::filesystem::path& gnuplot,
      << "unset border\nset size ratio -1\n"
      << "set xrange [-0.5:" << predictions.width << "-0.5]\n"
      << "set yrange [" << predictions.height << "-0.5:-0.5]\n"
-     << "set multiplot layout " << rows << "," << columns << " title 'lg-vit: misclassified test images ("
-     << count << " of " << misclassified << ")'\n";
+     << "set multiplot layout " << rows << "," << columns
+     << " title 'lg-vit: misclassified test images (" << count << " of " << misclassified << ")'\n";
   const std::string file = gnuplot_quote(data_path.string());
   for (int64_t k = 0; k < count; ++k) {
     const auto i = static_cast<size_t>(shown[static_cast<size_t>(k)]);

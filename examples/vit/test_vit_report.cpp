@@ -39,7 +39,8 @@ bool contains(const std::string& s, const std::string& part) {
 // A fresh empty folder for one test, inside one that is removed when the tests end.
 fs::path scratch(const std::string& name) {
   static const struct Root {
-    fs::path path = fs::temp_directory_path() / ("lg-vit-report-test-" + std::to_string(::getpid()));
+    fs::path path =
+        fs::temp_directory_path() / ("lg-vit-report-test-" + std::to_string(::getpid()));
     ~Root() {
       std::error_code ignored;
       fs::remove_all(path, ignored);
@@ -96,7 +97,9 @@ TEST_CASE("confusion matrix refuses mismatched sizes, labels out of range and no
   CHECK(contains(error_of([&] { vit::ConfusionMatrix({}, {}, 2); }), "no test images"));
   CHECK(contains(error_of([&] { vit::ConfusionMatrix(two, two, 0); }), "0 classes"));
   const vit::ConfusionMatrix m(kTrue, kPredicted, 3);
-  CHECK(contains(error_of([&] { vit::format_report(m, {"a", "b"}); }),
+  CHECK(contains(error_of([&] {
+                   vit::format_report(m, {"a", "b"});
+                 }),
                  "2 class names for 3 classes"));
   CHECK(contains(error_of([&] { (void)m.count(3, 0); }), "no cell (3, 0)"));
 }
@@ -110,10 +113,11 @@ TEST_CASE("the printed report has the accuracy, the class table and the aligned 
   CHECK(contains(text, "Trouser       100.00%  3 / 3\n"));
   CHECK(contains(text, "Ankle boot     50.00%  1 / 2\n"));
   CHECK(contains(text, "rows: true class, columns: predicted class"));
-  CHECK(contains(text, "              0 1 2\n"
-                       "0 T-shirt/top 2 1 0\n"
-                       "1 Trouser     0 3 0\n"
-                       "2 Ankle boot  1 0 1\n"));
+  CHECK(contains(text,
+                 "              0 1 2\n"
+                 "0 T-shirt/top 2 1 0\n"
+                 "1 Trouser     0 3 0\n"
+                 "2 Ankle boot  1 0 1\n"));
 }
 
 TEST_CASE("confusion_matrix.csv has a header of class names and one row per true class") {
@@ -199,11 +203,11 @@ TEST_CASE("write_report_files refuses image bytes that do not match the images")
                    vit::write_report_files(out, {kTrue, kPredicted, images, 4, 5}, kNames);
                  }),
                  "7 image bytes for 8 images of 4x5"));
-  CHECK(contains(error_of([&] {
-                   vit::write_report_files(out, {kTrue, kPredicted, tiny_images(), 4, 5},
-                                           {"a", "b"});
-                 }),
-                 "true label 2 of image 6 is outside [0, 2)"));
+  CHECK(
+      contains(error_of([&] {
+                 vit::write_report_files(out, {kTrue, kPredicted, tiny_images(), 4, 5}, {"a", "b"});
+               }),
+               "true label 2 of image 6 is outside [0, 2)"));
 }
 
 TEST_CASE("with gnuplot the heat map and the misclassified grid are PNGs, no temp files left") {
@@ -235,8 +239,7 @@ TEST_CASE("with gnuplot the heat map and the misclassified grid are PNGs, no tem
   const vit::ReportFiles right = vit::write_report_files(out, {kTrue, kTrue, images, 4, 5}, names);
   REQUIRE(right.notes.size() == 1);
   CHECK(contains(right.notes[0], "every test image is classified correctly"));
-  CHECK(names_in(out) ==
-        std::vector<std::string>{"confusion_matrix.csv", "confusion_matrix.png"});
+  CHECK(names_in(out) == std::vector<std::string>{"confusion_matrix.csv", "confusion_matrix.png"});
 }
 
 TEST_CASE("a gnuplot that fails is a note, and leaves no half PNG") {
@@ -409,7 +412,8 @@ TEST_CASE("corrupt, truncated or absurd image files are one-line errors naming t
   const std::vector<unsigned char> row(16385, 9);
   REQUIRE(write_png_file((dir / "wide.png").c_str(), 16385, 1, 8, PNG_COLOR_TYPE_GRAY, row.data(),
                          row.size(), false, nullptr, 0));
-  CHECK(contains(read_error(dir / "wide.png"), "image size 16385x1 (each side must be 1 to 16384)"));
+  CHECK(
+      contains(read_error(dir / "wide.png"), "image size 16385x1 (each side must be 1 to 16384)"));
 }
 
 TEST_CASE("missing files, folders and FIFOs are refused without reading") {
@@ -431,8 +435,7 @@ TEST_CASE("resizing: a constant image stays constant, 2x2 blocks average, same s
   const vit::GrayImage four{4, 2, {0, 10, 100, 200, 20, 30, 0, 0}};
   CHECK(vit::resize_area(four, 2, 1).pixels == std::vector<uint8_t>{15, 75});
   const vit::GrayImage two{2, 1, {10, 90}};
-  CHECK(vit::resize_area(two, 4, 2).pixels ==
-        std::vector<uint8_t>{10, 10, 90, 90, 10, 10, 90, 90});
+  CHECK(vit::resize_area(two, 4, 2).pixels == std::vector<uint8_t>{10, 10, 90, 90, 10, 10, 90, 90});
   // 3 -> 2: the middle pixel is split between the two new ones.
   const vit::GrayImage three{3, 1, {0, 90, 180}};
   CHECK(vit::resize_area(three, 2, 1).pixels == std::vector<uint8_t>{30, 150});
