@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build libopenblas-openmp-dev doctest-dev
-          libcli11-dev nlohmann-json3-dev zlib1g-dev)
+          libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev)
 if [[ "${1:-}" == "--examples" ]]; then
   packages+=(bible-kjv bible-kjv-text fortunes gnuplot-nox dataset-fashion-mnist)
 fi

@@ -1,0 +1,161 @@
+// lg-vit's training: its part of the shared loop (examples/common/training_loop.h)
+// is VitTask, batches from the prefetching loader, cross-entropy with label
+// smoothing, validation loss and accuracy.
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+
+#include "common/data_loader.h"
+#include "common/training_loop.h"
+#include "modes.h"
+#include "session.h"
+#include "test_report.h"
+
+namespace vit {
+namespace {
+
+examples::LoaderOptions train_order(const VitConfig& c, int64_t train_size, int64_t steps) {
+  return {.num_samples = train_size,
+          .batch_size = c.batch,
+          .seed = c.seed,
+          .shuffle = true,
+          .drop_last = true,
+          .start_step = 0,
+          .stop_step = steps};
+}
+
+examples::LoopSettings loop_settings(const VitConfig& c, int64_t steps_per_epoch) {
+  examples::LoopSettings s;
+  s.program = "lg-vit";
+  s.out = c.out;
+  s.resume = c.resume;
+  s.steps = steps_per_epoch * c.epochs;
+  s.stop_after = c.stop_after;
+  s.lr = c.lr;
+  s.warmup = std::min<int64_t>(c.warmup, s.steps / 2);
+  s.weight_decay = c.weight_decay;
+  s.beta1 = 0.9;
+  s.beta2 = 0.999;
+  s.grad_clip = c.grad_clip;
+  s.eval_every = c.eval_every > 0 ? c.eval_every : steps_per_epoch;
+  s.checkpoint_every = c.checkpoint_every;
+  s.log_every = c.log_every;
+  s.items_per_step = c.batch;
+  s.items = "images";
+  s.items_short = "img";
+  s.other_files = report_file_names();
+  return s;
+}
+
+class VitTask : public examples::TrainingTask {
+ public:
+  VitTask(Vit& model, const ImageData& data, const VitConfig& config, int64_t steps,
+          lg::Device device, lg::Metadata metadata)
+      : model_(model), data_(data), config_(config), steps_(steps), device_(device),
+        metadata_(std::move(metadata)) {}
+
+  lg::nn::Module& model() override { return model_; }
+  void start(int64_t first_step) override {
+    examples::LoaderOptions order = train_order(config_, data_.train.size(), steps_);
+    order.start_step = first_step;
+    const Augmentation augment{.enabled = config_.augment, .pad = 2};
+    loader_.emplace(order, [this, augment](const examples::BatchRequest& r) {
+      return make_image_batch(data_.train, data_.norm, r, augment);
+    });
+  }
+  lg::Tensor loss(int64_t step) override {
+    if (loader_->step() != step - 1)
+      throw std::logic_error("VitTask: step " + std::to_string(step) + " after the loader's " +
+                             std::to_string(loader_->step()));
+    const ImageBatch b = loader_->next();
+    return lg::cross_entropy(model_(b.images.to(device_)), b.labels.to(device_),
+                             {.label_smoothing = config_.label_smoothing});
+  }
+  std::vector<std::string> eval_columns() const override { return {"val_loss", "val_acc"}; }
+  std::vector<double> evaluate() override {
+    const SetPredictions p = predict_set(model_, data_.val, data_.norm, config_.batch, device_);
+    return {p.mean_loss, p.accuracy()};
+  }
+  std::string describe(const std::vector<double>& e) const override {
+    char text[80];
+    std::snprintf(text, sizeof text, "validation loss %.4f, accuracy %.2f%%", e.at(0),
+                  100 * e.at(1));
+    return text;
+  }
+  lg::Metadata checkpoint_metadata() const override { return metadata_; }
+
+ private:
+  Vit& model_;
+  const ImageData& data_;
+  const VitConfig& config_;
+  int64_t steps_;
+  lg::Device device_;
+  lg::Metadata metadata_;
+  std::optional<examples::DataLoader<ImageBatch>> loader_;
+};
+
+// The checkpoint's config: the saved flags, the data's hash and what a model
+// needs to classify (image size, class names, normalisation).
+lg::Metadata run_metadata(VitConfig& config, const ImageData& data, const std::string& hash) {
+  lg::Metadata m = examples::save_flags(config.saved_flags());
+  m["vit.data"] = config.data;
+  m["vit.data_hash"] = hash;
+  for (auto& [key, value] : model_data_metadata(model_data(data))) m[key] = value;
+  return m;
+}
+
+void check_resume_data(const lg::Metadata& m, const VitConfig& config, const std::string& hash) {
+  auto it = m.find("vit.data_hash");
+  if (it == m.end()) throw std::runtime_error("the checkpoint has no config entry \"vit.data_hash\"");
+  if (it->second != hash) {
+    auto from = m.find("vit.data");
+    throw examples::InputError("--resume: the training images of --data " + config.data + " (" +
+                               hash + ") are not the ones the checkpoint trained on (" +
+                               (from != m.end() ? from->second + ", " : "") + it->second + ")");
+  }
+}
+
+}  // namespace
+
+int train(VitConfig config) {
+  const lg::Device device = setup_runtime(config);
+  // The folder (and with --resume the checkpoint's flags) first: the flags shape the data.
+  examples::LoopSettings settings = loop_settings(config, 1);
+  examples::RunFolder folder(settings);
+  if (folder.resumed())
+    examples::restore_flags(config.saved_flags(), folder.resumed()->config, config.given);
+  const ImageData data = load_data(config);
+  const std::string hash = training_data_hash(data.train);
+  if (folder.resumed()) check_resume_data(folder.resumed()->config, config, hash);
+  const int64_t steps_per_epoch = data.train.size() / config.batch;
+  if (steps_per_epoch < 1)
+    throw examples::InputError("--batch " + std::to_string(config.batch) + " is more than the " +
+                               std::to_string(data.train.size()) + " training images");
+  settings = loop_settings(config, steps_per_epoch);
+
+  lg::manual_seed(config.seed);
+  const ModelData md = model_data(data);
+  Vit model(config.shape(md.image_size, static_cast<int64_t>(md.class_names.size())));
+  model.to(device);
+  const WeightDecaySplit split = split_for_weight_decay(model);
+  auto optimizer = examples::make_adamw(split.decay, split.no_decay, settings);
+  std::printf(
+      "model: ViT, %s attention, %s pool, patch %d, d-model %d, %d layers, %d heads, MLP ratio %d: "
+      "%lld parameters; batch %d, %d epochs (%lld steps), lr %g, %s, %d threads\n",
+      config.attention.c_str(), config.pool.c_str(), config.patch, config.d_model, config.layers,
+      config.heads, config.mlp_ratio, static_cast<long long>(model.num_parameters()), config.batch,
+      config.epochs, static_cast<long long>(settings.steps), config.lr, config.device.c_str(),
+      lg::get_num_threads());
+  VitTask task(model, data, config, settings.steps, device, run_metadata(config, data, hash));
+  const examples::LoopResult result = examples::run_training(settings, folder, task, *optimizer);
+  if (!result.finished) return result.exit_code;
+  report_test(model, data.test, md, config.batch, device, config.out,
+              {.attention = config.attention,
+               .steps = result.step,
+               .train_seconds = result.train_seconds,
+               .val_accuracy = result.evaluation.size() > 1 ? result.evaluation[1] : NAN});
+  return 0;
+}
+
+}  // namespace vit
