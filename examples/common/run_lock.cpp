@@ -42,7 +42,7 @@ bool is_temp_suffix(std::string_view s) {
 
 }  // namespace
 
-RunLock::RunLock(const std::filesystem::path& dir) {
+RunLock::RunLock(const std::filesystem::path& dir, const std::string& program) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -57,7 +57,7 @@ RunLock::RunLock(const std::filesystem::path& dir) {
     ::close(fd_);
     if (err != EWOULDBLOCK)
       throw std::runtime_error(path.string() + ": cannot lock: " + std::strerror(err));
-    throw InputError(dir.string() + " is in use by another lg-gpt run (pid " + pid + ")");
+    throw InputError(dir.string() + " is in use by another " + program + " run (pid " + pid + ")");
   }
   // For the message of a run refused above; the lock itself is the flock.
   const std::string pid = std::to_string(::getpid()) + "\n";
@@ -101,8 +101,9 @@ static void require_regular_files(const std::filesystem::path& dir,
   }
 }
 
-RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files) {
-  RunLock lock(dir);
+RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files,
+                         const std::string& program) {
+  RunLock lock(dir, program);
   require_regular_files(dir, files);
   remove_stale_temp_files(dir, files);
   std::signal(SIGXFSZ, SIG_IGN);

@@ -20,8 +20,9 @@ class InputError : public std::runtime_error {
 class RunLock {
  public:
   // Creates dir if needed and locks it; throws InputError naming the pid of
-  // the run holding it, or std::runtime_error when the lock file cannot be made.
-  explicit RunLock(const std::filesystem::path& dir);
+  // the run holding it ("... in use by another <program> run (pid N)"), or
+  // std::runtime_error when the lock file cannot be made.
+  explicit RunLock(const std::filesystem::path& dir, const std::string& program = "training");
   ~RunLock();
   RunLock(RunLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   RunLock(const RunLock&) = delete;
@@ -43,6 +44,7 @@ int remove_stale_temp_files(const std::filesystem::path& dir,
 // (no live writer can own them now) remove the stale temp files of files, and ignore SIGXFSZ so
 // that a write past `ulimit -f` fails with EFBIG, reported and cleaned up,
 // instead of killing the process mid-write.
-RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files);
+RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files,
+                         const std::string& program = "training");
 
 }  // namespace examples

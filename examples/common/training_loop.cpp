@@ -228,7 +228,7 @@ std::unique_ptr<lg::optim::AdamW> make_adamw(std::vector<lg::Tensor> decay,
 
 RunFolder::RunFolder(const LoopSettings& settings)
     : checkpoint_(checkpoint_path(settings.out)),
-      lock_(claim_run_folder(settings.out, run_files(settings))) {
+      lock_(claim_run_folder(settings.out, run_files(settings), settings.program)) {
   if (settings.resume) resumed_ = lg::load_checkpoint(checkpoint_.string());
 }
 

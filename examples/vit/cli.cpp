@@ -44,7 +44,9 @@ void add_model_flags(CLI::App& app, VitConfig& c) {
       ->check(positive)
       ->capture_default_str();
   app.add_option("--d-model", c.d_model, "Model width")->check(positive)->capture_default_str();
-  app.add_option("--layers", c.layers, "Transformer blocks")->check(positive)->capture_default_str();
+  app.add_option("--layers", c.layers, "Transformer blocks")
+      ->check(positive)
+      ->capture_default_str();
   app.add_option("--heads", c.heads, "Attention heads (must divide --d-model)")
       ->check(positive)
       ->capture_default_str();
@@ -110,8 +112,9 @@ void add_run_flags(CLI::App& app, VitConfig& c) {
   app.add_option("--out", c.out, "Folder for checkpoints, metrics and the report")
       ->capture_default_str();
   app.add_flag("--resume", c.resume, "Continue from the checkpoint in --out");
-  app.add_flag("--eval-only", c.eval_only,
-               "Evaluate the checkpoint in --out on the test set (report and pictures), no training");
+  app.add_flag(
+      "--eval-only", c.eval_only,
+      "Evaluate the checkpoint in --out on the test set (report and pictures), no training");
   app.add_option("--predict", c.predict,
                  "Classify one image (PGM or PNG, resized to the model's input) with the "
                  "checkpoint in --out");
@@ -129,8 +132,8 @@ std::string checkpoint_problem(const VitConfig& c) {
   const std::filesystem::path ckpt = examples::checkpoint_path(c.out);
   std::error_code ec;
   if (!std::filesystem::exists(ckpt, ec))
-    return std::string(mode) + ": no checkpoint in --out " + c.out + " (expected " +
-           ckpt.string() + ")";
+    return std::string(mode) + ": no checkpoint in --out " + c.out + " (expected " + ckpt.string() +
+           ")";
   return examples::input_file_problem(mode, ckpt);
 }
 

@@ -25,10 +25,10 @@ Trained load_trained(VitConfig& config, const char* mode, lg::Device device) {
   const std::string path = examples::checkpoint_path(config.out).string();
   const lg::TrainingCheckpoint checkpoint = lg::load_checkpoint(path);
   examples::restore_flags(config.saved_flags(), checkpoint.config, config.given, mode);
-  Trained t{.data = model_data_from_metadata(checkpoint.config), .model = nullptr,
+  Trained t{.data = model_data_from_metadata(checkpoint.config),
+            .model = nullptr,
             .step = checkpoint.step};
-  t.model = std::make_unique<Vit>(
-      config.shape(t.data.image_size, static_cast<int64_t>(t.data.class_names.size())));
+  t.model = make_model(config, t.data);
   t.model->load_state_dict(checkpoint.model);
   t.model->to(device);
   t.model->eval();
@@ -42,17 +42,19 @@ Trained load_trained(VitConfig& config, const char* mode, lg::Device device) {
 
 int eval_only(VitConfig config) {
   const lg::Device device = setup_runtime(config);
-  const examples::RunLock lock = examples::claim_run_folder(config.out, report_file_names());
+  const examples::RunLock lock =
+      examples::claim_run_folder(config.out, report_file_names(), "lg-vit");
   Trained t = load_trained(config, "--eval-only", device);
   const ImageData data = load_data(config);
-  if (data.train.height != t.data.image_size || data.class_names.size() != t.data.class_names.size())
+  if (data.train.height != t.data.image_size ||
+      data.class_names.size() != t.data.class_names.size())
     throw examples::InputError("--eval-only: the images of --data " + config.data +
                                " do not fit the checkpoint's model (image size " +
                                std::to_string(t.data.image_size) + ", " +
                                std::to_string(t.data.class_names.size()) + " classes)");
-  report_test(*t.model, data.test, t.data, config.batch, device, config.out,
-              {.attention = config.attention, .steps = t.step, .train_seconds = 0,
-               .val_accuracy = NAN});
+  report_test(
+      *t.model, data.test, t.data, config.batch, device, config.out,
+      {.attention = config.attention, .steps = t.step, .train_seconds = 0, .val_accuracy = NAN});
   return 0;
 }
 

@@ -18,7 +18,18 @@ lg::Device setup_runtime(const VitConfig& config) {
 }
 
 ImageData load_data(const VitConfig& config) {
-  ImageData data = load_image_data(config.data, config.val_images);
+  ImageData data;
+  try {
+    data = load_image_data(config.data, config.val_images);
+  } catch (const examples::InputError&) {
+    throw;
+  } catch (const std::invalid_argument& e) {  // the split's
+    throw examples::InputError("--val-images " + std::to_string(config.val_images) + ": " +
+                               e.what());
+  } catch (const std::exception& e) {
+    // A missing, truncated or corrupt file is the user's input, reported as a flag error.
+    throw examples::InputError(std::string("--data: ") + e.what());
+  }
   if (config.train_images > 0 && config.train_images < data.train.size()) {
     data.train.labels.resize(static_cast<size_t>(config.train_images));
     data.train.pixels.resize(static_cast<size_t>(config.train_images * data.train.image_bytes()));
@@ -59,7 +70,8 @@ lg::Metadata model_data_metadata(const ModelData& m) {
 ModelData model_data_from_metadata(const lg::Metadata& m) {
   auto get = [&](const std::string& key) -> const std::string& {
     auto it = m.find(key);
-    if (it == m.end()) throw std::runtime_error("the checkpoint has no config entry \"" + key + "\"");
+    if (it == m.end())
+      throw std::runtime_error("the checkpoint has no config entry \"" + key + "\"");
     return it->second;
   };
   ModelData d;
@@ -80,6 +92,15 @@ ModelData model_data_from_metadata(const lg::Metadata& m) {
     from = end + 1;
   }
   return d;
+}
+
+std::unique_ptr<Vit> make_model(const VitConfig& config, const ModelData& data) {
+  try {
+    return std::make_unique<Vit>(
+        config.shape(data.image_size, static_cast<int64_t>(data.class_names.size())));
+  } catch (const std::invalid_argument& e) {
+    throw examples::InputError(e.what());  // e.g. a --patch that does not divide the images
+  }
 }
 
 double SetPredictions::accuracy() const {

@@ -6,6 +6,7 @@
 #include <lasergrad/lasergrad.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ ModelData model_data(const ImageData& data);
 lg::Metadata model_data_metadata(const ModelData& m);
 // Throws std::runtime_error naming a missing or malformed entry.
 ModelData model_data_from_metadata(const lg::Metadata& m);
+
+// The model of config's flags for data's images and classes; a shape the
+// flags make impossible is an InputError.
+std::unique_ptr<Vit> make_model(const VitConfig& config, const ModelData& data);
 
 struct SetPredictions {
   std::vector<int64_t> labels, predicted;

@@ -1,10 +1,9 @@
 #include "test_report.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "common/files.h"
 #include "report.h"
@@ -16,21 +15,22 @@ std::vector<std::string> report_file_names() {
 }
 
 double report_test(Vit& model, const ImageSet& test, const ModelData& model_data, int64_t batch,
-                   lg::Device device, const std::filesystem::path& out, const TestReportInfo& info) {
+                   lg::Device device, const std::filesystem::path& out,
+                   const TestReportInfo& info) {
   const SetPredictions p = predict_set(model, test, model_data.norm, batch, device);
   const ConfusionMatrix matrix(p.labels, p.predicted,
                                static_cast<int64_t>(model_data.class_names.size()));
   std::cout << format_report(matrix, model_data.class_names);
-  const ReportFiles files = write_report_files(
-      out, {.labels = p.labels, .predicted = p.predicted, .images = test.pixels,
-            .height = test.height, .width = test.width},
-      model_data.class_names);
-  nlohmann::json report = {{"test_accuracy", matrix.accuracy()},
-                           {"test_loss", p.mean_loss},
-                           {"test_images", test.size()},
-                           {"attention", info.attention},
-                           {"params", model.num_parameters()},
-                           {"steps", info.steps},
+  const ReportFiles files = write_report_files(out,
+                                               {.labels = p.labels,
+                                                .predicted = p.predicted,
+                                                .images = test.pixels,
+                                                .height = test.height,
+                                                .width = test.width},
+                                               model_data.class_names);
+  nlohmann::json report = {{"test_accuracy", matrix.accuracy()}, {"test_loss", p.mean_loss},
+                           {"test_images", test.size()},         {"attention", info.attention},
+                           {"params", model.num_parameters()},   {"steps", info.steps},
                            {"train_seconds", info.train_seconds}};
   if (std::isfinite(info.val_accuracy)) report["val_accuracy"] = info.val_accuracy;
   examples::write_file_atomically(out / "report.json", report.dump(2) + "\n");

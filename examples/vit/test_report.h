@@ -20,8 +20,8 @@ std::vector<std::string> report_file_names();
 struct TestReportInfo {
   std::string attention;
   int64_t steps = 0;
-  double train_seconds = 0;      // in training steps, this process
-  double val_accuracy = 0;       // the last validation accuracy (NAN: unknown)
+  double train_seconds = 0;  // in training steps, this process
+  double val_accuracy = 0;   // the last validation accuracy (NAN: unknown)
 };
 
 // Returns the test accuracy in [0, 1].

@@ -52,7 +52,11 @@ class VitTask : public examples::TrainingTask {
  public:
   VitTask(Vit& model, const ImageData& data, const VitConfig& config, int64_t steps,
           lg::Device device, lg::Metadata metadata)
-      : model_(model), data_(data), config_(config), steps_(steps), device_(device),
+      : model_(model),
+        data_(data),
+        config_(config),
+        steps_(steps),
+        device_(device),
         metadata_(std::move(metadata)) {}
 
   lg::nn::Module& model() override { return model_; }
@@ -107,7 +111,8 @@ lg::Metadata run_metadata(VitConfig& config, const ImageData& data, const std::s
 
 void check_resume_data(const lg::Metadata& m, const VitConfig& config, const std::string& hash) {
   auto it = m.find("vit.data_hash");
-  if (it == m.end()) throw std::runtime_error("the checkpoint has no config entry \"vit.data_hash\"");
+  if (it == m.end())
+    throw std::runtime_error("the checkpoint has no config entry \"vit.data_hash\"");
   if (it->second != hash) {
     auto from = m.find("vit.data");
     throw examples::InputError("--resume: the training images of --data " + config.data + " (" +
@@ -136,7 +141,8 @@ int train(VitConfig config) {
 
   lg::manual_seed(config.seed);
   const ModelData md = model_data(data);
-  Vit model(config.shape(md.image_size, static_cast<int64_t>(md.class_names.size())));
+  const std::unique_ptr<Vit> owned = make_model(config, md);
+  Vit& model = *owned;
   model.to(device);
   const WeightDecaySplit split = split_for_weight_decay(model);
   auto optimizer = examples::make_adamw(split.decay, split.no_decay, settings);

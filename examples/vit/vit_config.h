@@ -50,8 +50,8 @@ struct VitConfig {
   // other modes
   bool bench = false;
   bool eval_only = false;
-  std::string predict;  // an image file to classify with the checkpoint in --out
-  bool invert = false;  // --predict: dark object on a light background
+  std::string predict;          // an image file to classify with the checkpoint in --out
+  bool invert = false;          // --predict: dark object on a light background
   std::set<std::string> given;  // flags given on the command line
 
   // The flags a checkpoint records: what shapes the model and the data it
