@@ -68,19 +68,22 @@ asan_tests() {
     ctest --test-dir "$asan_build" --output-on-failure -E '^install:'
 }
 
-# ThreadSanitizer over what docs/threads.md calls thread-safe (tests/test_threads.cpp),
+# ThreadSanitizer over what docs/threads.md calls thread-safe (tests/test_threads.cpp)
+# and the trainers' prefetching data loader (examples/common/test_data_loader.cpp),
 # with one OpenMP thread: libgomp is not instrumented, so its barriers would look
 # like races. doctest's own output carries the counts.
 tsan_build_tests() {
   configure "$tsan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
     -DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
-    -DLG_WITH_CUDA=OFF -DLG_BUILD_TOOLS=OFF -DLG_BUILD_EXAMPLES=OFF
-  cmake --build "$tsan_build" --target test_threads
+    -DLG_WITH_CUDA=OFF -DLG_BUILD_TOOLS=OFF -DLG_BUILD_EXAMPLES=ON
+  cmake --build "$tsan_build" --target test_threads test_data_loader
 }
 
 tsan_tests() {
   OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    "$tsan_build/tests/test_threads"
+    "$tsan_build/tests/test_threads" &&
+    OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+      "$tsan_build/examples/common/test_data_loader"
 }
 
 timed deps bash scripts/install-deps.sh
