@@ -55,6 +55,8 @@ int get_num_threads() { return omp_get_max_threads(); }
 
 int openblas_parallel_mode() { return openblas_get_parallel(); }
 
+const char* openblas_core() { return openblas_get_corename(); }
+
 void empty_cache() { cpu_allocator().release_cached(); }
 size_t cpu_cached_bytes() { return cpu_allocator().cached_bytes(); }
 

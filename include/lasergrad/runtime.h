@@ -27,6 +27,12 @@ void set_num_threads(int n);
 int get_num_threads();  // the calling thread's kernel thread count
 // OpenBLAS's threading model: 0 sequential, 1 pthreads, 2 OpenMP (ours is 2).
 int openblas_parallel_mode();
+// The kernel set OpenBLAS runs, e.g. "SkylakeX" or "Haswell". A program
+// that links lasergrad and finds OpenBLAS on its SSE3 fallback ("Prescott")
+// on an Intel CPU with AVX2 restarts itself once, before its own static
+// initialisers, with OPENBLAS_CORETYPE set, unless OPENBLAS_CORETYPE or
+// LG_KEEP_OPENBLAS_CORE is set (backends/cpu/openblas_core.cpp).
+const char* openblas_core();
 
 // Freed CPU blocks of 64 KiB or more are cached for reuse (up to 1 GiB):
 // empty_cache() returns them to the system; cpu_cached_bytes() says how much.
