@@ -152,6 +152,9 @@ struct KernelTable {
   // Forward writes out [B,H,Tq,d] and lse [B,H,Tq] (+inf for a row with no attended key);
   // for LASER also row_max [B,H,Tq,d] (the running column max r each row used) and
   // flags [B,H,Tq] (rows recomputed exactly). Backward fills dq, dk, dv (zeroed by the caller).
+  // q, k, v, out, grad_out, dq, dk, dv have unit stride along d and rows at
+  // least d apart, with any batch and head strides (heads of a [B,T,H*d]
+  // projection); lse, row_max and flags are contiguous.
   void (*attention_forward)(const AttentionProblem& p, const Tensor& out, const Tensor& lse,
                             const Tensor& row_max, const Tensor& flags) = nullptr;
   void (*attention_backward)(const AttentionProblem& p, const Tensor& out, const Tensor& grad_out,

@@ -44,16 +44,17 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) const {
            x.defined() ? x.describe() : std::string("undefined"));
   const int64_t b = x.size(0), t = x.size(1), d = embed_dim / num_heads;
   AttentionOptions attn{.causal = options.causal, .mask = mask};
-  // One projection per q, k, v (rows of in_proj_weight), each packed to
-  // [B, H, T, d]: the attention op saves these packed tensors for its
-  // backward, and no [B, T, 3C] tensor or its zero-filled slice gradients
-  // are ever needed.
+  // One projection per q, k, v (rows of in_proj_weight), each viewed as
+  // [B, H, T, d] without a copy (the attention kernels read heads in place,
+  // write the output as [B, T, H, d] and return gradients in that layout, so
+  // the merge back to [B, T, C] is free); no [B, T, 3C] tensor or its
+  // zero-filled slice gradients are ever needed.
   auto project = [&](int64_t i) {
     Tensor w = in_proj_weight.slice(0, i * embed_dim, (i + 1) * embed_dim);
     Tensor bias = in_proj_bias.defined()
                       ? in_proj_bias.slice(0, i * embed_dim, (i + 1) * embed_dim)
                       : Tensor();
-    return linear(x, w, bias).view({b, t, num_heads, d}).permute({0, 2, 1, 3}).contiguous();
+    return linear(x, w, bias).view({b, t, num_heads, d}).permute({0, 2, 1, 3});
   };
   Tensor q = project(0), k = project(1), v = project(2);
   Tensor o = options.attention == AttentionKind::Laser ? laser_attention(q, k, v, attn)

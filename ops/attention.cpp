@@ -122,17 +122,37 @@ Tensor laser_log_sum_exp(const Tensor& q, const Tensor& k, const Tensor& v,
   return (out * (1 - empty)).squeeze(3);
 }
 
+// An operand as the kernels take it: [B,H,T,d] with unit stride along d and
+// rows at least d apart (BLAS leading dims), any batch and head strides, so
+// heads split from a [B,T,H*d] projection are read in place.
+Tensor kernel_operand(const Tensor& t) {
+  const int64_t d = t.shape()[3];
+  const bool rows = t.strides()[3] == 1 && t.strides()[2] >= d;
+  return rows ? t.detach() : t.detach().contiguous();
+}
+
+// A new [B,H,T,d] tensor laid out as `like`: [B,T,H,d] in memory (a permuted
+// view) when like's heads are interleaved with its time steps, so that the
+// output and the gradients of head-split projections merge back into
+// [B,T,H*d] without a copy; contiguous otherwise.
+Tensor empty_in_layout_of(const Tensor& like, const Shape& shape) {
+  if (like.strides()[1] < like.strides()[2])
+    return Tensor::empty({shape[0], shape[2], shape[1], shape[3]}, like.dtype(), like.device())
+        .permute({0, 2, 1, 3});
+  return Tensor::empty(shape, like.dtype(), like.device());
+}
+
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                        const AttentionOptions& o, bool laser) {
   const char* op = laser ? "laser_attention" : "scaled_dot_product_attention";
   Checked c = check_attention(q, k, v, o, op);
-  AttentionProblem p{q.detach().contiguous(), k.detach().contiguous(), v.detach().contiguous(),
-                     Tensor(), o.causal, laser, c.scale};
+  AttentionProblem p{kernel_operand(q), kernel_operand(k), kernel_operand(v), Tensor(), o.causal,
+                     laser, c.scale};
   if (o.mask.defined())
     p.mask = detail::broadcast_view(additive_mask(o.mask, q.dtype()), {c.B, c.H, c.Tq, c.Tk}, op);
   const DType dt = q.dtype();
   const Device dev = q.device();
-  Tensor out = Tensor::empty({c.B, c.H, c.Tq, c.d}, dt, dev);
+  Tensor out = empty_in_layout_of(q, {c.B, c.H, c.Tq, c.d});
   Tensor lse = Tensor::empty({c.B, c.H, c.Tq}, dt, dev);
   Tensor row_max = laser ? Tensor::empty({c.B, c.H, c.Tq, c.d}, dt, dev) : Tensor();
   Tensor flags = laser ? Tensor::empty({c.B, c.H, c.Tq}, kBool, dev) : Tensor();
@@ -140,8 +160,13 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
 
   auto fused = [p, lse, row_max, flags, op](const detail::BackwardArgs& a) {
     const Tensor& o = a.saved(detail::kSavedResult);
-    Tensor go = a.grad.detach().contiguous();
-    Tensor dq = zeros_like(p.q), dk = zeros_like(p.k), dv = zeros_like(p.v);
+    Tensor go = kernel_operand(a.grad);
+    auto zeros_as = [](const Tensor& like) {
+      Tensor z = empty_in_layout_of(like, like.shape());
+      z.zero_();
+      return z;
+    };
+    Tensor dq = zeros_as(p.q), dk = zeros_as(p.k), dv = zeros_as(p.v);
     kernel(&KernelTable::attention_backward, o.device(), o.dtype(), op)(p, o.detach(), go, lse,
                                                                        row_max, flags, dq, dk, dv);
     return std::vector<Tensor>{a.needs(0) ? dq : Tensor(), a.needs(1) ? dk : Tensor(),

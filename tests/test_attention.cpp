@@ -84,6 +84,45 @@ TEST_CASE("fused attention matches the composite reference on random inputs") {
   }
 }
 
+// Heads split from one packed [B, T, 3, H, d] projection are read in place
+// (no copy), the output comes back laid out as [B, T, H, d], and values and
+// gradients equal the reference's, also for a permuted or broadcast upstream
+// gradient and for Tq != Tk with a mask.
+TEST_CASE("heads read in place from a packed projection match the reference") {
+  manual_seed(47);
+  for (bool laser : {false, true}) {
+    for (DType dtype : {kFloat32, kFloat64}) {
+      CAPTURE(laser);
+      CAPTURE(dtype_name(dtype));
+      const double tol = dtype == kFloat32 ? 2e-5 : 1e-12;
+      const int64_t B = 2, T = 70, H = 3, d = 16;
+      Tensor qkv = randn({B, T, 3, H, d}, {.dtype = dtype, .requires_grad = true});
+      auto heads = [&](const Tensor& packed, int64_t i) {
+        return packed.select(2, i).permute({0, 2, 1, 3});
+      };
+      AttentionFn fused = laser ? laser_attention : scaled_dot_product_attention;
+      AttentionFn ref =
+          laser ? laser_attention_reference : scaled_dot_product_attention_reference;
+      Tensor keep = gt(rand({B, 1, T, T}), 0.2);
+      for (int upstream = 0; upstream < 3; ++upstream) {
+        CAPTURE(upstream);
+        const AttentionOptions o = upstream == 2 ? AttentionOptions{.causal = true, .mask = keep}
+                                                 : AttentionOptions{};
+        Tensor a = fused(heads(qkv, 0), heads(qkv, 1), heads(qkv, 2), o);
+        Tensor b = ref(heads(qkv, 0), heads(qkv, 1), heads(qkv, 2), o);
+        CHECK(a.strides()[1] < a.strides()[2]);  // [B, T, H, d] in memory
+        CHECK(a.permute({0, 2, 1, 3}).is_contiguous());
+        CHECK(max_rel_diff(a, b) < tol);
+        // A [B, T, H, d] gradient seen through the permute, or an expanded one.
+        Tensor g = upstream == 1 ? full({}, 0.5, {.dtype = dtype}).expand(a.shape())
+                                 : randn({B, T, H, d}, {.dtype = dtype}).permute({0, 2, 1, 3});
+        Tensor ga = grad({a}, {qkv}, {}, {g})[0], gb = grad({b}, {qkv}, {}, {g})[0];
+        CHECK(max_rel_diff(ga, gb) < tol);
+      }
+    }
+  }
+}
+
 TEST_CASE("masks: bool keep-masks and additive masks, broadcast, with causal") {
   manual_seed(43);
   for (bool laser : {false, true}) {

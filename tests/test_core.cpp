@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
+#include <cstdlib>
 #include <sstream>
+#include <string>
 
 #include "backends/cpu/cpu_allocator.h"
 #include "core/kernels.h"
@@ -179,6 +181,37 @@ TEST_CASE("threads: one OpenMP pool shared with OpenBLAS") {
   CHECK(get_num_threads() == 1);
   set_num_threads(2);
   CHECK(get_num_threads() == 2);
+}
+
+// An Intel CPU with AVX2 and FMA runs OpenBLAS's AVX2 or AVX-512 kernels,
+// never the SSE3 fallback of a model OpenBLAS does not know; a core asked for
+// by OPENBLAS_CORETYPE wins (ctest runs this case once more with "Prescott").
+// Where the machine's OpenBLAS knows the CPU there is nothing to switch and
+// this checks OpenBLAS's own choice.
+TEST_CASE("OpenBLAS runs the CPU's widest kernels") {
+  const std::string core = openblas_core();
+  CAPTURE(core);
+  REQUIRE_FALSE(core.empty());
+  if (const char* asked = std::getenv("OPENBLAS_CORETYPE")) {
+    CHECK(core == asked);
+    return;
+  }
+  if (std::getenv("LG_KEEP_OPENBLAS_CORE") != nullptr) return;  // OpenBLAS's own choice
+  // The switch leaves the environment as it found it.
+  CHECK(std::getenv("OPENBLAS_CORETYPE") == nullptr);
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_is("intel") && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma")) {
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512dq") &&
+                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
+    if (avx512)
+      CHECK((core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids"));
+    else
+      CHECK((core == "Haswell" || core == "SkylakeX"));
+  }
+#endif
 }
 
 TEST_CASE("the CPU kernel table is complete") {

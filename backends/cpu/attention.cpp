@@ -57,6 +57,19 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
                 i(ldc));
 }
 
+// One [B,H,T,d] operand with unit stride along d and any other strides (so
+// heads can be read from a [B,T,H,d] projection without a copy): the first
+// row of slice bh = b*H + h and the stride between rows.
+template <typename P>
+struct Rows {
+  P* base = nullptr;
+  int64_t sb = 0, sh = 0, st = 0, H = 1;
+  Rows() = default;
+  Rows(P* b, const Tensor& t)
+      : base(b), sb(t.strides()[0]), sh(t.strides()[1]), st(t.strides()[2]), H(t.shape()[1]) {}
+  P* at(int64_t bh) const { return base + (bh / H) * sb + (bh % H) * sh; }
+};
+
 // Index arithmetic for one (batch, head) slice of a problem. Every pointer
 // and stride is read from the tensors here, before any parallel region, so
 // the accessors the tiles call are plain arithmetic that cannot throw.
@@ -64,7 +77,9 @@ template <typename T>
 struct Slice {
   const AttentionProblem& p;
   int64_t B, H, Tq, Tk, d;
-  const T *q_base, *k_base, *v_base, *mask_base;
+  int64_t qs, ks, vs;  // row strides of q, k, v
+  Rows<const T> q_rows, k_rows, v_rows;
+  const T* mask_base;
   Shape mask_strides;
   Slice(const AttentionProblem& prob) : p(prob) {
     B = p.q.shape()[0];
@@ -73,17 +88,20 @@ struct Slice {
     Tk = p.k.shape()[2];
     d = p.q.shape()[3];
     blas_int(d, "attention", "the head dim");  // every gemm's largest dim
-    q_base = ptr<T>(p.q);
-    k_base = ptr<T>(p.k);
-    v_base = ptr<T>(p.v);
+    q_rows = Rows<const T>(ptr<T>(p.q), p.q);
+    k_rows = Rows<const T>(ptr<T>(p.k), p.k);
+    v_rows = Rows<const T>(ptr<T>(p.v), p.v);
+    qs = q_rows.st;
+    ks = k_rows.st;
+    vs = v_rows.st;
     mask_base = p.mask.defined() ? ptr<T>(p.mask) : nullptr;
     mask_strides = p.mask.defined() ? p.mask.strides() : Shape(4, 0);
   }
   // Key j is visible to query i when j <= i + causal_offset (bottom-right aligned).
   int64_t causal_offset() const { return Tk - Tq; }
-  const T* q(int64_t bh) const { return q_base + bh * Tq * d; }
-  const T* k(int64_t bh) const { return k_base + bh * Tk * d; }
-  const T* v(int64_t bh) const { return v_base + bh * Tk * d; }
+  const T* q(int64_t bh) const { return q_rows.at(bh); }
+  const T* k(int64_t bh) const { return k_rows.at(bh); }
+  const T* v(int64_t bh) const { return v_rows.at(bh); }
   // Pointer to mask[b, h, i, 0] and the stride along keys (nullptr: no mask).
   const T* mask_row(int64_t bh, int64_t i) const {
     if (!mask_base) return nullptr;
@@ -97,8 +115,8 @@ struct Slice {
 template <typename T>
 void score_tile(const Slice<T>& s, int64_t bh, int64_t q0, int64_t nq, int64_t k0, int64_t nk,
                 T* scores) {
-  gemm<T>(false, true, nq, nk, s.d, T(s.p.scale), s.q(bh) + q0 * s.d, s.d, s.k(bh) + k0 * s.d,
-          s.d, T(0), scores, kTileK);
+  gemm<T>(false, true, nq, nk, s.d, T(s.p.scale), s.q(bh) + q0 * s.qs, s.qs, s.k(bh) + k0 * s.ks,
+          s.ks, T(0), scores, kTileK);
   const int64_t ms = s.mask_key_stride();
   for (int64_t ii = 0; ii < nq; ++ii) {
     T* row = scores + ii * kTileK;
@@ -129,11 +147,11 @@ void attended_keys(const Slice<T>& s, const T* scores, int64_t q0, int64_t nq, i
 // E[jj, c] = exp(V[k0 + jj, c] - r[c]) for attended keys, 0 otherwise (an
 // unattended key may exceed r, and its weight is 0 anyway).
 template <typename T>
-void shifted_exp_values(const T* v, int64_t k0, int64_t nk, int64_t d, const T* r,
+void shifted_exp_values(const T* v, int64_t vs, int64_t k0, int64_t nk, int64_t d, const T* r,
                         const std::vector<char>& attended, T* e) {
   for (int64_t jj = 0; jj < nk; ++jj) {
     T* row = e + jj * d;
-    const T* vrow = v + (k0 + jj) * d;
+    const T* vrow = v + (k0 + jj) * vs;
     if (!attended[jj]) {
       std::fill(row, row + d, T(0));
       continue;
@@ -146,15 +164,15 @@ void shifted_exp_values(const T* v, int64_t k0, int64_t nk, int64_t d, const T* 
 // u[c] = max_j V[j, c] over the slice's keys; with eu, also eu = exp(V - u).
 template <typename T>
 void shared_shift(const Slice<T>& s, int64_t bh, T* u, T* eu) {
-  const int64_t d = s.d;
+  const int64_t d = s.d, vs = s.vs;
   const T* v = s.v(bh);
   std::fill(u, u + d, -kInf<T>);
   for (int64_t j = 0; j < s.Tk; ++j)
-    for (int64_t c = 0; c < d; ++c) u[c] = std::max(u[c], v[j * d + c]);
+    for (int64_t c = 0; c < d; ++c) u[c] = std::max(u[c], v[j * vs + c]);
   if (!eu) return;
   for (int64_t j = 0; j < s.Tk; ++j) {
     T* row = eu + j * d;
-    for (int64_t c = 0; c < d; ++c) row[c] = v[j * d + c] - u[c];
+    for (int64_t c = 0; c < d; ++c) row[c] = v[j * vs + c] - u[c];
     exp_inplace(row, d);
   }
 }
@@ -165,13 +183,13 @@ void exact_laser_row(const Slice<T>& s, int64_t bh, int64_t i, T lse, T* out_row
                      std::vector<T>& scores) {
   const int64_t d = s.d, Tk = s.Tk;
   scores.resize(Tk);
-  const T* qi = s.q(bh) + i * d;
+  const T* qi = s.q(bh) + i * s.qs;
   const T* m = s.mask_row(bh, i);
   const int64_t ms = s.mask_key_stride();
   int64_t last = s.p.causal ? std::min(Tk, i + s.causal_offset() + 1) : Tk;
   for (int64_t j = 0; j < Tk; ++j) {
     T dot = 0;
-    for (int64_t c = 0; c < d; ++c) dot += qi[c] * s.k(bh)[j * d + c];
+    for (int64_t c = 0; c < d; ++c) dot += qi[c] * s.k(bh)[j * s.ks + c];
     T sj = dot * T(s.p.scale) + (m ? m[j * ms] : T(0));
     scores[j] = j < last ? sj - lse : -kInf<T>;
   }
@@ -179,10 +197,10 @@ void exact_laser_row(const Slice<T>& s, int64_t bh, int64_t i, T lse, T* out_row
   for (int64_t c = 0; c < d; ++c) {
     T mx = -kInf<T>;
     for (int64_t j = 0; j < Tk; ++j)
-      if (scores[j] > -kInf<T>) mx = std::max(mx, scores[j] + v[j * d + c]);
+      if (scores[j] > -kInf<T>) mx = std::max(mx, scores[j] + v[j * s.vs + c]);
     T sum = 0;
     for (int64_t j = 0; j < Tk; ++j)
-      if (scores[j] > -kInf<T>) sum += std::exp(scores[j] + v[j * d + c] - mx);
+      if (scores[j] > -kInf<T>) sum += std::exp(scores[j] + v[j * s.vs + c] - mx);
     out_row[c] = mx + std::log(sum);
   }
 }
@@ -194,7 +212,7 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
   const int64_t d = s.d, Tq = s.Tq, Tk = s.Tk, BH = s.B * s.H;
   const int64_t q_tiles = (Tq + kTileQ - 1) / kTileQ;
   const int64_t tasks = BH * q_tiles;
-  T* o = ptr<T>(out);
+  const Rows<T> O(ptr<T>(out), out);
   T* L = ptr<T>(lse);
   T* R = p.laser ? ptr<T>(row_max) : nullptr;
   bool* F = p.laser ? ptr<bool>(flags) : nullptr;
@@ -261,16 +279,18 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
           if (alpha != T(1))
             for (int64_t c = 0; c < d; ++c) acc[ii * d + c] *= alpha;
         }
-        const T* values = s.v(bh) + k0 * d;
+        const T* values = s.v(bh) + k0 * s.vs;
+        int64_t values_ld = s.vs;
         if (p.laser && use_shared) {
           values = EU + (bh * Tk + k0) * d;
+          values_ld = d;
         } else if (p.laser) {
           // Raise the running column max over this tile's attended keys, then
           // rescale each accumulator column once by exp(r_old - r_new).
           std::copy(r.begin(), r.end(), r_new.begin());
           for (int64_t jj = 0; jj < nk; ++jj) {
             if (!attended[jj]) continue;
-            const T* vrow = values + jj * d;
+            const T* vrow = values + jj * s.vs;
             for (int64_t c = 0; c < d; ++c) r_new[c] = std::max(r_new[c], vrow[c]);
           }
           bool raised = false;
@@ -283,17 +303,19 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
             for (int64_t ii = 0; ii < nq; ++ii)
               for (int64_t c = 0; c < d; ++c) acc[ii * d + c] *= col_scale[c];
           std::swap(r, r_new);
-          shifted_exp_values(s.v(bh), k0, nk, d, r.data(), attended, e.data());
+          shifted_exp_values(s.v(bh), s.vs, k0, nk, d, r.data(), attended, e.data());
           values = e.data();
+          values_ld = d;
         }
-        gemm<T>(false, false, nq, d, nk, T(1), scores.data(), kTileK, values, d, T(1), acc.data(), d);
+        gemm<T>(false, false, nq, d, nk, T(1), scores.data(), kTileK, values, values_ld, T(1),
+                acc.data(), d);
       }
 
       // Epilogue: normalise; LASER takes the log and adds the shift back.
       const T* shift = use_shared ? U.data() + bh * d : r.data();
       for (int64_t ii = 0; ii < nq; ++ii) {
         const int64_t i = q0 + ii;
-        T* orow = o + (bh * Tq + i) * d;
+        T* orow = O.at(bh) + i * O.st;
         const T* arow = acc.data() + ii * d;
         // Every row keeps the tile's shift: the backward shifts the values by it.
         if (p.laser) std::copy(shift, shift + d, R + (bh * Tq + i) * d);
@@ -338,13 +360,15 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
 // dS_j = sum_c dO_c W_jc - A_j sum_c dO_c, then dQ and dK from dS.
 template <typename T>
 void exact_laser_row_backward(const Slice<T>& s, int64_t bh, int64_t i, T lse, const T* o_row,
-                              const T* do_row, T* dq, T* dk, T* dv, std::vector<T>& scores) {
+                              const T* do_row, T* dq, int64_t dqs, T* dk, int64_t dks, T* dv,
+                              int64_t dvs, std::vector<T>& scores) {
   const int64_t d = s.d, Tk = s.Tk;
   const T scale = T(s.p.scale);
   scores.resize(Tk);
-  const T* qi = s.q(bh) + i * d;
+  const T* qi = s.q(bh) + i * s.qs;
   const T* k = s.k(bh);
   const T* v = s.v(bh);
+  const int64_t ks = s.ks, vs = s.vs;
   const T* m = s.mask_row(bh, i);
   const int64_t ms = s.mask_key_stride();
   const int64_t last = s.p.causal ? std::min(Tk, i + s.causal_offset() + 1) : Tk;
@@ -352,19 +376,19 @@ void exact_laser_row_backward(const Slice<T>& s, int64_t bh, int64_t i, T lse, c
   for (int64_t c = 0; c < d; ++c) sum_do += do_row[c];
   for (int64_t j = 0; j < last; ++j) {
     T dot = 0;
-    for (int64_t c = 0; c < d; ++c) dot += qi[c] * k[j * d + c];
+    for (int64_t c = 0; c < d; ++c) dot += qi[c] * k[j * ks + c];
     const T sj = dot * scale + (m ? m[j * ms] : T(0)) - lse;
     if (!(sj > -kInf<T>)) continue;
     T weighted = 0;
     for (int64_t c = 0; c < d; ++c) {
-      const T w = std::exp(sj + v[j * d + c] - o_row[c]);
+      const T w = std::exp(sj + v[j * vs + c] - o_row[c]);
       weighted += do_row[c] * w;
-      dv[j * d + c] += do_row[c] * w;
+      dv[j * dvs + c] += do_row[c] * w;
     }
     const T ds = (weighted - std::exp(sj) * sum_do) * scale;
     for (int64_t c = 0; c < d; ++c) {
-      dq[i * d + c] += ds * k[j * d + c];
-      dk[j * d + c] += ds * qi[c];
+      dq[i * dqs + c] += ds * k[j * ks + c];
+      dk[j * dks + c] += ds * qi[c];
     }
   }
 }
@@ -376,8 +400,7 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
   const Slice<T> s(p);
   const int64_t d = s.d, Tq = s.Tq, Tk = s.Tk, BH = s.B * s.H;
   const T scale = T(p.scale);
-  const T* O = ptr<T>(out);
-  const T* dO = ptr<T>(grad_out);
+  const Rows<const T> O(ptr<T>(out), out), dO(ptr<T>(grad_out), grad_out);
   const T* L = ptr<T>(lse);
   const T* R = p.laser ? ptr<T>(row_max) : nullptr;
   const bool* F = p.laser ? ptr<bool>(flags) : nullptr;
@@ -386,9 +409,8 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
   const int64_t q_tiles = (Tq + kTileQ - 1) / kTileQ;
 
   BlasCallGuard blas_call;
-  T* DQ = ptr<T>(dq_t);
-  T* DK = ptr<T>(dk_t);
-  T* DV = ptr<T>(dv_t);
+  const Rows<T> DQ(ptr<T>(dq_t), dq_t), DK(ptr<T>(dk_t), dk_t), DV(ptr<T>(dv_t), dv_t);
+  const int64_t os = O.st, gos = dO.st, dqs = DQ.st, dks = DK.st, dvs = DV.st;
   parallel_region(team_size(BH, 2), [&](Worker& worker) {
     // This worker's scratch, sized at its first slice (an allocation that
     // throws must do so inside the loop, where the helper catches it).
@@ -409,11 +431,11 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
     };
     auto slice_backward = [&](int64_t bh) {
       size_scratch();
-      const T* o = O + bh * Tq * d;
-      const T* go = dO + bh * Tq * d;
-      T* dq = DQ + bh * Tq * d;
-      T* dk = DK + bh * Tk * d;
-      T* dv = DV + bh * Tk * d;
+      const T* o = O.at(bh);
+      const T* go = dO.at(bh);
+      T* dq = DQ.at(bh);
+      T* dk = DK.at(bh);
+      T* dv = DV.at(bh);
       // Which query tiles take the slice's shared shift u (the forward's test).
       bool any_shared = false;
       if (shared) {
@@ -422,7 +444,7 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
           int beyond = 0;  // branch-free rows, so that they vectorise
           for (int64_t i = t * kTileQ; i < std::min(Tq, (t + 1) * kTileQ) && !beyond; ++i) {
             if (F[bh * Tq + i] || !(L[bh * Tq + i] < kInf<T>)) continue;  // their G is 0
-            for (int64_t c = 0; c < d; ++c) beyond |= !(u[c] - o[i * d + c] <= kSharedGap<T>);
+            for (int64_t c = 0; c < d; ++c) beyond |= !(u[c] - o[i * os + c] <= kSharedGap<T>);
           }
           tile_shared[t] = !beyond;
           any_shared = any_shared || !beyond;
@@ -431,8 +453,8 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
       // D_i = sum_j P_ij dP_ij: rowsum(dO * O) for softmax, rowsum(dO) for LASER,
       // whose upstream gradient through Y = exp(O - r) is G = dO exp(r - O).
       for (int64_t i = 0; i < Tq; ++i) {
-        const T* orow = o + i * d;
-        const T* grow = go + i * d;
+        const T* orow = o + i * os;
+        const T* grow = go + i * gos;
         T acc = 0;
         if (!p.laser) {
           for (int64_t c = 0; c < d; ++c) acc += grow[c] * orow[c];
@@ -461,7 +483,7 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
         if (any_shared) {
           for (int64_t jj = 0; jj < nk; ++jj) {
             T* row = eu.data() + jj * d;
-            const T* vrow = s.v(bh) + (k0 + jj) * d;
+            const T* vrow = s.v(bh) + (k0 + jj) * s.vs;
             for (int64_t c = 0; c < d; ++c) row[c] = vrow[c] - u[c];
             exp_inplace(row, d);
           }
@@ -487,14 +509,18 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
             gemm<T>(false, true, nq, nk, d, T(1), gi, d, eu.data(), d, T(0), dP, kTileK);
           } else if (p.laser) {
             const T* gi = g.data() + q0 * d;
-            shifted_exp_values(s.v(bh), k0, nk, d, R + (bh * Tq + q0) * d, attended, e.data());
+            shifted_exp_values(s.v(bh), s.vs, k0, nk, d, R + (bh * Tq + q0) * d, attended,
+                               e.data());
             gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, gi, d, T(0), de.data(), d);
-            for (int64_t x = 0; x < nk * d; ++x) dv[k0 * d + x] += e[x] * de[x];
+            for (int64_t jj = 0; jj < nk; ++jj)
+              for (int64_t c = 0; c < d; ++c)
+                dv[(k0 + jj) * dvs + c] += e[jj * d + c] * de[jj * d + c];
             gemm<T>(false, true, nq, nk, d, T(1), gi, d, e.data(), d, T(0), dP, kTileK);
           } else {
-            gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, go + q0 * d, d, T(1), dv + k0 * d, d);
-            gemm<T>(false, true, nq, nk, d, T(1), go + q0 * d, d, s.v(bh) + k0 * d, d, T(0), dP,
-                    kTileK);
+            gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, go + q0 * gos, gos, T(1),
+                    dv + k0 * dvs, dvs);
+            gemm<T>(false, true, nq, nk, d, T(1), go + q0 * gos, gos, s.v(bh) + k0 * s.vs, s.vs,
+                    T(0), dP, kTileK);
           }
           for (int64_t ii = 0; ii < nq; ++ii) {
             const T Di = D[q0 + ii];
@@ -502,19 +528,21 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
             const T* prow = P + ii * kTileK;
             for (int64_t jj = 0; jj < nk; ++jj) dsrow[jj] = prow[jj] * (dsrow[jj] - Di);
           }
-          gemm<T>(false, false, nq, d, nk, scale, dP, kTileK, s.k(bh) + k0 * d, d, T(1),
-                  dq + q0 * d, d);
-          gemm<T>(true, false, nk, d, nq, scale, dP, kTileK, s.q(bh) + q0 * d, d, T(1),
-                  dk + k0 * d, d);
+          gemm<T>(false, false, nq, d, nk, scale, dP, kTileK, s.k(bh) + k0 * s.ks, s.ks, T(1),
+                  dq + q0 * dqs, dqs);
+          gemm<T>(true, false, nk, d, nq, scale, dP, kTileK, s.q(bh) + q0 * s.qs, s.qs, T(1),
+                  dk + k0 * dks, dks);
         }
         if (any_shared)
-          for (int64_t x = 0; x < nk * d; ++x) dv[k0 * d + x] += eu[x] * de_sum[x];
+          for (int64_t jj = 0; jj < nk; ++jj)
+            for (int64_t c = 0; c < d; ++c)
+              dv[(k0 + jj) * dvs + c] += eu[jj * d + c] * de_sum[jj * d + c];
       }
       if (p.laser)
         for (int64_t i = 0; i < Tq; ++i)
           if (F[bh * Tq + i])
-            exact_laser_row_backward(s, bh, i, L[bh * Tq + i], o + i * d, go + i * d, dq, dk, dv,
-                                     exact_scores);
+            exact_laser_row_backward(s, bh, i, L[bh * Tq + i], o + i * os, go + i * gos, dq, dqs,
+                                     dk, dks, dv, dvs, exact_scores);
     };
     worker.for_each(0, BH, Schedule::Dynamic, slice_backward);
   });

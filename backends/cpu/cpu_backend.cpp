@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include "blas_threads.h"
+#include "core/hooks.h"
+#include "openblas_core.h"
 #include "cpu_allocator.h"
 #include "cpu_kernels.h"
 
@@ -24,6 +26,7 @@ cpu::CachingCpuAllocator& cpu_allocator() {
 }  // namespace
 
 void register_cpu_backend() {
+  cpu::select_openblas_core();  // before any BLAS call
   register_allocator(DeviceType::CPU, &cpu_allocator());
   for (DType dtype : {kFloat32, kFloat64, kInt64, kBool}) {
     KernelTable table;
@@ -54,6 +57,11 @@ void set_num_threads(int n) {
 int get_num_threads() { return omp_get_max_threads(); }
 
 int openblas_parallel_mode() { return openblas_get_parallel(); }
+
+const char* openblas_core() {
+  detail::ensure_initialized();  // start-up may switch the kernel set first
+  return openblas_get_corename();
+}
 
 void empty_cache() { cpu_allocator().release_cached(); }
 size_t cpu_cached_bytes() { return cpu_allocator().cached_bytes(); }

@@ -27,6 +27,12 @@ void set_num_threads(int n);
 int get_num_threads();  // the calling thread's kernel thread count
 // OpenBLAS's threading model: 0 sequential, 1 pthreads, 2 OpenMP (ours is 2).
 int openblas_parallel_mode();
+// The kernel set OpenBLAS runs, e.g. "SkylakeX" or "Haswell". Where OpenBLAS
+// does not know an Intel CPU with AVX2 and falls back to its SSE3 kernels
+// ("Prescott"), lasergrad's start-up switches it to its AVX-512 or AVX2
+// ones, unless OPENBLAS_CORETYPE (the user's choice) or LG_KEEP_OPENBLAS_CORE
+// is set.
+const char* openblas_core();
 
 // Freed CPU blocks of 64 KiB or more are cached for reuse (up to 1 GiB):
 // empty_cache() returns them to the system; cpu_cached_bytes() says how much.
