@@ -1,16 +1,19 @@
-// File access for serialization: bounded reads of a regular file, and atomic
-// replacement of a file (so a crash mid-save never leaves a half-written
-// checkpoint where the last good one was). POSIX.
+// File access for serialization: bounded reads at offsets of a regular file
+// (the atomic writer and whole-file reads are public, in
+// <lasergrad/nn/files.h>). POSIX.
 #pragma once
+#include <lasergrad/nn/files.h>
+
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 
 namespace lg::detail {
 
 // A regular file opened for reading; its size is taken once, and every read
-// is checked against it, so a short or shrinking file is an lg::Error.
+// is checked against it, so a short or shrinking file is an lg::Error. A path
+// that is not a regular file is refused on the opened file, with
+// regular_file_problem's message ("who: 'path': not a regular file (...)").
 class InputFile {
  public:
   InputFile(const std::string& who, const std::string& path);
@@ -27,15 +30,5 @@ class InputFile {
   int fd_ = -1;
   uint64_t size_ = 0;
 };
-
-// Calls write(sink) where sink appends bytes to a temporary file next to path,
-// then fsyncs it, renames it over path and fsyncs the directory. On any
-// failure (including an exception from write) the temporary file is removed,
-// path is left as it was, and lg::Error names who, the path and the reason.
-// A symlink at path is written through (its final target is replaced, in the
-// target's directory); an existing path that is not a regular file is refused.
-using ByteSink = std::function<void(const void* data, size_t n)>;
-void write_file_atomically(const std::string& who, const std::string& path,
-                           const std::function<void(const ByteSink&)>& write);
 
 }  // namespace lg::detail

@@ -107,7 +107,7 @@ WritePlan plan_write(const std::string& who, const StateDict& tensors, const Met
   return plan;
 }
 
-void write_plan(const WritePlan& plan, const detail::ByteSink& sink) {
+void write_plan(const WritePlan& plan, const ByteSink& sink) {
   sink(plan.header.data(), plan.header.size());
   NoGradGuard no_grad;
   for (const StoredTensor& s : plan.data) {

@@ -1,7 +1,6 @@
 #include "files.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
+#include <lasergrad/nn/files.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,77 +12,17 @@
 #include <stdexcept>
 
 namespace examples {
-namespace {
 
-// "who path", or the path alone when who is empty.
-std::string named(const std::string& who, const std::filesystem::path& path) {
-  return who.empty() ? path.string() : who + " " + path.string();
-}
-
-const char* file_kind(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a plain file";
-}
-
-// The problem with a file of this status, or empty.
-std::string status_problem(const std::string& who, const std::filesystem::path& path,
-                           const struct stat& st, uint64_t max_bytes,
-                           const std::string& limit_flag) {
-  const std::string name = named(who, path);
-  if (!S_ISREG(st.st_mode))
-    return name + ": not a regular file (it is " + file_kind(st.st_mode) + ")";
-  const auto size = static_cast<uint64_t>(st.st_size);
-  if (size > max_bytes)
-    return name + " is " + std::to_string(size) + " bytes, above " + limit_flag + " " +
-           std::to_string(max_bytes) + " (raise it to read this file)";
-  return {};
-}
-
-}  // namespace
-
+// The checks and the reads are lasergrad's (<lasergrad/nn/files.h>), whose
+// messages are these functions' own; lg::Error is a std::runtime_error.
 std::string input_file_problem(const std::string& who, const std::filesystem::path& path,
                                uint64_t max_bytes, const std::string& limit_flag) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return named(who, path) + ": " + std::strerror(errno);
-  return status_problem(who, path, st, max_bytes, limit_flag);
+  return lg::regular_file_problem(who, path.string(), max_bytes, limit_flag);
 }
 
 std::string read_input_file(const std::string& who, const std::filesystem::path& path,
                             uint64_t max_bytes, const std::string& limit_flag) {
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
-    throw std::runtime_error(named(who, path) + ": cannot open: " + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0)
-    throw std::runtime_error(named(who, path) + ": " + std::strerror(errno));
-  if (std::string problem = status_problem(who, path, st, max_bytes, limit_flag); !problem.empty())
-    throw std::runtime_error(problem);
-  std::string bytes;
-  bytes.reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t got = ::read(fd, buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0)
-      throw std::runtime_error(named(who, path) + ": read error: " + std::strerror(errno));
-    if (got == 0) return bytes;
-    bytes.append(buf, static_cast<size_t>(got));
-    // The file grew past the limit while it was read.
-    if (bytes.size() > max_bytes) {
-      st.st_size = static_cast<off_t>(bytes.size());
-      throw std::runtime_error(status_problem(who, path, st, max_bytes, limit_flag));
-    }
-  }
+  return lg::read_regular_file(who, path.string(), max_bytes, limit_flag);
 }
 
 std::string read_file(const std::filesystem::path& path) {
@@ -104,30 +43,12 @@ std::string fnv1a64_hex(std::string_view bytes) {
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
-  std::error_code ec;
   if (path.has_parent_path()) {
+    std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
     if (ec) throw std::runtime_error(path.parent_path().string() + ": " + ec.message());
   }
-  // The process id keeps two programs writing the same file at once apart.
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot create: " + std::strerror(errno));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::filesystem::remove(tmp, ec);
-      throw std::runtime_error(tmp.string() + ": write error");
-    }
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw std::runtime_error(path.string() + ": cannot replace: " + ec.message());
-  }
+  lg::write_file_atomically("", path.string(), bytes);
 }
 
 std::filesystem::path cache_dir() {

@@ -1,6 +1,8 @@
 // File helpers shared by the example trainers: whole-file reads with clear
 // errors, atomic writes (a reader never sees half a file), and the cache folder
-// where prepared data sets are kept between runs.
+// where prepared data sets are kept between runs. The checked reads and the
+// atomic writes are lasergrad's own (<lasergrad/nn/files.h>), under the names
+// and signatures the trainers use.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -33,9 +35,11 @@ std::string read_input_file(const std::string& who, const std::filesystem::path&
 // content check (a text swapped for another), not a defence against forgery.
 std::string fnv1a64_hex(std::string_view bytes);
 
-// Writes bytes to a temporary file beside path, then renames it over path, so
-// that an interrupted write leaves either the old file or none; creates the
-// parent folders. Throws std::runtime_error naming the path on failure.
+// Creates the parent folders, then writes bytes with lg::write_file_atomically
+// (<lasergrad/nn/files.h>): a temporary file beside the target, synced and
+// renamed over it, so that a crash leaves the old file or the new one, never
+// part of one; a symlink is written through; only a regular file is replaced.
+// Throws std::runtime_error (lg::Error) naming the path on failure.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
 // $XDG_CACHE_HOME/lasergrad, else $HOME/.cache/lasergrad (not created here).

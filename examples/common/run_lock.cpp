@@ -1,6 +1,8 @@
 #include "run_lock.h"
 
 #include <fcntl.h>
+#include <lasergrad/core/error.h>
+#include <lasergrad/nn/files.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -40,6 +42,35 @@ bool is_temp_suffix(std::string_view s) {
   return all_digits(s.substr(0, dot)) && all_digits(s.substr(dot + 1));
 }
 
+// Whether the pid of a temp suffix is of no live process (false where unsure).
+bool writer_is_dead(std::string_view suffix) {
+  const std::string_view digits = suffix.substr(0, suffix.find('.'));
+  if (digits.size() > 9) return false;  // not a pid this system gives; leave it be
+  const auto pid = static_cast<pid_t>(std::stol(std::string(digits)));
+  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+// Removes dir's "<name>.tmp.<pid>[.<n>]" files for each name in names (only
+// those whose writer is dead, dead_only); returns how many.
+int remove_temp_files(const std::filesystem::path& dir, const std::vector<std::string>& names,
+                      bool dead_only) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const std::string& file : names) {
+      const std::string prefix = file + ".tmp.";
+      if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string_view suffix = std::string_view(name).substr(prefix.size());
+      if (!is_temp_suffix(suffix) || (dead_only && !writer_is_dead(suffix))) continue;
+      std::error_code ignored;
+      if (entry.is_regular_file(ignored) && std::filesystem::remove(entry.path(), ignored))
+        ++removed;
+    }
+  }
+  return removed;
+}
+
 }  // namespace
 
 RunLock::RunLock(const std::filesystem::path& dir, const std::string& program) {
@@ -72,18 +103,20 @@ RunLock::~RunLock() {
 
 int remove_stale_temp_files(const std::filesystem::path& dir,
                             const std::vector<std::string>& files) {
-  int removed = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    for (const std::string& file : files) {
-      const std::string prefix = file + ".tmp.";
-      if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
-      if (!is_temp_suffix(std::string_view(name).substr(prefix.size()))) continue;
-      std::error_code ignored;
-      if (entry.is_regular_file(ignored) && std::filesystem::remove(entry.path(), ignored))
-        ++removed;
+  int removed = remove_temp_files(dir, files, false);
+  for (const std::string& file : files) {
+    std::error_code ec;
+    if (!std::filesystem::is_symlink(dir / file, ec)) continue;
+    std::filesystem::path target;
+    try {
+      target = lg::atomic_write_target("", (dir / file).string());
+    } catch (const lg::Error&) {
+      continue;  // not a file the writer would replace: claim_run_folder refuses it
     }
+    // Other runs may write there: only the files of dead writers go.
+    const std::filesystem::path target_dir =
+        target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+    removed += remove_temp_files(target_dir, {target.filename().string()}, true);
   }
   return removed;
 }

@@ -34,8 +34,11 @@ class RunLock {
 
 // Removes the temporary files an atomic write of one of files (names inside
 // dir) leaves when its process is killed: "<name>.tmp.<pid>" and
-// "<name>.tmp.<pid>.<n>". Only safe while holding dir's RunLock. Returns how
-// many were removed.
+// "<name>.tmp.<pid>.<n>". Only safe while holding dir's RunLock. Where
+// dir/<name> is a symlink, the writer's temporary files go beside its final
+// target, "<target name>.tmp.<pid>[.<n>]" in the target's folder, which the
+// lock does not cover: there only those of pids no live process has are
+// removed. Returns how many were removed.
 int remove_stale_temp_files(const std::filesystem::path& dir,
                             const std::vector<std::string>& files);
 

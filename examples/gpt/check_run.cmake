@@ -5,8 +5,10 @@
 #   -DMODE=disk-full -DOUT=dir "-DARGS=..."  with OUT/metrics.jsonl a link to /dev/full (a device
 #       where every write fails): refused before training, exit status 2, one line naming the file
 #   -DMODE=resume-error -DOUT=dir -DTEXT=file "-DARGS=..." "-DRESUME_ARGS=..." [-DMUTATE=1]
+#       [-DTHEN=--sample;N] [-DTHEN_OK_ARGS=...]
 #       trains on a copy of TEXT with --stop-after 2, changes each "e" of the copy to "o" when
-#       MUTATE is set (same length), then --resume with RESUME_ARGS is as flag-error
+#       MUTATE is set (same length), then --resume (or THEN) with RESUME_ARGS is as flag-error;
+#       with THEN_OK_ARGS, THEN with those then exits 0
 #   -DMODE=smoke -DLG_GPT=path -DOUT=dir "-DARGS=..."  exit 0, validation loss falls, a sample
 #   -DMODE=resume -DLG_GPT=path -DOUT=dir -DSPLIT=n "-DARGS=..."  a run stopped after n steps
 #       and resumed logs the same losses as an uninterrupted one
@@ -132,8 +134,18 @@ elseif(MODE STREQUAL "resume-error")
     string(REPLACE "e" "o" text "${text}")
     file(WRITE "${OUT}/text.txt" "${text}")
   endif()
-  set(ARGS --data "${OUT}/text.txt" ${RESUME_ARGS} --out "${OUT}" --resume)
+  if(NOT DEFINED THEN)
+    set(THEN --resume)
+  endif()
+  set(ARGS --data "${OUT}/text.txt" ${RESUME_ARGS} --out "${OUT}" ${THEN})
   expect_usage_error()
+  if(DEFINED THEN_OK_ARGS)
+    run_lg_gpt(ok --data "${OUT}/text.txt" ${THEN_OK_ARGS} --out "${OUT}" ${THEN})
+    if(NOT ok_rc EQUAL 0)
+      message(FATAL_ERROR "lg-gpt ${THEN_OK_ARGS} ${THEN}: want status 0, got ${ok_rc}:\n"
+                          "${ok_out}\n${ok_err}")
+    endif()
+  endif()
 else()
   message(FATAL_ERROR "check_run.cmake: unknown MODE '${MODE}'")
 endif()

@@ -112,9 +112,23 @@ symlink)
   [ -L "$out/run/checkpoint.safetensors" ] || fail "the symlink was replaced by a regular file"
   [ -f "$out/elsewhere/ckpt.safetensors" ] || fail "the link's target was not written"
   no_temp_files "$out" || fail "temp files left"
+  # A run killed mid-write leaves its temp file beside the link's target: the next start
+  # removes those of dead pids there (a pid that has exited), keeps those of live ones (this
+  # shell's) and other files.
+  dead=$(sh -c 'echo $$')
+  for f in "ckpt.safetensors.tmp.$dead.0" "ckpt.safetensors.tmp.$dead" "ckpt.safetensors.tmp.$$.0" \
+           "other.safetensors.tmp.$dead.0" "ckpt.safetensors.tmp.keep"; do
+    echo stale >"$out/elsewhere/$f"
+  done
   run --steps 4 --resume --out "$out/run" >"$out/resume.out" 2>&1 || fail "$(cat "$out/resume.out")"
   grep -q "resuming from .* at step 2" "$out/resume.out" || fail "did not resume"
   [ -L "$out/run/checkpoint.safetensors" ] || fail "the resumed run replaced the symlink"
+  for f in "ckpt.safetensors.tmp.$dead.0" "ckpt.safetensors.tmp.$dead"; do
+    [ ! -e "$out/elsewhere/$f" ] || fail "stale $f beside the link's target was not removed"
+  done
+  for f in "ckpt.safetensors.tmp.$$.0" "other.safetensors.tmp.$dead.0" "ckpt.safetensors.tmp.keep"; do
+    [ -e "$out/elsewhere/$f" ] || fail "$f beside the link's target is not a dead run's and was removed"
+  done
   ;;
 special)
   # A FIFO, and a device node (/dev/full's numbers) when root, where the

@@ -11,7 +11,7 @@ int sample(TrainConfig config) {
   const lg::Device device = setup_runtime(config);
   const std::string path = examples::checkpoint_path(config.out).string();
   const lg::TrainingCheckpoint checkpoint = lg::load_checkpoint(path);
-  config.apply_model_metadata(checkpoint.config);
+  config.apply_sample_metadata(checkpoint.config);  // refuses contradicting model flags
   auto vocab_entry = checkpoint.config.find("gpt.vocab");
   if (vocab_entry == checkpoint.config.end())
     throw std::runtime_error(path + ": the checkpoint has no character vocabulary (gpt.vocab)");

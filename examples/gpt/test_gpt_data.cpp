@@ -315,7 +315,8 @@ TEST_CASE("inputs are regular files within their size limit, checked on the open
   // A regression blocks in open() on the FIFO: SIGALRM ends the test instead of a hang.
   ::alarm(20);
   CHECK(contains(error_of([&] { examples::read_input_file("--data", fifo); }), "a FIFO"));
-  CHECK(contains(error_of([&] { lg::load_checkpoint(fifo.string()); }), "not a readable regular"));
+  CHECK(contains(error_of([&] { lg::load_checkpoint(fifo.string()); }),
+                 "not a regular file (it is a FIFO)"));
   ::alarm(0);
   CHECK(contains(error_of([&] { examples::read_input_file("--data", "/dev/zero"); }),
                  "--data /dev/zero: not a regular file (it is a character device)"));
@@ -330,7 +331,8 @@ TEST_CASE("inputs are regular files within their size limit, checked on the open
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("resume metadata: malformed entries are named, conflicting flags are refused") {
+TEST_CASE(
+    "resume and sample metadata: malformed entries are named, conflicting flags are refused") {
   gpt::TrainConfig saved;
   saved.layers = 1;
   saved.seed = 7;
@@ -352,6 +354,21 @@ TEST_CASE("resume metadata: malformed entries are named, conflicting flags are r
   CHECK(error_of([&] { config.apply_resume_metadata(m); }) ==
         "--resume: the checkpoint was trained with other settings: --layers 2 (the checkpoint's: "
         "1); drop these flags, or train into another --out");
+  // --sample: the same check of the model flags, but --seed seeds the sample.
+  gpt::TrainConfig sampler;
+  sampler.given = {"--seed", "--temperature"};
+  sampler.seed = 99;
+  sampler.apply_sample_metadata(m);
+  CHECK(sampler.layers == 1);
+  CHECK(sampler.seed == 99);
+  sampler.given.insert("--layers");
+  sampler.given.insert("--attention");
+  sampler.layers = 3;
+  sampler.attention = "softmax";
+  CHECK(error_of([&] { sampler.apply_sample_metadata(m); }) ==
+        "--sample: the checkpoint was trained with other settings: --attention softmax (the "
+        "checkpoint's: laser), --layers 3 (the checkpoint's: 1); drop these flags, or sample from "
+        "another --out");
   CHECK(examples::fnv1a64_hex("") == "fnv1a64:cbf29ce484222325");  // the FNV-1a offset basis
   CHECK(examples::fnv1a64_hex("a") == "fnv1a64:af63dc4c8601ec8c");
 }

@@ -39,28 +39,40 @@ const std::string& get(const std::map<std::string, std::string>& m, const std::s
   return it->second;
 }
 
-}  // namespace
-
-void TrainConfig::apply_resume_metadata(const std::map<std::string, std::string>& m) {
-  TrainConfig saved = *this;
+// The checkpoint's model settings (and its seed, with_seed) in place of
+// config's, after checking that no flag in config.given says otherwise; mode
+// ("--resume", "--sample") starts the message, which ends with remedy.
+void apply_saved_settings(TrainConfig& config, const std::map<std::string, std::string>& m,
+                          const std::string& mode, bool with_seed, const std::string& remedy) {
+  TrainConfig saved = config;
   saved.apply_model_metadata(m);
-  saved.seed = get_uint64(m, "gpt.seed");
+  if (with_seed) saved.seed = get_uint64(m, "gpt.seed");
   std::string conflicts;
   auto check = [&](const std::string& flag, const std::string& mine, const std::string& theirs) {
-    if (given.count(flag) == 0 || mine == theirs) return;
+    if (config.given.count(flag) == 0 || mine == theirs) return;
     conflicts +=
         (conflicts.empty() ? "" : ", ") + flag + " " + mine + " (the checkpoint's: " + theirs + ")";
   };
-  check("--attention", attention, saved.attention);
-  check("--layers", std::to_string(layers), std::to_string(saved.layers));
-  check("--d-model", std::to_string(d_model), std::to_string(saved.d_model));
-  check("--heads", std::to_string(heads), std::to_string(saved.heads));
-  check("--seq-len", std::to_string(seq_len), std::to_string(saved.seq_len));
-  check("--seed", std::to_string(seed), std::to_string(saved.seed));
+  check("--attention", config.attention, saved.attention);
+  check("--layers", std::to_string(config.layers), std::to_string(saved.layers));
+  check("--d-model", std::to_string(config.d_model), std::to_string(saved.d_model));
+  check("--heads", std::to_string(config.heads), std::to_string(saved.heads));
+  check("--seq-len", std::to_string(config.seq_len), std::to_string(saved.seq_len));
+  if (with_seed) check("--seed", std::to_string(config.seed), std::to_string(saved.seed));
   if (!conflicts.empty())
-    throw UsageError("--resume: the checkpoint was trained with other settings: " + conflicts +
-                     "; drop these flags, or train into another --out");
-  *this = std::move(saved);
+    throw UsageError(mode + ": the checkpoint was trained with other settings: " + conflicts +
+                     "; drop these flags, or " + remedy);
+  config = std::move(saved);
+}
+
+}  // namespace
+
+void TrainConfig::apply_resume_metadata(const std::map<std::string, std::string>& m) {
+  apply_saved_settings(*this, m, "--resume", true, "train into another --out");
+}
+
+void TrainConfig::apply_sample_metadata(const std::map<std::string, std::string>& m) {
+  apply_saved_settings(*this, m, "--sample", false, "sample from another --out");
 }
 
 void check_resume_text(const std::map<std::string, std::string>& m, const std::string& source,

@@ -11,7 +11,7 @@ namespace gpt {
 
 struct TrainConfig {
   // data
-  std::string data;  // a UTF-8 text file; empty: the King James Bible
+  std::string data;                           // a UTF-8 text file; empty: the King James Bible
   int64_t max_data_bytes = int64_t{1} << 30;  // --data larger than this is refused
   // model
   std::string attention = "laser";  // laser | softmax
@@ -56,6 +56,9 @@ struct TrainConfig {
   // flag in `given` says otherwise; throws UsageError naming each conflicting
   // flag with its value and the checkpoint's.
   void apply_resume_metadata(const std::map<std::string, std::string>& metadata);
+  // For --sample: the same for the model flags (--seed seeds the sample, so it
+  // may differ), "--sample: the checkpoint was trained with other settings: ...".
+  void apply_sample_metadata(const std::map<std::string, std::string>& metadata);
 };
 
 // For --resume: throws UsageError when the text (its source, content hash and

@@ -192,8 +192,8 @@ bool starts_like_png(const std::filesystem::path& path) {
   return in && std::string_view(head, sizeof head) == std::string_view("\x89PNG\r\n\x1a\n", 8);
 }
 
-// Renders one picture to "<name>.tmp.<pid>" through draw and renames it to
-// out/name; returns empty on success, otherwise a note.
+// Renders one picture to "<name>.tmp.<pid>" through draw and writes it to
+// out/name with write_file_atomically; returns empty on success, otherwise a note.
 template <class Draw>
 std::string render_png(const std::filesystem::path& out, const std::string& name, Draw draw,
                        ReportFiles& files) {
@@ -202,16 +202,16 @@ std::string render_png(const std::filesystem::path& out, const std::string& name
   tmp += ".tmp." + std::to_string(::getpid());
   std::string problem = draw(tmp);
   if (problem.empty() && !starts_like_png(tmp)) problem = "gnuplot wrote no PNG";
-  std::error_code ec;
   if (problem.empty()) {
-    std::filesystem::rename(tmp, final_path, ec);
-    if (ec) problem = "cannot replace " + final_path.string() + ": " + ec.message();
+    try {  // the atomic writer's rules: synced, only a regular file replaced
+      examples::write_file_atomically(final_path, examples::read_input_file("", tmp));
+    } catch (const std::runtime_error& e) {
+      problem = e.what();
+    }
   }
-  if (!problem.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    return "note: skipped " + name + ": " + problem;
-  }
+  std::error_code ignored;
+  std::filesystem::remove(tmp, ignored);
+  if (!problem.empty()) return "note: skipped " + name + ": " + problem;
   files.written.push_back(final_path);
   return {};
 }

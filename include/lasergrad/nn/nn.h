@@ -1,11 +1,13 @@
 // The nn layer in one include: modules, layers, initialisers, optimizers,
-// schedules, gradient clipping, safetensors and training checkpoints.
+// schedules, gradient clipping, safetensors, training checkpoints and the
+// atomic file writer and bounded reader they use.
 #pragma once
 #include "activation.h"
 #include "checkpoint.h"
 #include "clip_grad.h"
 #include "container.h"
 #include "conv.h"
+#include "files.h"
 #include "init.h"
 #include "linear.h"
 #include "lr_scheduler.h"
