@@ -28,7 +28,8 @@ void add_data_flags(CLI::App& app, VitConfig& c) {
       ->check(non_negative)
       ->capture_default_str();
   app.add_flag("--augment,!--no-augment", c.augment,
-               "Random crops (padding 2) and horizontal flips of the training images")
+               "Random crops (padding 2) and horizontal flips of the training images (default: off; "
+               "they pay off in long runs)")
       ->capture_default_str();
 }
 
