@@ -1,14 +1,14 @@
 // Helpers shared by the doctest files.
 #pragma once
 #include <doctest/doctest.h>
-
 #include <lasergrad/lasergrad.h>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -73,6 +73,20 @@ inline int64_t ravel(const std::vector<int64_t>& idx, const lg::Shape& shape) {
   return flat;
 }
 
+// The message of the std::exception that f throws ("" when it throws none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
 // A fresh directory under the system temp dir, removed with its contents.
 struct TempDir {
   std::filesystem::path path;
@@ -86,10 +100,14 @@ struct TempDir {
     path = std::filesystem::temp_directory_path() / name;
     std::filesystem::create_directories(path);
   }
-  ~TempDir() { std::filesystem::remove_all(path); }
+  ~TempDir() {
+    std::error_code ec;  // never throw from a destructor
+    std::filesystem::remove_all(path, ec);
+  }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   std::string file(const std::string& name) const { return (path / name).string(); }
+  std::filesystem::path operator/(const std::string& name) const { return path / name; }
   std::vector<std::string> entries() const {
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(path))

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/data_loader.h"
+#include "tests/test_util.h"
 
 using examples::BatchRequest;
 using examples::DataLoader;
@@ -51,15 +52,6 @@ bool is_permutation_of_range(std::vector<int64_t> v, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     if (v[static_cast<size_t>(i)] != i) return false;
   return static_cast<int64_t>(v.size()) == n;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "common/interrupt.h"
@@ -196,6 +197,12 @@ LoopResult Loop::run() {
 }
 
 }  // namespace
+
+lg::Device setup_runtime(int threads, const std::string& device) {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  lg::set_num_threads(threads > 0 ? threads : std::max(1, cores));
+  return device == "cuda" ? lg::Device::cuda(0) : lg::Device::cpu();
+}
 
 std::filesystem::path checkpoint_path(const std::string& out) {
   return std::filesystem::path(out) / "checkpoint.safetensors";

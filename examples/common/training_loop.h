@@ -58,6 +58,10 @@ struct LoopSettings {
   std::vector<std::string> other_files;
 };
 
+// Sets the CPU thread count (0: every core) and returns the device ("cpu" or
+// "cuda") a trainer runs on.
+lg::Device setup_runtime(int threads, const std::string& device);
+
 // <out>/checkpoint.safetensors.
 std::filesystem::path checkpoint_path(const std::string& out);
 

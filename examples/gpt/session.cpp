@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
-#include <thread>
 
 #include "cli.h"
 #include "common/utf8.h"
@@ -11,10 +10,7 @@
 namespace gpt {
 
 lg::Device setup_runtime(const TrainConfig& config) {
-  const int threads =
-      config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency());
-  lg::set_num_threads(threads > 0 ? threads : 1);
-  return config.device == "cuda" ? lg::Device::cuda(0) : lg::Device::cpu();
+  return examples::setup_runtime(config.threads, config.device);
 }
 
 GptShape model_shape(const TrainConfig& config, int64_t vocab_size) {

@@ -20,23 +20,10 @@
 #include "common/metrics.h"
 #include "common/progress.h"
 #include "common/utf8.h"
+#include "tests/test_util.h"
 #include "text_data.h"
 
 namespace {
-
-// The message of the std::exception that f throws ("" when it throws none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 std::string repeated(const std::string& s, int n) {
   std::string out;

@@ -2,19 +2,16 @@
 
 #include <cstdio>
 #include <stdexcept>
-#include <thread>
 
 #include "common/data_loader.h"
 #include "common/files.h"
 #include "common/run_lock.h"
+#include "common/training_loop.h"
 
 namespace vit {
 
 lg::Device setup_runtime(const VitConfig& config) {
-  const int threads =
-      config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency());
-  lg::set_num_threads(threads > 0 ? threads : 1);
-  return config.device == "cuda" ? lg::Device::cuda(0) : lg::Device::cpu();
+  return examples::setup_runtime(config.threads, config.device);
 }
 
 ImageData load_data(const VitConfig& config) {

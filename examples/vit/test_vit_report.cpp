@@ -18,23 +18,11 @@
 #include "common/files.h"
 #include "image_file.h"
 #include "report.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // A fresh empty folder for one test, inside one that is removed when the tests end.
 fs::path scratch(const std::string& name) {
