@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# LASER vs softmax attention on the same model over several seeds, for lg-vit
+# (scripts/vit_compare.sh) and lg-speech (scripts/speech_compare.sh): trains
+# the trainer once per attention and seed (into OUT/<attention>-seed<S>), then
+# writes OUT/summary.md (each attention's test metric, mean ± standard
+# deviation over the seeds, and its times), OUT/<curve>.csv (every run's
+# validation curve) and plots the curves to OUT/<curve>.png with gnuplot
+# (scripts/install-deps.sh --examples installs it).
+#
+# Usage: scripts/attention_compare.sh --trainer vit|speech [--out DIR] [--seeds "1 2 3"]
+#          [--program PATH] [trainer flags...]
+# --program (or --lg-vit / --lg-speech, or LG_VIT / LG_SPEECH) picks the binary
+# (default: build/examples/<trainer>/lg-<trainer>); --attention, --seed and --out
+# are set by this script for each run. Each run leaves metrics.jsonl (columns
+# "step" and the validation metric) and report.json (the test metric in [0, 1],
+# "train_seconds"), which are read here.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[[ ${1:-} == --trainer ]] || { echo "attention_compare.sh: the first argument must be --trainer vit|speech" >&2; exit 2; }
+trainer=${2:-}
+case $trainer in
+  vit)  # higher is better
+    me=vit_compare.sh program=lg-vit binary=${LG_VIT:-$root/build/examples/vit/lg-vit}
+    metric=test_accuracy metric_name="test accuracy" curve=val_acc curve_file=val_accuracy
+    curve_name="validation accuracy" ;;
+  speech)  # lower is better
+    me=speech_compare.sh program=lg-speech binary=${LG_SPEECH:-$root/build/examples/speech/lg-speech}
+    metric=test_wer metric_name="test WER" curve=val_wer curve_file=val_wer
+    curve_name="validation WER" ;;
+  *) echo "attention_compare.sh: --trainer must be vit or speech, not '$trainer'" >&2; exit 2 ;;
+esac
+shift 2
+out=runs/$trainer-compare
+seeds="1 2 3"
+args=()
+die() { echo "$me: $*" >&2; exit 2; }
+while (($#)); do
+  case "$1" in
+    --out) out=${2:?--out needs a folder}; shift 2 ;;
+    --out=*) out=${1#--out=}; shift ;;
+    --seeds) seeds=${2?--seeds needs a list such as \"1 2 3\"}; shift 2 ;;
+    --seeds=*) seeds=${1#--seeds=}; shift ;;
+    --program|--lg-vit|--lg-speech) binary=${2:?$1 needs a path}; shift 2 ;;
+    --program=*|--lg-vit=*|--lg-speech=*) binary=${1#*=}; shift ;;
+    --attention|--attention=*|--seed|--seed=*|--resume|--predict|--predict=*|--transcribe|--transcribe=*)
+      die "$1 is set by this script or makes no sense here" ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+read -r -a seed_list <<<"$seeds"
+((${#seed_list[@]})) || die "--seeds is empty: give one or more seeds, e.g. --seeds \"1 2 3\""
+declare -A seen
+for s in "${seed_list[@]}"; do
+  [[ $s =~ ^[0-9]+$ ]] || die "--seeds: '$s' is not a non-negative integer"
+  [[ -z ${seen[$s]:-} ]] || die "--seeds: $s is given twice"
+  seen[$s]=1
+done
+[[ -x $binary ]] || die "no $program at $binary: build it (cmake --build build --target $program), or pass --$program"
+mkdir -p "$out"
+# Absolute, so that no file name given to gnuplot starts with '<' (which it would run as a command).
+out=$(cd "$out" && pwd)
+
+# json_number FILE KEY: the number KEY has in the one-line JSON object of FILE.
+json_number() {
+  awk -v key="\"$2\"" '
+    { i = index($0, key); if (i == 0) next
+      rest = substr($0, i + length(key)); sub(/^[ \t]*:[ \t]*/, "", rest)
+      if (match(rest, /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?/)) { print substr(rest, 1, RLENGTH); found = 1; exit } }
+    END { if (!found) exit 1 }' "$1" ||
+    { echo "$me: $1 has no number \"$2\"" >&2; exit 1; }
+}
+
+results=$out/runs.tsv  # attention, seed, test metric, train seconds, wall seconds, last validation value
+: > "$results"
+runs=()
+for attention in laser softmax; do
+  for seed in "${seed_list[@]}"; do
+    run=$attention-seed$seed
+    dir=$out/$run
+    echo "== $attention attention, seed $seed -> $dir"
+    start=$SECONDS
+    rc=0
+    "$binary" "${args[@]}" --attention "$attention" --seed "$seed" --out "$dir" || rc=$?
+    if ((rc != 0)); then
+      echo "$me: $program failed for $attention attention, seed $seed (exit $rc); the runs before it are in $out" >&2
+      exit 1
+    fi
+    wall=$((SECONDS - start))
+    for f in metrics.jsonl report.json; do
+      [[ -f $dir/$f ]] || { echo "$me: $program wrote no $dir/$f" >&2; exit 1; }
+    done
+    value=$(json_number "$dir/report.json" "$metric")
+    train=$(json_number "$dir/report.json" train_seconds)
+    # step,value for the rows that have a validation value.
+    awk -v key="$curve" '
+      function value(key,   i, rest) {
+        i = index($0, "\"" key "\":"); if (i == 0) return ""
+        rest = substr($0, i + length(key) + 3)
+        match(rest, /^[^,}]*/); rest = substr(rest, 1, RLENGTH)
+        return rest == "null" ? "" : rest
+      }
+      { s = value("step"); v = value(key); if (s != "" && v != "") print s "," v }' \
+      "$dir/metrics.jsonl" > "$out/$run.curve.csv"
+    last=$(tail -n 1 "$out/$run.curve.csv" | cut -d, -f2)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$attention" "$seed" "$value" "$train" "$wall" "${last:-}" >> "$results"
+    runs+=("$run")
+  done
+done
+
+# <curve_file>.csv: step, then one column per run (empty where a run has no value at that step).
+csv=$out/$curve_file.csv
+{
+  (IFS=,; echo "step,${runs[*]}")
+  for run in "${runs[@]}"; do cat "$out/$run.curve.csv"; done | cut -d, -f1 | sort -n -u |
+    while read -r step; do
+      line=$step
+      for run in "${runs[@]}"; do
+        line+=,$(awk -F, -v s="$step" '$1 == s { v = $2 } END { print v }' "$out/$run.curve.csv")
+      done
+      echo "$line"
+    done
+} > "$csv"
+for run in "${runs[@]}"; do rm -f "$out/$run.curve.csv"; done
+
+summary=$out/summary.md
+awk -F'\t' -v seeds="${seed_list[*]}" -v flags="${args[*]}" -v program="$program" -v metric="$metric_name" -v curve="$curve_name" '
+  function pct(x) { return sprintf("%.2f%%", 100 * x) }
+  { n[$1]++; sum[$1] += $3; sq[$1] += $3 * $3; train[$1] += $4; wall[$1] += $5; row[NR] = $0 }
+  END {
+    print "# " program ": LASER vs softmax attention"
+    print ""
+    print "Seeds " seeds "; " program " flags: " (flags == "" ? "(defaults)" : "`" flags "`") "."
+    print ""
+    print "| attention | runs | " metric " (mean ± std) | training time (mean) | wall time (mean) |"
+    print "| --- | --- | --- | --- | --- |"
+    split("laser softmax", kinds, " ")
+    for (k = 1; k <= 2; k++) {
+      a = kinds[k]; m = sum[a] / n[a]
+      if (n[a] > 1) { var = (sq[a] - n[a] * m * m) / (n[a] - 1); if (var < 0) var = 0; spread = " ± " sprintf("%.2f", 100 * sqrt(var)) } else spread = ""
+      printf "| %s | %d | %s%s | %.1f s | %.1f s |\n", (a == "laser" ? "LASER" : a), n[a], pct(m), spread, train[a] / n[a], wall[a] / n[a]
+    }
+    print ""
+    print "Standard deviation: over the seeds (n - 1), in percentage points. Training time: report.json'"'"'s train_seconds; wall time: the whole " program " run."
+    print ""
+    print "| run | " metric " | last " curve " | training time | wall time |"
+    print "| --- | --- | --- | --- | --- |"
+    for (i = 1; i <= NR; i++) {
+      split(row[i], f, "\t")
+      printf "| %s seed %s | %s | %s | %.1f s | %d s |\n", f[1], f[2], pct(f[3]), (f[6] == "" ? "-" : pct(f[6])), f[4], f[5]
+    }
+  }' "$results" > "$summary"
+rm -f "$results"
+cat "$summary"
+echo "curves: $csv"
+
+if command -v gnuplot > /dev/null; then
+  png=$out/$curve_file.png
+  tmp=$png.tmp.$$
+  # The file names go in as gnuplot variables (-e), so no quote in them can break the script.
+  if ! gnuplot -e "csv = '$(printf %s "$csv" | sed "s/'/''/g")'; png = '$(printf %s "$tmp" | sed "s/'/''/g")'; nlaser = ${#seed_list[@]}; nruns = ${#runs[@]}; program = '$program'; curve = '$curve_name'" - <<'GNUPLOT'
+set terminal pngcairo size 900,560 noenhanced
+set output png
+set datafile separator ','
+set datafile missing ''
+set title program . ' ' . curve . ': LASER (blue) vs softmax (red) attention, one line per seed'
+set xlabel 'step'
+set ylabel curve . ' (%)'
+set key outside right
+set grid
+# Column i: blue for LASER, red for softmax; one dash pattern per seed.
+colour(i) = i <= nlaser + 1 ? '#1f77b4' : '#d62728'
+dash(i) = 1 + (i - 2) % nlaser
+plot for [i = 2:nruns + 1] csv using 1:(100 * column(i)) with linespoints pt 7 ps 0.5 \
+     lc rgb colour(i) dt dash(i) title columnheader(i)
+GNUPLOT
+  then
+    rm -f "$tmp"
+    echo "$me: gnuplot failed (see above): no plot" >&2
+    exit 1
+  fi
+  mv "$tmp" "$png"
+  echo "plot: $png"
+else
+  echo "$me: gnuplot is missing (scripts/install-deps.sh --examples installs it): no plot" >&2
+fi
