@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "audio.h"
@@ -161,7 +162,11 @@ std::vector<Utterance> synthesise_all(const fs::path& root, const CorpusOptions&
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  try {
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  } catch (const std::system_error&) {
+    // No more threads to be had: the ones running share the work.
+  }
   work();
   for (std::thread& t : pool) t.join();
   if (error) {

@@ -63,7 +63,8 @@ int run(const std::vector<std::string>& argv, const std::string& err_path) {
   pid_t pid = 0;
   const int error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (error == ENOENT) throw examples::InputError(not_found(argv[0]));
+  // ENOENT is also what a missing folder of err_path gives.
+  if (error == ENOENT) check_espeak(argv[0]);
   if (error != 0)
     throw std::runtime_error(command_line(argv) + ": cannot start: " + std::strerror(error));
   int status = 0;

@@ -209,6 +209,8 @@ TEST_CASE("speak reports a failing or silent espeak-ng with its command") {
 
   CHECK(input_error_of([&] { speak("no-such-espeak-here", request, dir.file("x.wav")); }) ==
         "no-such-espeak-here not found: install it (apt-get install espeak-ng)");
+  e = error_of([&] { speak(silent.string(), request, dir.file("no-such-folder/x.wav")); });
+  CHECK(contains(e, "cannot start"));
   CHECK(input_error_of([] { check_espeak("/nonexistent/espeak-ng"); }) ==
         "/nonexistent/espeak-ng not found: install it (apt-get install espeak-ng)");
   CHECK(input_error_of([] { check_espeak("no-such-espeak-here"); }) ==
