@@ -59,7 +59,8 @@ Batch synthetic_batch(const SpeechBenchOptions& o) {
   b.lengths = lg::from_vector(lengths);
   b.targets = lg::from_vector(targets, {o.batch, max_target});
   b.target_lengths = lg::from_vector(target_lengths);
-  b.audio_seconds = static_cast<double>(std::accumulate(lengths.begin(), lengths.end(), int64_t{0})) / 100;
+  b.audio_seconds =
+      static_cast<double>(std::accumulate(lengths.begin(), lengths.end(), int64_t{0})) / 100;
   return b;
 }
 
@@ -83,8 +84,8 @@ std::vector<double> time_training(SpeechModel& model, const Batch& b, const Spee
   for (int i = 0; i < o.warmup_steps + o.steps; ++i) {
     const auto start = std::chrono::steady_clock::now();
     auto [log_probs, out_lengths] = model.forward(b.features, b.lengths);
-    lg::Tensor loss = lg::ctc_loss(log_probs, b.targets, out_lengths, b.target_lengths,
-                                   {.zero_infinity = true});
+    lg::Tensor loss =
+        lg::ctc_loss(log_probs, b.targets, out_lengths, b.target_lengths, {.zero_infinity = true});
     optimizer.zero_grad();
     loss.backward();
     lg::nn::clip_grad_norm(model.parameters(), 1.0);

@@ -16,12 +16,12 @@ namespace speech {
 
 struct SpeechBenchOptions {
   SpeechModelConfig model = {.vocab = 29};  // the benchmark model; tests use a tiny one
-  int threads = 0;                           // CPU threads, 0: all cores
+  int threads = 0;                          // CPU threads, 0: all cores
   int warmup_steps = 3;
   int steps = 10;  // timed training steps
   int64_t batch = 32;
-  int64_t frames = 300;      // the longest utterance (10 ms frames)
-  int64_t min_frames = 200;  // the shortest
+  int64_t frames = 300;        // the longest utterance (10 ms frames)
+  int64_t min_frames = 200;    // the shortest
   int64_t target_length = 20;  // targets have target_length - 2 .. target_length + 2 symbols
   uint64_t seed = 1234;
 };

@@ -108,8 +108,8 @@ std::pair<Tensor, Tensor> SpeechModel::forward(const Tensor& features, const Ten
   const int64_t frames = features.size(1);
   std::vector<int64_t> out_lengths;
   for (int64_t len : lengths.to_vector<int64_t>()) {
-    LG_CHECK(len >= 1 && len <= frames, "speech::SpeechModel: a length ", len,
-             " lies outside [1, ", frames, "] for features ", features.describe());
+    LG_CHECK(len >= 1 && len <= frames, "speech::SpeechModel: a length ", len, " lies outside [1, ",
+             frames, "] for features ", features.describe());
     out_lengths.push_back(output_length(len));
   }
   Tensor h = input_dropout(subsampling.forward(features, lengths.to(lg::Device::cpu())));

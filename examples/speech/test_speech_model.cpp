@@ -103,15 +103,15 @@ TEST_CASE("SpeechModel in eval mode: an utterance alone gives its output inside 
     Tensor features = random_uniform({4, 13, 10}, lg::kFloat32);
     Tensor pad = lg::ge(lg::arange(0, 13, 1, {.dtype = lg::kInt64}).unsqueeze(0),
                         lengths_of(lengths).unsqueeze(1));
-    features = lg::where(pad.unsqueeze(2), random_uniform({4, 13, 10}, lg::kFloat32, -30, 30),
-                         features);
+    features =
+        lg::where(pad.unsqueeze(2), random_uniform({4, 13, 10}, lg::kFloat32, -30, 30), features);
     auto [batched, out_lengths] = model.forward(features, lengths_of(lengths));
     for (size_t b = 0; b < lengths.size(); ++b) {
       INFO("utterance ", b);
       const auto i = static_cast<int64_t>(b);
       const int64_t out = SpeechModel::output_length(lengths[b]);
-      auto [alone, alone_length] =
-          model.forward(features.slice(0, i, i + 1).slice(1, 0, lengths[b]), lengths_of({lengths[b]}));
+      auto [alone, alone_length] = model.forward(
+          features.slice(0, i, i + 1).slice(1, 0, lengths[b]), lengths_of({lengths[b]}));
       REQUIRE(alone.shape() == lg::Shape{out, 1, 5});
       CHECK(alone_length.item<int64_t>() == out);
       CHECK(max_abs_diff(alone, batched.slice(1, i, i + 1).slice(0, 0, out)) < 1e-5);
@@ -168,8 +168,9 @@ TEST_CASE("SpeechModel: bad configs and inputs are errors naming the setting or 
     return error_of([&] { model.forward(f, l); });
   };
   Tensor f = lg::zeros({2, 9, 10});
-  CHECK(contains(forward_error(lg::zeros({2, 9, 11}), lengths_of({9, 9})),
-                 "speech::SpeechModel: expected features [B, T, 10] floating, got float32[2,9,11]"));
+  CHECK(
+      contains(forward_error(lg::zeros({2, 9, 11}), lengths_of({9, 9})),
+               "speech::SpeechModel: expected features [B, T, 10] floating, got float32[2,9,11]"));
   CHECK(contains(forward_error(lg::zeros({9, 10}), lengths_of({9})), "got float32[9,10]"));
   CHECK(contains(forward_error(f, lengths_of({9})),
                  "speech::SpeechModel: expected lengths int64[2] for features float32[2,9,10]"));

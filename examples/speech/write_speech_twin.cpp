@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
     lg::manual_seed(12);
     speech::SpeechModel model(config);
     {
-      lg::NoGradGuard no_grad;  // non-zero biases, norms and statistics, so that a misplaced one shows
+      lg::NoGradGuard
+          no_grad;  // non-zero biases, norms and statistics, so that a misplaced one shows
       for (auto& p : model.parameters()) p.add_(lg::randn(p.shape()) * 0.1);
       for (auto& [name, b] : model.named_buffers()) {
         if (name.ends_with("running_mean")) b.copy_(lg::randn(b.shape()) * 0.2);
