@@ -1,6 +1,6 @@
-// The nn layer in one include: modules, layers, initialisers, optimizers,
-// schedules, gradient clipping, safetensors, training checkpoints and the
-// atomic file writer and bounded reader they use.
+// The nn layer in one include: modules, layers (up to the Conformer block),
+// initialisers, optimizers, schedules, gradient clipping, safetensors,
+// training checkpoints and the atomic file writer and bounded reader they use.
 #pragma once
 #include "activation.h"
 #include "checkpoint.h"
@@ -17,4 +17,5 @@
 #include "positional.h"
 #include "safetensors.h"
 #include "state_dict.h"
+#include "conformer.h"
 #include "transformer.h"
