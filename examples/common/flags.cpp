@@ -1,5 +1,7 @@
 #include "common/flags.h"
 
+#include <charconv>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -76,9 +78,10 @@ std::string SavedFlag::value() const {
     case Kind::String:
       return as<std::string>(target_);
     case Kind::Double: {
+      // The shortest text that reads back as the same double: "0.1", not "0.10000000000000001".
       char buf[40];
-      std::snprintf(buf, sizeof buf, "%.17g", as<double>(target_));
-      return buf;
+      const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, as<double>(target_));
+      return ec == std::errc() ? std::string(buf, end) : std::string("nan");
     }
   }
   return {};

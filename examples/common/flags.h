@@ -34,7 +34,7 @@ class SavedFlag {
 
   const std::string& flag() const { return flag_; }
   const std::string& key() const { return key_; }
-  std::string value() const;  // as recorded: doubles exactly (%.17g)
+  std::string value() const;  // as recorded: doubles exactly, in their shortest such text
   // Sets the variable from its recorded text; throws std::runtime_error
   // naming the key when the text is not a value of the variable's type.
   void set(const std::string& text) const;

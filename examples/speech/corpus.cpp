@@ -218,7 +218,7 @@ std::vector<Utterance> prepare_corpus(const CorpusOptions& o) {
   std::vector<Utterance> utterances;
   if (reusable(root, o, utterances)) {
     if (o.progress)
-      std::fprintf(stderr, "lg-speech: reusing the %lld utterances in %s\n",
+      std::printf("lg-speech: reusing the %lld utterances in %s\n",
                    static_cast<long long>(o.utterances), root.c_str());
     return utterances;
   }

@@ -1,0 +1,52 @@
+// Batches for lg-speech: utterances read from the corpus, turned into
+// normalised log-mel features (SpecAugment in training), padded into one
+// tensor with their lengths and their CTC targets.
+#pragma once
+#include <lasergrad/lasergrad.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/data_loader.h"
+#include "corpus.h"
+#include "log_mel.h"
+#include "spec_augment.h"
+
+namespace speech {
+
+struct SpeechBatch {
+  lg::Tensor features;        // [B, T, mels] float32, zero beyond each utterance's length
+  lg::Tensor lengths;         // [B] int64: frames
+  lg::Tensor targets;         // [B, S] int64, zero-padded
+  lg::Tensor target_lengths;  // [B] int64
+  std::vector<int64_t> indices;  // into the utterance list, in batch order
+};
+
+// One utterance's features: log-mel of its samples, normalised per utterance
+// (mean 0, variance 1 per mel band). `who` names the audio in the error
+// thrown when it is shorter than one analysis window.
+struct Features {
+  std::vector<float> values;  // [frames x mels]
+  int64_t frames = 0;
+};
+Features utterance_features(const LogMel& mel, const std::vector<float>& samples,
+                            const std::string& who);
+
+// Pads features into a batch; transcripts become the CTC targets.
+SpeechBatch pad_batch(const std::vector<Features>& features,
+                      const std::vector<std::string>& transcripts, int mels);
+
+struct BatchSettings {
+  bool spec_augment = false;  // training only
+  SpecAugmentOptions augment_options = {};
+};
+
+// The batch of request's utterances: audio read at 16 kHz, features, and in
+// training SpecAugment drawn from (seed, epoch, utterance), so a resumed run
+// sees the same masks.
+SpeechBatch make_speech_batch(const std::vector<Utterance>& set, const LogMel& mel,
+                              const examples::BatchRequest& request,
+                              const BatchSettings& settings);
+
+}  // namespace speech

@@ -1,0 +1,177 @@
+// lg-speech's training: its part of the shared loop (examples/common/training_loop.h)
+// is SpeechTask: batches from the prefetching loader (audio read, log-mel and
+// SpecAugment on the loader's thread), CTC loss, validation loss, WER and CER.
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+
+#include "common/data_loader.h"
+#include "common/training_loop.h"
+#include "modes.h"
+#include "session.h"
+#include "speech_batch.h"
+#include "test_report.h"
+#include "vocabulary.h"
+
+namespace speech {
+namespace {
+
+examples::LoaderOptions train_order(const SpeechConfig& c, int64_t train_size, int64_t steps) {
+  return {.num_samples = train_size,
+          .batch_size = c.batch,
+          .seed = c.seed,
+          .shuffle = true,
+          .drop_last = true,
+          .start_step = 0,
+          .stop_step = steps};
+}
+
+examples::LoopSettings loop_settings(const SpeechConfig& c, int64_t steps_per_epoch) {
+  examples::LoopSettings s;
+  s.program = "lg-speech";
+  s.out = c.out;
+  s.resume = c.resume;
+  s.steps = steps_per_epoch * c.epochs;
+  s.stop_after = c.stop_after;
+  s.lr = c.lr;
+  s.warmup = std::min<int64_t>(c.warmup, s.steps / 2);
+  s.weight_decay = c.weight_decay;
+  s.beta1 = 0.9;
+  s.beta2 = 0.98;
+  s.grad_clip = c.grad_clip;
+  s.eval_every = c.eval_every > 0 ? c.eval_every : steps_per_epoch;
+  s.checkpoint_every = c.checkpoint_every;
+  s.log_every = c.log_every;
+  s.items_per_step = c.batch;
+  s.items = "utterances";
+  s.items_short = "utt";
+  s.other_files = report_file_names();
+  return s;
+}
+
+class SpeechTask : public examples::TrainingTask {
+ public:
+  SpeechTask(SpeechModel& model, const Corpus& corpus, const SpeechConfig& config, int64_t steps,
+             lg::Device device, lg::Metadata metadata)
+      : model_(model),
+        corpus_(corpus),
+        config_(config),
+        steps_(steps),
+        device_(device),
+        metadata_(std::move(metadata)) {}
+
+  lg::nn::Module& model() override { return model_; }
+  void start(int64_t first_step) override {
+    examples::LoaderOptions order =
+        train_order(config_, static_cast<int64_t>(corpus_.train.size()), steps_);
+    order.start_step = first_step;
+    const BatchSettings settings{.spec_augment = config_.spec_augment, .augment_options = {}};
+    loader_.emplace(order, [this, settings](const examples::BatchRequest& r) {
+      return make_speech_batch(corpus_.train, mel_, r, settings);
+    });
+  }
+  lg::Tensor loss(int64_t step) override {
+    if (loader_->step() != step - 1)
+      throw std::logic_error("SpeechTask: step " + std::to_string(step) + " after the loader's " +
+                             std::to_string(loader_->step()));
+    const SpeechBatch b = loader_->next();
+    auto [log_probs, lengths] = model_.forward(b.features.to(device_), b.lengths.to(device_));
+    return lg::ctc_loss(log_probs, b.targets.to(device_), lengths, b.target_lengths.to(device_),
+                        {.blank = kBlank, .reduction = lg::Reduction::Mean, .zero_infinity = true});
+  }
+  std::vector<std::string> eval_columns() const override {
+    return {"val_loss", "val_wer", "val_cer"};
+  }
+  std::vector<double> evaluate() override {
+    const SetScores s = score_set(model_, corpus_.val, mel_, config_.batch, config_.beam, device_);
+    return {s.mean_loss, s.rates.wer(), s.rates.cer()};
+  }
+  std::string describe(const std::vector<double>& e) const override {
+    char text[96];
+    std::snprintf(text, sizeof text, "validation loss %.4f, WER %.2f%%, CER %.2f%%", e.at(0),
+                  100 * e.at(1), 100 * e.at(2));
+    return text;
+  }
+  lg::Metadata checkpoint_metadata() const override { return metadata_; }
+
+ private:
+  SpeechModel& model_;
+  const Corpus& corpus_;
+  const SpeechConfig& config_;
+  int64_t steps_;
+  lg::Device device_;
+  lg::Metadata metadata_;
+  LogMel mel_;
+  std::optional<examples::DataLoader<SpeechBatch>> loader_;
+};
+
+// The checkpoint's config: the saved flags and the corpus's hash.
+lg::Metadata run_metadata(SpeechConfig& config, const std::string& hash) {
+  lg::Metadata m = examples::save_flags(config.saved_flags());
+  m["speech.data"] = config.data;
+  m["speech.data_hash"] = hash;
+  return m;
+}
+
+void check_resume_data(const lg::Metadata& m, const SpeechConfig& config, const std::string& hash) {
+  auto it = m.find("speech.data_hash");
+  if (it == m.end())
+    throw std::runtime_error("the checkpoint has no config entry \"speech.data_hash\"");
+  if (it->second != hash) {
+    auto from = m.find("speech.data");
+    throw examples::InputError("--resume: the training utterances of --data " + config.data +
+                               " (" + hash + ") are not the ones the checkpoint trained on (" +
+                               (from != m.end() ? from->second + ", " : "") + it->second + ")");
+  }
+}
+
+}  // namespace
+
+int prepare_only(const SpeechConfig& config) {
+  load_corpus(config);
+  return 0;
+}
+
+int train(SpeechConfig config) {
+  const lg::Device device = examples::setup_runtime(config.threads, config.device);
+  // The folder (and with --resume the checkpoint's flags) first: the flags shape the data.
+  examples::LoopSettings settings = loop_settings(config, 1);
+  examples::RunFolder folder(settings);
+  if (folder.resumed())
+    examples::restore_flags(config.saved_flags(), folder.resumed()->config, config.given);
+  const Corpus corpus = load_corpus(config);
+  const std::string hash = training_data_hash(corpus.train);
+  if (folder.resumed()) check_resume_data(folder.resumed()->config, config, hash);
+  const int64_t steps_per_epoch = static_cast<int64_t>(corpus.train.size()) / config.batch;
+  if (steps_per_epoch < 1)
+    throw examples::InputError("--batch " + std::to_string(config.batch) + " is more than the " +
+                               std::to_string(corpus.train.size()) + " training utterances");
+  settings = loop_settings(config, steps_per_epoch);
+
+  lg::manual_seed(config.seed);
+  const std::unique_ptr<SpeechModel> owned = make_model(config);
+  SpeechModel& model = *owned;
+  model.to(device);
+  auto optimizer = examples::make_adamw(model, settings);
+  std::printf(
+      "model: Conformer-CTC, %s attention, d-model %d, %d layers, %d heads, ffn %d, conv kernel %d: "
+      "%lld parameters; batch %d, %d epochs (%lld steps), lr %g, %s, %d threads\n",
+      config.attention.c_str(), config.d_model, config.layers, config.heads, config.ffn_dim,
+      config.conv_kernel, static_cast<long long>(model.num_parameters()), config.batch,
+      config.epochs, static_cast<long long>(settings.steps), config.lr, config.device.c_str(),
+      lg::get_num_threads());
+  SpeechTask task(model, corpus, config, settings.steps, device, run_metadata(config, hash));
+  const examples::LoopResult result = examples::run_training(settings, folder, task, *optimizer);
+  if (!result.finished) return result.exit_code;
+  report_test(model, corpus.test, LogMel{}, config.batch, device, config.out,
+              {.attention = config.attention,
+               .steps = result.step,
+               .train_seconds = result.train_seconds,
+               .val_wer = result.evaluation.size() > 1 ? result.evaluation[1] : NAN,
+               .beam = config.beam,
+               .worst = config.worst});
+  return 0;
+}
+
+}  // namespace speech
