@@ -3,6 +3,7 @@
 #include <lasergrad/ops/activation.h>
 #include <lasergrad/ops/arithmetic.h>
 #include <lasergrad/ops/elementwise_select.h>
+#include <lasergrad/ops/linalg.h>
 
 #include <string>
 
@@ -63,11 +64,24 @@ ConformerConvModule::ConformerConvModule(int64_t d_model, int64_t k, double drop
   register_module("sequential", sequential);
 }
 
+namespace {
+
+// A kernel-1 Conv1d applied to [B, T, Cin] as one linear layer over all B*T
+// frames (one GEMM, no transposes or column buffer): the same numbers as the
+// convolution on [B, Cin, T], and the same parameters.
+Tensor pointwise(const Conv1d& conv, const Tensor& x) {
+  return linear(x, conv.weight.view({conv.out_channels, conv.in_channels}), conv.bias);
+}
+
+}  // namespace
+
 Tensor ConformerConvModule::forward(const Tensor& x, const Tensor& key_padding) {
-  Tensor h = glu_channels((*pointwise1)(layer_norm(x).transpose(1, 2)));  // [B, C, T]
-  if (key_padding.defined()) h = masked_fill(h, key_padding.unsqueeze(1), 0.0);
-  h = silu(batch_norm->forward((*depthwise)(h)));
-  return (*conv_dropout)((*pointwise2)(h)).transpose(1, 2);
+  Tensor h = pointwise(*pointwise1, layer_norm(x));  // [B, T, 2C]
+  const int64_t c = h.size(2) / 2;
+  h = h.slice(2, 0, c) * sigmoid(h.slice(2, c, 2 * c));  // GLU over channels
+  if (key_padding.defined()) h = masked_fill(h, key_padding.unsqueeze(2), 0.0);
+  h = silu(batch_norm->forward((*depthwise)(h.transpose(1, 2))));  // [B, C, T]
+  return (*conv_dropout)(pointwise(*pointwise2, h.transpose(1, 2)));
 }
 
 ConformerBlock::ConformerBlock(int64_t d, int64_t heads, int64_t ffn, int64_t kernel,

@@ -225,6 +225,20 @@ TEST_CASE("where, masked_fill and clamp broadcast and match a reference") {
     }
     check_close(out, want, 0);
     CHECK(where(c, a, 1.5).shape() == Shape{2, 3, 4});
+    // A condition constant along the inner dim (a padding mask), with a scalar side.
+    std::vector<double> want_scalar;
+    for (int64_t i = 0; i < 24; ++i) {
+      auto idx = unravel(i, {2, 3, 4});
+      want_scalar.push_back(vc[idx[1]] ? va[idx[0] * 4 + idx[2]] : 1.5);
+    }
+    check_close(where(c, a, 1.5), want_scalar, 0);
+    Tensor pad = gt(rnd({2, 3, 1}), 0), padded = rnd({2, 3, 5}, dtype);
+    std::vector<bool> vp = pad.to_vector<bool>();
+    std::vector<double> vpad = padded.to_vector<double>(), want_pad;
+    for (int64_t i = 0; i < 30; ++i) want_pad.push_back(vp[i / 5] ? 0.0 : vpad[i]);
+    check_close(masked_fill(padded, pad, 0.0), want_pad, 0);
+    check_close(masked_fill(padded.transpose(1, 2), pad.transpose(1, 2), 0.0).transpose(1, 2).contiguous(),
+                want_pad, 0);
     CHECK(where(c, 1, b).dtype() == dtype);
     CHECK(where(c, a.to(kFloat32), b.to(kFloat64)).dtype() == kFloat64);
 

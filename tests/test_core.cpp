@@ -9,6 +9,7 @@
 
 #include "backends/cpu/cpu_allocator.h"
 #include "core/kernels.h"
+#include "core/philox.h"
 
 using namespace lg;
 
@@ -157,6 +158,28 @@ TEST_CASE("manual_seed and the RNG state make draws reproducible") {
   manual_seed(7);
   set_num_threads(2);
   CHECK(randn({100000}, {.dtype = kFloat64}).to_vector<double>() == one);
+}
+
+TEST_CASE("rand draws element i from Philox word i of its stream, whatever the size") {
+  // The CPU kernel draws each Philox block once for four elements; the
+  // reference here takes one word per element, as the CUDA kernel does.
+  for (int64_t n : {1, 2, 3, 4, 5, 7, 9, 1001, 70003}) {
+    manual_seed(11);
+    rand({3});  // the stream moves on in whole blocks
+    const RngState st = get_rng_state();
+    const std::vector<float> f = rand({n}).to_vector<float>();
+    const std::vector<double> d = rand({n}, {.dtype = kFloat64}).to_vector<double>();
+    const uint64_t d_offset = st.offset + static_cast<uint64_t>((n + 3) / 4 * 4);
+    bool same = true;
+    for (int64_t i = 0; i < n; ++i) {
+      const uint64_t k = static_cast<uint64_t>(i);
+      const float want_f = static_cast<float>((philox::word(st.seed, st.offset, k) >> 8) *
+                                              (1.0 / 16777216.0));
+      const double want_d = philox::to_unit(philox::word(st.seed, d_offset, k));
+      same = same && f[static_cast<size_t>(i)] == want_f && d[static_cast<size_t>(i)] == want_d;
+    }
+    CHECK_MESSAGE(same, "n = ", n);
+  }
 }
 
 TEST_CASE("random draws have the right distribution") {

@@ -154,17 +154,32 @@ bool all_finite(const Tensor& in) {
   return ok;
 }
 
-// out is contiguous (the ops layer guarantees it for random fills).
+template <typename T>
+T uniform_value(uint32_t w, double low, double span) {
+  // float32 takes 24 bits so that the value cannot round up to 1.
+  const double u = std::is_same_v<T, float> ? (w >> 8) * (1.0 / 16777216.0) : philox::to_unit(w);
+  return static_cast<T>(low + span * u);
+}
+
+// out is contiguous (the ops layer guarantees it for random fills). Element i
+// takes word (offset + i) % 4 of Philox block (offset + i) / 4, as
+// philox::word; each block is drawn once for its four elements.
 template <typename T>
 void uniform(const Tensor& out, double low, double high, uint64_t seed, uint64_t offset) {
   T* o = ptr<T>(out);
   const int64_t n = out.numel();
   const double span = high - low;
-  parallel_for(0, n, kParallelGrain + 1, [&](int64_t i) {
-    uint32_t w = philox::word(seed, offset, static_cast<uint64_t>(i));
-    // float32 takes 24 bits so that the value cannot round up to 1.
-    double u = std::is_same_v<T, float> ? (w >> 8) * (1.0 / 16777216.0) : philox::to_unit(w);
-    o[i] = static_cast<T>(low + span * u);
+  if (offset % 4 != 0) {  // the generator hands out whole blocks, so only a caller of its own
+    parallel_for(0, n, kParallelGrain + 1, [&](int64_t i) {
+      o[i] = uniform_value<T>(philox::word(seed, offset, static_cast<uint64_t>(i)), low, span);
+    });
+    return;
+  }
+  const int64_t blocks = (n + 3) / 4;
+  parallel_for(0, blocks, kParallelGrain / 4 + 1, [&](int64_t b) {
+    const philox::Block w = philox::draw(seed, offset / 4 + static_cast<uint64_t>(b));
+    const int64_t first = 4 * b, count = std::min<int64_t>(4, n - first);
+    for (int64_t k = 0; k < count; ++k) o[first + k] = uniform_value<T>(w.v[k], low, span);
   });
 }
 

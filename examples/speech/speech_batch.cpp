@@ -53,25 +53,60 @@ SpeechBatch pad_batch(const std::vector<Features>& features,
   return batch;
 }
 
+std::vector<std::vector<int64_t>> length_bucketed_batches(const std::vector<double>& durations,
+                                                          int64_t batch, int64_t pool,
+                                                          uint64_t seed, int64_t epoch) {
+  if (batch < 1 || pool < 1)
+    throw std::invalid_argument("length_bucketed_batches: batch " + std::to_string(batch) +
+                                " and pool " + std::to_string(pool) + " must be positive");
+  const auto n = static_cast<int64_t>(durations.size());
+  const std::vector<int64_t> order = examples::epoch_order(n, seed, epoch, true);
+  const int64_t batches = n / batch;
+  std::vector<std::vector<int64_t>> out;
+  for (int64_t first = 0; first < batches; first += pool) {
+    const int64_t count = std::min(pool, batches - first);
+    std::vector<int64_t> members(order.begin() + first * batch,
+                                 order.begin() + (first + count) * batch);
+    std::stable_sort(members.begin(), members.end(), [&](int64_t a, int64_t b) {
+      return durations[static_cast<size_t>(a)] < durations[static_cast<size_t>(b)];
+    });
+    for (int64_t k = 0; k < count; ++k)
+      out.emplace_back(members.begin() + k * batch, members.begin() + (k + 1) * batch);
+  }
+  // Long and short batches take turns over the epoch.
+  const std::vector<int64_t> shuffle =
+      examples::epoch_order(batches, examples::mix_key({seed, 0x6275636bu}), epoch, true);
+  std::vector<std::vector<int64_t>> shuffled;
+  for (int64_t i : shuffle) shuffled.push_back(std::move(out[static_cast<size_t>(i)]));
+  return shuffled;
+}
+
 SpeechBatch make_speech_batch(const std::vector<Utterance>& set, const LogMel& mel,
                               const examples::BatchRequest& request,
+                              const BatchSettings& settings) {
+  return make_speech_batch(set, mel, request.sample_indices, request.seed, request.epoch,
+                           settings);
+}
+
+SpeechBatch make_speech_batch(const std::vector<Utterance>& set, const LogMel& mel,
+                              const std::vector<int64_t>& indices, uint64_t seed, int64_t epoch,
                               const BatchSettings& settings) {
   std::vector<Features> features;
   std::vector<std::string> transcripts;
   const int mels = mel.options().mels;
-  for (int64_t index : request.sample_indices) {
+  for (int64_t index : indices) {
     const Utterance& u = set.at(static_cast<size_t>(index));
     Features f = utterance_features(mel, read_audio(u.path, mel.options().sample_rate), u.path);
     if (settings.spec_augment)
       spec_augment(f.values, f.frames, mels,
-                   examples::mix_key({request.seed, static_cast<uint64_t>(request.epoch),
+                   examples::mix_key({seed, static_cast<uint64_t>(epoch),
                                       static_cast<uint64_t>(index)}),
                    settings.augment_options);
     features.push_back(std::move(f));
     transcripts.push_back(u.transcript);
   }
   SpeechBatch batch = pad_batch(features, transcripts, mels);
-  batch.indices = request.sample_indices;
+  batch.indices = indices;
   return batch;
 }
 

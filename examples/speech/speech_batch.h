@@ -37,6 +37,16 @@ Features utterance_features(const LogMel& mel, const std::vector<float>& samples
 SpeechBatch pad_batch(const std::vector<Features>& features,
                       const std::vector<std::string>& transcripts, int mels);
 
+// The batches of one training epoch grouped by length, so that little of a
+// batch is padding: the epoch's shuffled order (examples::epoch_order of
+// (seed, epoch)) is cut into pools of `pool` batches, each pool sorted by
+// duration and cut into batches of `batch`, and the batches shuffled again.
+// Every utterance of the first batches * batch of the order appears once; the
+// result depends on (durations, batch, pool, seed, epoch) only.
+std::vector<std::vector<int64_t>> length_bucketed_batches(const std::vector<double>& durations,
+                                                          int64_t batch, int64_t pool,
+                                                          uint64_t seed, int64_t epoch);
+
 struct BatchSettings {
   bool spec_augment = false;  // training only
   SpecAugmentOptions augment_options = {};
@@ -47,6 +57,10 @@ struct BatchSettings {
 // sees the same masks.
 SpeechBatch make_speech_batch(const std::vector<Utterance>& set, const LogMel& mel,
                               const examples::BatchRequest& request,
+                              const BatchSettings& settings);
+// The same for the utterances `indices` (in this order) of request's epoch.
+SpeechBatch make_speech_batch(const std::vector<Utterance>& set, const LogMel& mel,
+                              const std::vector<int64_t>& indices, uint64_t seed, int64_t epoch,
                               const BatchSettings& settings);
 
 }  // namespace speech

@@ -50,6 +50,10 @@ examples::LoopSettings loop_settings(const SpeechConfig& c, int64_t steps_per_ep
   return s;
 }
 
+// Batches per pool of length_bucketed_batches: long enough to group similar
+// lengths, short enough that the epoch's order stays well mixed.
+constexpr int64_t kBucketPool = 20;
+
 class SpeechTask : public examples::TrainingTask {
  public:
   SpeechTask(SpeechModel& model, const Corpus& corpus, const SpeechConfig& config, int64_t steps,
@@ -67,8 +71,16 @@ class SpeechTask : public examples::TrainingTask {
         train_order(config_, static_cast<int64_t>(corpus_.train.size()), steps_);
     order.start_step = first_step;
     const BatchSettings settings{.spec_augment = config_.spec_augment, .augment_options = {}};
-    loader_.emplace(order, [this, settings](const examples::BatchRequest& r) {
-      return make_speech_batch(corpus_.train, mel_, r, settings);
+    std::vector<double> durations;
+    for (const Utterance& u : corpus_.train) durations.push_back(u.duration_s);
+    // The loader numbers the steps; which utterances a step trains on is the
+    // length-bucketed order of its epoch (recomputed per batch: a few
+    // microseconds for thousands of utterances, and nothing to keep in step).
+    loader_.emplace(order, [this, settings, durations](const examples::BatchRequest& r) {
+      const std::vector<std::vector<int64_t>> batches = length_bucketed_batches(
+          durations, config_.batch, kBucketPool, r.seed, r.epoch);
+      return make_speech_batch(corpus_.train, mel_, batches.at(static_cast<size_t>(r.index_in_epoch)),
+                               r.seed, r.epoch, settings);
     });
   }
   lg::Tensor loss(int64_t step) override {

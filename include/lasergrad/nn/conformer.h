@@ -53,7 +53,9 @@ class ConformerFeedForward : public Module {
 // torchaudio's _ConvolutionModule (bias = true, BatchNorm): layer_norm, then
 // sequential = pointwise Conv1d(C -> 2C), GLU over channels, depthwise
 // Conv1d(C, kernel k, padding (k-1)/2, groups C), BatchNorm1d(C), SiLU,
-// pointwise Conv1d(C -> C), Dropout (children "0" .. "6").
+// pointwise Conv1d(C -> C), Dropout (children "0" .. "6"). forward runs the
+// pointwise convolutions as linear layers on [B, T, C] (their kernel-1
+// weights viewed as matrices): the same function, without the transposes.
 class ConformerConvModule : public Module {
  public:
   ConformerConvModule(int64_t d_model, int64_t kernel_size, double dropout, double eps = 1e-5);
