@@ -4,12 +4,27 @@
 #include <lasergrad/ops/reduction.h>
 #include <lasergrad/ops/view.h>
 
+#include <algorithm>
+#include <atomic>
 #include <sstream>
 #include <string>
 
+#include "conv_chunks.h"
 #include "op_support.h"
 
 namespace lg {
+
+namespace detail {
+namespace {
+std::atomic<int64_t> g_conv_chunk_bytes{int64_t{4} << 20};
+}
+int64_t conv_chunk_bytes() { return g_conv_chunk_bytes.load(std::memory_order_relaxed); }
+int64_t set_conv_chunk_bytes(int64_t bytes) {
+  LG_CHECK(bytes >= 0, "set_conv_chunk_bytes: bytes must be non-negative, got ", bytes);
+  return g_conv_chunk_bytes.exchange(bytes, std::memory_order_relaxed);
+}
+}  // namespace detail
+
 using detail::BackwardArgs;
 
 namespace {
@@ -106,6 +121,107 @@ void check_conv(const char* op, int spatial, const Tensor& x, const Tensor& w, c
   }
 }
 
+// The im2col + GEMM path, chunk by chunk of samples: each chunk's columns go
+// into one reused buffer of a few MB instead of one for the whole batch (250 MB
+// for lg-speech's second subsampling conv), which the GEMMs then read while
+// it is still in cache. Operands are contiguous and detached; the kernels
+// (im2col, col2im, matmul) see views of one chunk or sample.
+class Im2colGemm {
+ public:
+  Im2colGemm(const char* op, const Window& win, const Shape& x_shape, int64_t cout, DType dtype,
+             Device device)
+      : op_(op), win_(win), dtype_(dtype), device_(device) {
+    N_ = x_shape[0], Cin_ = x_shape[1], H_ = x_shape[2], W_ = x_shape[3], Cout_ = cout;
+    G_ = win.g.groups, L_ = win.out[0] * win.out[1];
+    ck_ = Cin_ * win.g.kernel[0] * win.g.kernel[1], cgk_ = ck_ / G_, coutg_ = Cout_ / G_;
+    const int64_t sample_bytes = (ck_ + Cout_) * L_ * static_cast<int64_t>(element_size(dtype));
+    chunk_ = std::max<int64_t>(1, std::min(N_, detail::conv_chunk_bytes() / sample_bytes));
+  }
+
+  // out [N,Cout,OH,OW] = w [Cout,Cin/G,KH,KW] * x (+ bias [Cout], added chunk by chunk).
+  Tensor forward(const Tensor& x, const Tensor& w, const Tensor& bias) const {
+    Tensor out = Tensor::empty({N_, Cout_, win_.out[0], win_.out[1]}, dtype_, device_);
+    Tensor cols = Tensor::empty({chunk_, ck_, L_}, dtype_, device_);
+    auto im2col_k = kernel(&KernelTable::im2col, device_, dtype_, op_);
+    Tensor wg = view(w, {G_, coutg_, cgk_}, {coutg_ * cgk_, cgk_, 1});
+    Tensor b = bias.defined() ? bias.view({1, Cout_, 1}) : Tensor();
+    for (int64_t n0 = 0; n0 < N_; n0 += chunk_) {
+      const int64_t n = std::min(chunk_, N_ - n0);
+      im2col_k(view(cols, {n, ck_, L_}), samples(x, n0, n, Cin_ * H_ * W_, {Cin_, H_, W_}), win_.g);
+      for (int64_t s = 0; s < n; ++s)
+        matmul(sample_groups(out, n0 + s, coutg_, L_), wg, buffer_groups(cols, s));
+      if (b.defined()) samples(out, n0, n, Cout_ * L_, {Cout_, L_}).add_(b);
+    }
+    return out;
+  }
+
+  // The input gradient [N,Cin,H,W] = col2im(wᵀ gy) chunk by chunk.
+  Tensor grad_input(const Tensor& gy, const Tensor& w) const {
+    Tensor gx = Tensor::empty({N_, Cin_, H_, W_}, dtype_, device_);
+    Tensor gcols = Tensor::empty({chunk_, ck_, L_}, dtype_, device_);
+    auto col2im_k = kernel(&KernelTable::col2im, device_, dtype_, op_);
+    Tensor wt = view(w, {G_, cgk_, coutg_}, {coutg_ * cgk_, 1, cgk_});
+    for (int64_t n0 = 0; n0 < N_; n0 += chunk_) {
+      const int64_t n = std::min(chunk_, N_ - n0);
+      for (int64_t s = 0; s < n; ++s)
+        matmul(buffer_groups(gcols, s), wt, sample_groups(gy, n0 + s, coutg_, L_));
+      col2im_k(samples(gx, n0, n, Cin_ * H_ * W_, {Cin_, H_, W_}), view(gcols, {n, ck_, L_}),
+               win_.g);
+    }
+    return gx;
+  }
+
+  // The weight gradient [G, Cout/G, Cin/G*KH*KW] = sum over samples of gy colsᵀ.
+  Tensor grad_weight(const Tensor& gy, const Tensor& x) const {
+    Tensor gw = Tensor::empty({G_, coutg_, cgk_}, dtype_, device_);
+    if (N_ == 0) return gw.zero_();
+    Tensor part = N_ > 1 ? Tensor::empty({G_, coutg_, cgk_}, dtype_, device_) : Tensor();
+    Tensor cols = Tensor::empty({chunk_, ck_, L_}, dtype_, device_);
+    auto im2col_k = kernel(&KernelTable::im2col, device_, dtype_, op_);
+    for (int64_t n0 = 0; n0 < N_; n0 += chunk_) {
+      const int64_t n = std::min(chunk_, N_ - n0);
+      im2col_k(view(cols, {n, ck_, L_}), samples(x, n0, n, Cin_ * H_ * W_, {Cin_, H_, W_}), win_.g);
+      for (int64_t s = 0; s < n; ++s) {
+        const bool first = n0 + s == 0;
+        Tensor cols_t =
+            view(cols, {G_, L_, cgk_}, {cgk_ * L_, 1, L_}, s * ck_ * L_);  // [G, L, cgk]
+        matmul(first ? gw : part, sample_groups(gy, n0 + s, coutg_, L_), cols_t);
+        if (!first) gw.add_(part);
+      }
+    }
+    return gw;
+  }
+
+ private:
+  // A view of t's storage (no autograd), contiguous unless strides are given.
+  static Tensor view(const Tensor& t, const Shape& shape, Shape strides = {}, int64_t offset = 0) {
+    if (strides.empty()) strides = contiguous_strides(shape);
+    return make_view(t, shape, std::move(strides), t.storage_offset() + offset);
+  }
+  // Samples [n0, n0 + n) of a contiguous batch with `per` elements per sample.
+  static Tensor samples(const Tensor& t, int64_t n0, int64_t n, int64_t per, Shape rest) {
+    rest.insert(rest.begin(), n);
+    return view(t, rest, {}, n0 * per);
+  }
+  // Sample n of a contiguous [N, G*rows*cols] tensor as G matrices [rows, cols].
+  Tensor sample_groups(const Tensor& t, int64_t n, int64_t rows, int64_t cols) const {
+    return view(t, {G_, rows, cols}, {}, n * G_ * rows * cols);
+  }
+  // Sample s of a column buffer as G matrices [Cin/G*KH*KW, L].
+  Tensor buffer_groups(const Tensor& cols, int64_t s) const {
+    return view(cols, {G_, cgk_, L_}, {}, s * ck_ * L_);
+  }
+  void matmul(const Tensor& out, const Tensor& a, const Tensor& b) const {
+    kernel(&KernelTable::matmul, device_, dtype_, op_)(out, a, b);
+  }
+
+  const char* op_;
+  Window win_;
+  DType dtype_;
+  Device device_;
+  int64_t N_, Cin_, H_, W_, Cout_, G_, L_, ck_, cgk_, coutg_, chunk_;
+};
+
 // x [N,Cin,H,W], w [Cout,Cin/G,KH,KW], b [Cout] or undefined, all validated.
 Tensor conv_nd(const char* op, const Tensor& x, const Tensor& w, const Tensor& b, const Window& win,
                ConvAlgorithm algorithm) {
@@ -125,12 +241,11 @@ Tensor conv_nd(const char* op, const Tensor& x, const Tensor& w, const Tensor& b
     if (direct) {
       out = Tensor::empty({N, Cout, win.out[0], win.out[1]}, x.dtype(), x.device());
       kernel(&KernelTable::conv2d_direct, x.device(), x.dtype(), op)(out, xd, wd, win.g);
+      if (b.defined()) out.add_(b.detach().view({1, Cout, 1, 1}));
     } else {
-      Tensor cols = im2col_raw(xd, win, op);
-      out = matmul(wd.view({G, coutg, cgk}), cols.view({N, G, cgk, L}))
-                .view({N, Cout, win.out[0], win.out[1]});
+      Tensor bd = b.defined() ? b.detach().contiguous() : Tensor();
+      out = Im2colGemm(op, win, x.shape(), Cout, x.dtype(), x.device()).forward(xd, wd, bd);
     }
-    if (b.defined()) out.add_(b.detach().view({1, Cout, 1, 1}));
   }
   // The input gradient needs only the weight and vice versa.
   Tensor keep_x = w.requires_grad() ? x : Tensor();
@@ -152,14 +267,21 @@ Tensor conv_nd(const char* op, const Tensor& x, const Tensor& w, const Tensor& b
     if (c.needs(2)) gb = sum(c.grad, std::vector<int64_t>{0, 2, 3});
     return std::vector<Tensor>{gx, gw, gb};
   };
-  if (!direct)
-    return detail::record(op, out, {x, w, b}, {{"input", keep_x}, {"weight", keep_w}}, composite);
-  // The direct path's backward kernels skip the im2col buffer as its forward does.
-  detail::BackwardFn fused = [op, win, mx = detail::meta(x),
+  // The fused backwards skip the whole-batch column buffers as their forwards do.
+  detail::BackwardFn fused = [op, win, direct, mx = detail::meta(x),
                               mw = detail::meta(w)](const BackwardArgs& c) {
+    NoGradGuard no_grad;
     Tensor gy = c.grad.detach().contiguous();
     Device device = gy.device();
     Tensor gx, gw, gb;
+    if (!direct) {
+      Im2colGemm gemm(op, win, mx.shape, mw.shape[0], gy.dtype(), device);
+      if (c.needs(0)) gx = gemm.grad_input(gy, c.saved("weight").detach().contiguous());
+      if (c.needs(1))
+        gw = gemm.grad_weight(gy, c.saved("input").detach().contiguous()).view(mw.shape);
+      if (c.needs(2)) gb = sum(gy, std::vector<int64_t>{0, 2, 3});
+      return std::vector<Tensor>{gx, gw, gb};
+    }
     if (c.needs(0)) {
       gx = Tensor::empty(mx.shape, mx.dtype, device);
       kernel(&KernelTable::conv2d_direct_backward_input, device, mx.dtype, op)(

@@ -1,13 +1,15 @@
 // conv1d/conv2d on every algorithm against a direct nested-loop float64
 // reference on random inputs (stride, padding, dilation, groups, depthwise,
 // non-square, batches, non-contiguous, float32); im2col/col2im against their
-// definition; the fused direct backward against the composite; every error path.
+// definition; the fused backwards against the composite; the im2col path's
+// chunks of samples against the whole-batch formula; every error path.
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
-#include "test_util.h"
-
 #include <cmath>
+
+#include "ops/conv_chunks.h"
+#include "test_util.h"
 
 using namespace lg;
 
@@ -48,7 +50,6 @@ std::vector<double> conv_ref(const Cfg& c, const std::vector<double>& x,
 int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
   return (in + 2 * p - d * (k - 1) - 1) / s + 1;
 }
-
 
 Tensor rnd(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, {.dtype = dtype});
@@ -184,7 +185,7 @@ TEST_CASE("im2col matches its definition and col2im is its adjoint") {
   }
 }
 
-TEST_CASE("the direct path's fused backward matches the composite one, in float32 too") {
+TEST_CASE("the fused backwards (direct, im2col) match the composite one, in float32 too") {
   manual_seed(12);
   for (const Cfg& c : kCases) {
     CAPTURE(c.Cin);
@@ -201,10 +202,11 @@ TEST_CASE("the direct path's fused backward matches the composite one, in float3
                          .dilation = c.dilation,
                          .groups = c.groups,
                          .algorithm = algo});
-      CHECK(y.grad_fn()->has_fused_backward() == (algo == ConvAlgorithm::Direct));
+      CHECK(y.grad_fn()->has_fused_backward());
       return grad({sum(y * y)}, {x, w, b}, {.create_graph = create_graph});
     };
-    auto want = grads(kFloat64, ConvAlgorithm::Im2col, false);
+    // create_graph runs the composite backward (differentiable ops).
+    auto want = grads(kFloat64, ConvAlgorithm::Im2col, true);
     for (ConvAlgorithm algo : {ConvAlgorithm::Im2col, ConvAlgorithm::Direct})
       for (DType dtype : {kFloat64, kFloat32})
         for (bool create_graph : {false, true}) {
@@ -218,6 +220,76 @@ TEST_CASE("the direct path's fused backward matches the composite one, in float3
           }
         }
   }
+}
+
+namespace {
+// Sets conv's chunk budget for one scope.
+struct ChunkBytes {
+  int64_t old;
+  explicit ChunkBytes(int64_t bytes) : old(detail::set_conv_chunk_bytes(bytes)) {}
+  ~ChunkBytes() { detail::set_conv_chunk_bytes(old); }
+  ChunkBytes(const ChunkBytes&) = delete;
+  ChunkBytes& operator=(const ChunkBytes&) = delete;
+};
+}  // namespace
+
+TEST_CASE("the im2col path chunk by chunk equals the whole-batch im2col + matmul formula") {
+  manual_seed(13);
+  const int64_t N = 5, Cin = 4, H = 9, W = 8, Cout = 6, KH = 3, KW = 3;
+  const Conv2dOptions base{.stride = {2, 2}, .padding = {1, 1}, .dilation = {2, 2}};
+  const FoldOptions fold{.dilation = base.dilation, .padding = base.padding, .stride = base.stride};
+  const int64_t OH = out_size(H, KH, 2, 1, 2), OW = out_size(W, KW, 2, 1, 2), L = OH * OW;
+  for (int64_t groups : {1, 2})
+    for (DType dtype : {kFloat64, kFloat32}) {
+      Conv2dOptions o = base;
+      o.groups = groups;
+      o.algorithm = ConvAlgorithm::Im2col;
+      const int64_t cgk = Cin / groups * KH * KW, coutg = Cout / groups;
+      Tensor x0 = rnd({N, Cin, H, W}, dtype), w0 = rnd({Cout, Cin / groups, KH, KW}, dtype);
+      Tensor b0 = rnd({Cout}, dtype), r = rnd({N, Cout, OH, OW}, dtype);
+      auto leaves = [&] {
+        return std::vector<Tensor>{x0.detach().requires_grad_(), w0.detach().requires_grad_(),
+                                   b0.detach().requires_grad_()};
+      };
+      // The old forward: the whole batch's columns, one batched matmul.
+      std::vector<Tensor> in = leaves();
+      Tensor cols = im2col(in[0], {KH, KW}, fold).reshape({N, groups, cgk, L});
+      Tensor want = matmul(in[1].reshape({groups, coutg, cgk}), cols).reshape({N, Cout, OH, OW}) +
+                    in[2].view({1, Cout, 1, 1});
+      std::vector<Tensor> want_grads = grad({sum(want * r)}, in);
+      const int64_t sample_bytes = (Cin * KH * KW + Cout) * L * int64_t(element_size(dtype));
+      // One sample per chunk; chunks of 2, 2 and 1; the whole batch in one.
+      for (int64_t budget : {int64_t{0}, 2 * sample_bytes + 1, int64_t{1} << 30}) {
+        ChunkBytes scoped(budget);
+        for (bool create_graph : {false, true}) {
+          CAPTURE(groups);
+          CAPTURE(dtype_name(dtype));
+          CAPTURE(budget);
+          CAPTURE(create_graph);
+          std::vector<Tensor> v = leaves();
+          Tensor y = conv2d(v[0], v[1], v[2], o);
+          double tol = dtype == kFloat64 ? 1e-12 : 1e-5;
+          check_close(y, want.to_vector<double>(), tol);
+          std::vector<Tensor> got = grad({sum(y * r)}, v, {.create_graph = create_graph});
+          for (size_t i = 0; i < 3; ++i) {
+            CAPTURE(i);
+            CHECK(got[i].shape() == v[i].shape());
+            check_close(got[i], want_grads[i].to_vector<double>(), tol);
+          }
+        }
+      }
+    }
+  CHECK_ERROR(detail::set_conv_chunk_bytes(-1), "set_conv_chunk_bytes", "-1");
+}
+
+TEST_CASE("the im2col path takes an empty batch: an empty output, a zero weight gradient") {
+  Tensor x = zeros({0, 2, 5, 5}).requires_grad_(), w = rnd({3, 2, 3, 3}, kFloat32);
+  w.requires_grad_();
+  Tensor y = conv2d(x, w, {}, {.padding = {1, 1}, .algorithm = ConvAlgorithm::Im2col});
+  CHECK(y.shape() == Shape{0, 3, 5, 5});
+  std::vector<Tensor> g = grad({sum(y)}, {x, w});
+  CHECK(g[0].shape() == x.shape());
+  check_close(g[1], std::vector<double>(w.numel(), 0.0), 0);
 }
 
 TEST_CASE("conv errors name the op and the shapes") {
