@@ -86,6 +86,10 @@ struct KernelTable {
                   uint64_t offset) = nullptr;
   void (*normal)(const Tensor& out, double mean, double std, uint64_t seed,
                  uint64_t offset) = nullptr;
+  // Dropout's scaled keep mask in one pass (CPU only; ops/dropout.cpp falls back
+  // to rand and lt elsewhere): out (contiguous) element i is 1/(1-p) if the value
+  // uniform(out, 0, 1, seed, offset) gives it is below 1-p (both in out's dtype), else 0.
+  void (*dropout_mask)(const Tensor& out, double p, uint64_t seed, uint64_t offset) = nullptr;
   bool (*all_finite)(const Tensor& in) = nullptr;
 
   // ---- normalization (ops/normalization.cpp) ----

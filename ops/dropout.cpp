@@ -1,3 +1,4 @@
+#include <lasergrad/core/random.h>
 #include <lasergrad/ops/arithmetic.h>
 #include <lasergrad/ops/dropout.h>
 #include <lasergrad/ops/factory.h>
@@ -15,8 +16,15 @@ Tensor dropout(const Tensor& x, double p, bool train) {
   Tensor mask;
   {
     NoGradGuard no_grad;
-    Tensor u = rand(x.shape(), {.dtype = x.dtype(), .device = x.device()});
-    mask = lt(u, 1 - p).to(x.dtype()) * (1.0 / (1 - p));
+    auto fused = kernel_table(x.device(), x.dtype()).dropout_mask;
+    if (fused) {  // one pass, the same mask as the formula below
+      mask = Tensor::empty(x.shape(), x.dtype(), x.device());
+      RngState s = reserve_random(static_cast<uint64_t>(mask.numel()));
+      fused(mask, p, s.seed, s.offset);
+    } else {
+      Tensor u = rand(x.shape(), {.dtype = x.dtype(), .device = x.device()});
+      mask = lt(u, 1 - p).to(x.dtype()) * (1.0 / (1 - p));
+    }
   }
   // mul saves the mask, so the backward multiplies by the same mask.
   return x * mask;

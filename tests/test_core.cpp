@@ -252,6 +252,7 @@ TEST_CASE("the CPU kernel table is complete") {
     if (is_floating(t)) {
       CHECK(bool(k.matmul));
       CHECK(bool(k.uniform));
+      CHECK(bool(k.dropout_mask));
       CHECK(bool(k.normal));
       CHECK(bool(k.all_finite));
     }

@@ -1,10 +1,13 @@
 // dropout: identity in eval and for p = 0, zeros for p = 1, a mask drawn from
 // the seeded global generator with keep rate 1 - p and scale 1/(1-p), the
-// same mask in the backward, and errors for a bad p.
+// same mask in the backward, the CPU's one-pass mask bit for bit the
+// rand/lt formula's, and errors for a bad p.
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
 #include <cmath>
+
+#include "core/kernels.h"
 
 using namespace lg;
 
@@ -50,6 +53,45 @@ TEST_CASE(
     for (size_t i = 0; i < xv.size(); i += 97) {
       double want = yv[i] == 0 ? 0.0 : gv[i] / (1 - p);
       CHECK(std::fabs(dx[i] - want) <= 1e-6 * std::max(1.0, std::fabs(want)));
+    }
+  }
+}
+
+namespace {
+// The mask dropout drew before its one-pass kernel (and still draws without one).
+Tensor formula_mask(const Tensor& u, double p) {
+  return lt(u, 1 - p).to(u.dtype()) * (1.0 / (1 - p));
+}
+}  // namespace
+
+TEST_CASE("dropout's one-pass CPU mask is the rand/lt formula's, bit for bit") {
+  for (DType dtype : {kFloat32, kFloat64})
+    for (double p : {1e-3, 0.1, 0.3, 0.5, 0.9}) {
+      CAPTURE(dtype_name(dtype));
+      CAPTURE(p);
+      const Shape shape = {7, 13};  // 91 elements: the last Philox block is partial
+      manual_seed(5);
+      rand({3});  // the mask starts after other draws
+      std::vector<double> want = formula_mask(rand(shape, {.dtype = dtype}), p).to_vector<double>();
+      RngState after = get_rng_state();
+      manual_seed(5);
+      rand({3});
+      CHECK(dropout(ones(shape, {.dtype = dtype}), p).to_vector<double>() == want);
+      CHECK(get_rng_state() == after);  // the same counters used
+    }
+}
+
+TEST_CASE("the dropout_mask kernel draws uniform's words at any counter offset") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    CAPTURE(dtype_name(dtype));
+    const KernelTable& k = kernel_table(Device::cpu(), dtype);
+    REQUIRE((k.dropout_mask != nullptr));
+    for (uint64_t offset : {uint64_t{0}, uint64_t{6}, uint64_t{13}}) {
+      CAPTURE(offset);
+      Tensor u = empty({37}, {.dtype = dtype}), mask = empty({37}, {.dtype = dtype});
+      k.uniform(u, 0.0, 1.0, 77, offset);
+      k.dropout_mask(mask, 0.4, 77, offset);
+      CHECK(mask.to_vector<double>() == formula_mask(u, 0.4).to_vector<double>());
     }
   }
 }

@@ -161,17 +161,14 @@ T uniform_value(uint32_t w, double low, double span) {
   return static_cast<T>(low + span * u);
 }
 
-// out is contiguous (the ops layer guarantees it for random fills). Element i
-// takes word (offset + i) % 4 of Philox block (offset + i) / 4, as
+// Writes o[i] = value(word) for the n elements of a contiguous output, where
+// element i takes word (offset + i) % 4 of Philox block (offset + i) / 4, as
 // philox::word; each block is drawn once for its four elements.
-template <typename T>
-void uniform(const Tensor& out, double low, double high, uint64_t seed, uint64_t offset) {
-  T* o = ptr<T>(out);
-  const int64_t n = out.numel();
-  const double span = high - low;
+template <typename T, typename Value>
+void fill_from_philox(T* o, int64_t n, uint64_t seed, uint64_t offset, const Value& value) {
   if (offset % 4 != 0) {  // the generator hands out whole blocks, so only a caller of its own
     parallel_for(0, n, kParallelGrain + 1, [&](int64_t i) {
-      o[i] = uniform_value<T>(philox::word(seed, offset, static_cast<uint64_t>(i)), low, span);
+      o[i] = value(philox::word(seed, offset, static_cast<uint64_t>(i)));
     });
     return;
   }
@@ -179,8 +176,25 @@ void uniform(const Tensor& out, double low, double high, uint64_t seed, uint64_t
   parallel_for(0, blocks, kParallelGrain / 4 + 1, [&](int64_t b) {
     const philox::Block w = philox::draw(seed, offset / 4 + static_cast<uint64_t>(b));
     const int64_t first = 4 * b, count = std::min<int64_t>(4, n - first);
-    for (int64_t k = 0; k < count; ++k) o[first + k] = uniform_value<T>(w.v[k], low, span);
+    for (int64_t k = 0; k < count; ++k) o[first + k] = value(w.v[k]);
   });
+}
+
+// out is contiguous (the ops layer guarantees it for random fills).
+template <typename T>
+void uniform(const Tensor& out, double low, double high, uint64_t seed, uint64_t offset) {
+  const double span = high - low;
+  fill_from_philox(ptr<T>(out), out.numel(), seed, offset,
+                   [&](uint32_t w) { return uniform_value<T>(w, low, span); });
+}
+
+// What lt(rand(...), 1 - p).to(T) * (1 / (1 - p)) gives in one pass: the same
+// uniform value compared and scaled in T.
+template <typename T>
+void dropout_mask(const Tensor& out, double p, uint64_t seed, uint64_t offset) {
+  const T keep = static_cast<T>(1 - p), scale = static_cast<T>(1.0 / (1 - p));
+  fill_from_philox(ptr<T>(out), out.numel(), seed, offset,
+                   [&](uint32_t w) { return uniform_value<T>(w, 0.0, 1.0) < keep ? scale : T(0); });
 }
 
 template <typename T>
@@ -205,6 +219,7 @@ void fill_elementwise_kernels(KernelTable& t, DType dtype) {
       t.activation_backward = activation_backward;
       t.all_finite = all_finite<T>;
       t.uniform = uniform<T>;
+      t.dropout_mask = dropout_mask<T>;
       t.normal = normal<T>;
     }
   });
