@@ -40,6 +40,44 @@ LG_HOST_DEVICE inline Block draw(uint64_t seed, uint64_t counter) {
   return {{c0, c1, c2, c3}};
 }
 
+#ifndef __CUDACC__
+// Blocks first .. first + L - 1, each as draw(seed, counter) gives it, computed
+// side by side (one array per word) so that the compiler vectorises the
+// rounds: v[k][j] is word k of block first + j. For the CPU's bulk fills.
+template <int L>
+inline void draw_lanes(uint64_t seed, uint64_t first, uint32_t (&v)[4][L]) {
+  uint32_t c0[L], c1[L], c2[L], c3[L];
+  for (int j = 0; j < L; ++j) {
+    const uint64_t counter = first + static_cast<uint64_t>(j);
+    c0[j] = static_cast<uint32_t>(counter);
+    c1[j] = static_cast<uint32_t>(counter >> 32);
+    c2[j] = 0;
+    c3[j] = 0;
+  }
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    for (int j = 0; j < L; ++j) {
+      const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0[j];
+      const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2[j];
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[j] ^ k0;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[j] ^ k1;
+      c1[j] = static_cast<uint32_t>(p1);
+      c3[j] = static_cast<uint32_t>(p0);
+      c0[j] = n0;
+      c2[j] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  for (int j = 0; j < L; ++j) {
+    v[0][j] = c0[j];
+    v[1][j] = c1[j];
+    v[2][j] = c2[j];
+    v[3][j] = c3[j];
+  }
+}
+#endif
+
 // Uniform in [0, 1) with 24 (float) or 32 random bits.
 LG_HOST_DEVICE inline double to_unit(uint32_t x) { return x * (1.0 / 4294967296.0); }
 

@@ -163,7 +163,8 @@ T uniform_value(uint32_t w, double low, double span) {
 
 // Writes o[i] = value(word) for the n elements of a contiguous output, where
 // element i takes word (offset + i) % 4 of Philox block (offset + i) / 4, as
-// philox::word; each block is drawn once for its four elements.
+// philox::word; blocks are drawn kLanes at a time (philox::draw_lanes), each
+// once for its four elements.
 template <typename T, typename Value>
 void fill_from_philox(T* o, int64_t n, uint64_t seed, uint64_t offset, const Value& value) {
   if (offset % 4 != 0) {  // the generator hands out whole blocks, so only a caller of its own
@@ -172,11 +173,14 @@ void fill_from_philox(T* o, int64_t n, uint64_t seed, uint64_t offset, const Val
     });
     return;
   }
-  const int64_t blocks = (n + 3) / 4;
-  parallel_for(0, blocks, kParallelGrain / 4 + 1, [&](int64_t b) {
-    const philox::Block w = philox::draw(seed, offset / 4 + static_cast<uint64_t>(b));
-    const int64_t first = 4 * b, count = std::min<int64_t>(4, n - first);
-    for (int64_t k = 0; k < count; ++k) o[first + k] = value(w.v[k]);
+  constexpr int kLanes = 16;
+  constexpr int64_t kPerGroup = 4 * kLanes;
+  const int64_t groups = (n + kPerGroup - 1) / kPerGroup;
+  parallel_for(0, groups, kParallelGrain / kPerGroup + 1, [&](int64_t g) {
+    uint32_t w[4][kLanes];
+    philox::draw_lanes<kLanes>(seed, offset / 4 + static_cast<uint64_t>(g * kLanes), w);
+    const int64_t first = g * kPerGroup, count = std::min<int64_t>(kPerGroup, n - first);
+    for (int64_t e = 0; e < count; ++e) o[first + e] = value(w[e % 4][e / 4]);
   });
 }
 

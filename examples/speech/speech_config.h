@@ -30,7 +30,7 @@ struct SpeechConfig {
   int subsampling_channels = 64;  // the benchmark model has 144: most of its FLOPs are there
   double dropout = 0.1;
   // optimisation
-  int epochs = 12;
+  int epochs = 8;
   int batch = 32;  // utterances per step
   double lr = 2e-3;
   int warmup = 300;
