@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/files.h"
+#include "common/loop_flags.h"
 #include "common/training_loop.h"
 
 namespace speech {
@@ -63,62 +64,20 @@ void add_model_flags(CLI::App& app, SpeechConfig& c) {
 }
 
 void add_training_flags(CLI::App& app, SpeechConfig& c) {
-  const CLI::Validator positive = number_check(true, 1, true),
-                       non_negative = number_check(true, 0, true);
-  const CLI::Validator non_negative_real = number_check(false, 0, true);
-  app.add_option("--epochs", c.epochs, "Passes over the training utterances")
-      ->check(positive)
-      ->capture_default_str();
-  app.add_option("--batch", c.batch, "Utterances per step")->check(positive)->capture_default_str();
-  app.add_option("--lr", c.lr, "Peak learning rate (cosine decay to lr/10)")
-      ->check(number_check(false, 0, false))
-      ->capture_default_str();
-  app.add_option("--warmup", c.warmup, "Linear warm-up steps")
-      ->check(non_negative)
-      ->capture_default_str();
-  app.add_option("--weight-decay", c.weight_decay, "AdamW weight decay (matrices and kernels)")
-      ->check(non_negative_real)
-      ->capture_default_str();
-  app.add_option("--grad-clip", c.grad_clip, "Max gradient norm (0: no clipping)")
-      ->check(non_negative_real)
-      ->capture_default_str();
+  const examples::LoopFlagWords words{.items = "utterances", .metric = "WER", .seeded_data = "SpecAugment"};
+  examples::add_optimisation_flags(app, c, words);
   app.add_option("--beam", c.beam,
                  "CTC decoding: 1 greedy, N > 1 a prefix beam search keeping N prefixes")
-      ->check(positive)
-      ->capture_default_str();
-  app.add_option("--eval-every", c.eval_every, "Validation WER every N steps (0: once per epoch)")
-      ->check(non_negative)
-      ->capture_default_str();
-  app.add_option("--checkpoint-every", c.checkpoint_every,
-                 "Checkpoint every N steps (0: with every evaluation); always at the end")
-      ->check(non_negative)
-      ->capture_default_str();
-  app.add_option("--log-every", c.log_every, "Progress line every N steps when not on a terminal")
-      ->check(positive)
+      ->check(number_check(true, 1, true))
       ->capture_default_str();
   app.add_option("--worst", c.worst, "Rows of the test report's worst-errors table")
-      ->check(non_negative)
+      ->check(number_check(true, 0, true))
       ->capture_default_str();
-  app.add_option("--seed", c.seed, "Seed for the weights, dropout, batch order and SpecAugment")
-      ->check(non_negative)
-      ->capture_default_str();
-  app.add_option("--stop-after", c.stop_after,
-                 "End this run after N steps with a checkpoint, to continue with --resume "
-                 "(0: run to the end)")
-      ->check(non_negative)
-      ->capture_default_str();
+  examples::add_schedule_flags(app, c, words);
 }
 
 void add_run_flags(CLI::App& app, SpeechConfig& c) {
-  app.add_option("--threads", c.threads, "CPU threads (0: every core)")
-      ->check(number_check(true, 0, true))
-      ->capture_default_str();
-  app.add_option("--device", c.device, "cpu or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
-  app.add_option("--out", c.out, "Folder for checkpoints, metrics and the report")
-      ->capture_default_str();
-  app.add_flag("--resume", c.resume, "Continue from the checkpoint in --out");
+  examples::add_run_folder_flags(app, c);
   app.add_flag("--eval-only", c.eval_only,
                "Evaluate the checkpoint in --out on the test voices (report), no training");
   app.add_option("--transcribe", c.transcribe,

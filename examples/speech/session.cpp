@@ -70,7 +70,10 @@ std::vector<std::string> decode_batch(const lg::Tensor& log_probs, const lg::Ten
     const float* p = values.data() + static_cast<int64_t>(b) * t_max * v;
     const std::vector<int> ids = beam > 1 ? ctc_prefix_beam_search(p, frames[b], v, kBlank, beam)
                                           : ctc_greedy(p, frames[b], v, kBlank);
-    texts.push_back(decode_ids(ids));
+    // Words separated by single spaces (a model may emit spaces at the ends or twice).
+    std::string text;
+    for (const std::string& w : words(decode_ids(ids))) text += (text.empty() ? "" : " ") + w;
+    texts.push_back(text);
   }
   return texts;
 }

@@ -45,7 +45,8 @@ struct SetScores {
 SetScores score_set(SpeechModel& model, const std::vector<Utterance>& set, const LogMel& mel,
                     int64_t batch, int beam, lg::Device device);
 
-// The transcripts of log-probs [T, B, V] (time first) with output lengths [B].
+// The transcripts of log-probs [T, B, V] (time first) with output lengths [B]:
+// words separated by single spaces.
 std::vector<std::string> decode_batch(const lg::Tensor& log_probs, const lg::Tensor& lengths,
                                       int beam);
 
