@@ -130,7 +130,9 @@ flags)
     fail "a damaged manifest was neither rebuilt nor refused cleanly: $(tail -n 3 "$out/log")"
   ;;
 sigterm)
-  timeout 240 "$lg_speech" "${tiny[@]}" --epochs 100000 --out "$out/run" >"$out/bg" 2>&1 &
+  # --foreground: timeout passes our SIGTERM on to lg-speech once (without it, timeout also
+  # signals its process group, and a second SIGTERM means "quit now, no checkpoint").
+  timeout --foreground 240 "$lg_speech" "${tiny[@]}" --epochs 100000 --out "$out/run" >"$out/bg" 2>&1 &
   bg=$!
   for _ in $(seq 1200); do
     [ -f "$out/run/metrics.csv" ] && [ "$(wc -l <"$out/run/metrics.csv")" -gt 2 ] && break

@@ -111,7 +111,9 @@ flags)
   one_line_error "$out/err" "train-images-idx3-ubyte.gz"
   ;;
 sigterm)
-  timeout 120 "$lg_vit" "${tiny[@]}" --epochs 100000 --out "$out/run" >"$out/bg" 2>&1 &
+  # --foreground: timeout passes our SIGTERM on to lg-vit once (without it, timeout also
+  # signals its process group, and a second SIGTERM means "quit now, no checkpoint").
+  timeout --foreground 120 "$lg_vit" "${tiny[@]}" --epochs 100000 --out "$out/run" >"$out/bg" 2>&1 &
   bg=$!
   for _ in $(seq 200); do
     [ -f "$out/run/metrics.csv" ] && [ "$(wc -l <"$out/run/metrics.csv")" -gt 3 ] && break
