@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/data_loader.h"
+#include "common/loop_flags.h"
 #include "common/training_loop.h"
 #include "modes.h"
 #include "session.h"
@@ -17,33 +18,11 @@
 namespace speech {
 namespace {
 
-examples::LoaderOptions train_order(const SpeechConfig& c, int64_t train_size, int64_t steps) {
-  return {.num_samples = train_size,
-          .batch_size = c.batch,
-          .seed = c.seed,
-          .shuffle = true,
-          .drop_last = true,
-          .start_step = 0,
-          .stop_step = steps};
-}
-
 examples::LoopSettings loop_settings(const SpeechConfig& c, int64_t steps_per_epoch) {
-  examples::LoopSettings s;
+  examples::LoopSettings s = examples::loop_settings_from(c, steps_per_epoch);
   s.program = "lg-speech";
-  s.out = c.out;
-  s.resume = c.resume;
-  s.steps = steps_per_epoch * c.epochs;
-  s.stop_after = c.stop_after;
-  s.lr = c.lr;
-  s.warmup = std::min<int64_t>(c.warmup, s.steps / 2);
-  s.weight_decay = c.weight_decay;
   s.beta1 = 0.9;
   s.beta2 = 0.98;
-  s.grad_clip = c.grad_clip;
-  s.eval_every = c.eval_every > 0 ? c.eval_every : steps_per_epoch;
-  s.checkpoint_every = c.checkpoint_every;
-  s.log_every = c.log_every;
-  s.items_per_step = c.batch;
   s.items = "utterances";
   s.items_short = "utt";
   s.other_files = report_file_names();
@@ -68,7 +47,7 @@ class SpeechTask : public examples::TrainingTask {
   lg::nn::Module& model() override { return model_; }
   void start(int64_t first_step) override {
     examples::LoaderOptions order =
-        train_order(config_, static_cast<int64_t>(corpus_.train.size()), steps_);
+        examples::training_order(config_, static_cast<int64_t>(corpus_.train.size()), steps_);
     order.start_step = first_step;
     const BatchSettings settings{.spec_augment = config_.spec_augment, .augment_options = {}};
     std::vector<double> durations;
