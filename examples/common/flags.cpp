@@ -154,4 +154,27 @@ void restore_flags(const std::vector<SavedFlag>& flags,
   for (const auto& [flag, text] : values) flag->set(text);
 }
 
+std::optional<int> parse_flags(CLI::App& app, int argc, const char* const* argv,
+                               std::set<std::string>& given,
+                               const std::function<std::string()>& check, std::ostream& out,
+                               std::ostream& err) {
+  const std::string program = app.get_name();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << program << ": " << e.what() << " (see " << program << " --help)\n";
+    return kUsageExitCode;
+  }
+  for (const CLI::Option* option : app.get_options())
+    if (option->count() > 0) given.insert(option->get_name());
+  if (std::string problem = check(); !problem.empty()) {
+    err << program << ": " << problem << "\n";
+    return kUsageExitCode;
+  }
+  return std::nullopt;
+}
+
 }  // namespace examples

@@ -5,8 +5,11 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
+#include <optional>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,6 +24,15 @@ inline constexpr int kUsageExitCode = 2;
 // got '0'"); inf and nan are refused.
 CLI::Validator number_check(bool integer, double min, bool min_inclusive,
                             double max = std::numeric_limits<double>::infinity());
+
+// Parses argv with app (its name starts every message), records the flags
+// given on the command line in `given`, then runs check (the checks that span
+// flags: "" when all pass). Returns an exit status when the program should
+// stop now: 0 after --help, kUsageExitCode after a one-line error on err.
+std::optional<int> parse_flags(CLI::App& app, int argc, const char* const* argv,
+                               std::set<std::string>& given,
+                               const std::function<std::string()>& check, std::ostream& out,
+                               std::ostream& err);
 
 // A flag whose value a checkpoint records under `key` (e.g. "--layers" under
 // "vit.layers"), bound to the variable it sets.

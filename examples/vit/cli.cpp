@@ -125,22 +125,8 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, VitConf
   add_model_flags(app, config);
   add_training_flags(app, config);
   add_run_flags(app, config);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    out << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    err << "lg-vit: " << e.what() << " (see lg-vit --help)\n";
-    return examples::kUsageExitCode;
-  }
-  for (const CLI::Option* option : app.get_options())
-    if (option->count() > 0) config.given.insert(option->get_name());
-  if (std::string problem = check_flags(config); !problem.empty()) {
-    err << "lg-vit: " << problem << "\n";
-    return examples::kUsageExitCode;
-  }
-  return std::nullopt;
+  return examples::parse_flags(
+      app, argc, argv, config.given, [&] { return check_flags(config); }, out, err);
 }
 
 }  // namespace vit
