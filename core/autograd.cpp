@@ -84,6 +84,10 @@ void Node::release() {
   released_ = true;
 }
 
+namespace {
+void run_post_accumulate_grad_hooks(const Tensor& leaf);  // below
+}  // namespace
+
 AccumulateGrad::AccumulateGrad(Tensor variable)
     : Node("AccumulateGrad"), variable_(std::move(variable)) {}
 
@@ -91,20 +95,101 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grad_outputs) {
   Tensor g = std::move(grad_outputs[0]);
   LG_CHECK(g.shape() == variable_.shape(), "backward: gradient of shape ", shape_str(g.shape()),
            " for a leaf of shape ", shape_str(variable_.shape()));
-  std::lock_guard<std::mutex> lock(mutex_);
-  Tensor current = variable_.grad();
-  if (GradMode::is_enabled()) {  // create_graph: keep the gradient's own graph
-    variable_.set_grad(current.defined() ? detail::op_hooks("backward").add(current, g) : g);
-  } else if (!current.defined()) {
-    // Keep the gradient itself only if nothing else can see its memory.
-    bool exclusive = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 &&
-                     g.is_contiguous() && !g.requires_grad();
-    variable_.set_grad(exclusive ? g : detail::op_hooks("backward").clone(g.detach()));
-  } else {
-    detail::op_hooks("backward").add_inplace(current, g);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Tensor current = variable_.grad();
+    if (GradMode::is_enabled()) {  // create_graph: keep the gradient's own graph
+      variable_.set_grad(current.defined() ? detail::op_hooks("backward").add(current, g) : g);
+    } else if (!current.defined()) {
+      // Keep the gradient itself only if nothing else can see its memory.
+      bool exclusive = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 &&
+                       g.is_contiguous() && !g.requires_grad();
+      variable_.set_grad(exclusive ? g : detail::op_hooks("backward").clone(g.detach()));
+    } else {
+      detail::op_hooks("backward").add_inplace(current, g);
+    }
   }
+  run_post_accumulate_grad_hooks(variable_);
   return {};
 }
+
+// ---- gradient-ready hooks and end-of-backward callbacks ----------------------
+
+namespace {
+// Guards every leaf's hook list: hooks may be added on one thread while
+// another thread's backward runs them.
+std::mutex& hook_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// The callbacks queued during the backward running on this thread (null when
+// none runs).
+thread_local std::vector<std::function<void()>>* current_backward_callbacks = nullptr;
+
+void run_post_accumulate_grad_hooks(const Tensor& leaf) {
+  std::vector<PostAccumulateGradHook> hooks;
+  {
+    std::lock_guard<std::mutex> lock(hook_mutex());
+    for (const auto& [handle, hook] : leaf.impl()->post_accumulate_grad_hooks)
+      hooks.push_back(hook);
+  }
+  for (const PostAccumulateGradHook& hook : hooks) hook(leaf);
+}
+}  // namespace
+
+int64_t register_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook) {
+  LG_CHECK(leaf.defined(), "register_post_accumulate_grad_hook: undefined tensor");
+  LG_CHECK(leaf.is_leaf() && leaf.requires_grad(), "register_post_accumulate_grad_hook: ",
+           leaf.describe(), " is ", leaf.is_leaf() ? "a leaf that does not require grad" : "not a leaf",
+           "; gradient-ready hooks go on leaves that require grad (parameters)");
+  LG_CHECK(hook != nullptr, "register_post_accumulate_grad_hook: empty hook");
+  static std::atomic<int64_t> next_handle{1};
+  const int64_t handle = next_handle++;
+  std::lock_guard<std::mutex> lock(hook_mutex());
+  leaf.impl()->post_accumulate_grad_hooks.emplace_back(handle, std::move(hook));
+  return handle;
+}
+
+void remove_post_accumulate_grad_hook(const Tensor& leaf, int64_t handle) {
+  if (!leaf.defined()) return;
+  std::lock_guard<std::mutex> lock(hook_mutex());
+  auto& hooks = leaf.impl()->post_accumulate_grad_hooks;
+  std::erase_if(hooks, [handle](const auto& entry) { return entry.first == handle; });
+}
+
+void queue_backward_callback(std::function<void()> callback) {
+  LG_CHECK(current_backward_callbacks != nullptr,
+           "queue_backward_callback: no backward is running on this thread");
+  LG_CHECK(callback != nullptr, "queue_backward_callback: empty callback");
+  current_backward_callbacks->push_back(std::move(callback));
+}
+
+namespace {
+// Makes queue_backward_callback collect into this backward's list for the
+// scope, restoring the outer one (a backward run from inside a hook).
+class BackwardCallbackScope {
+ public:
+  BackwardCallbackScope() : outer_(current_backward_callbacks) {
+    current_backward_callbacks = &callbacks_;
+  }
+  ~BackwardCallbackScope() { current_backward_callbacks = outer_; }
+  BackwardCallbackScope(const BackwardCallbackScope&) = delete;
+  BackwardCallbackScope& operator=(const BackwardCallbackScope&) = delete;
+  // Runs the callbacks, including those they queue.
+  void run() {
+    for (size_t i = 0; i < callbacks_.size(); ++i) {
+      std::function<void()> callback = std::move(callbacks_[i]);
+      callback();
+    }
+    callbacks_.clear();
+  }
+
+ private:
+  std::vector<std::function<void()>>* outer_;
+  std::vector<std::function<void()>> callbacks_;
+};
+}  // namespace
 
 // ---- graph edges -------------------------------------------------------------
 
@@ -260,6 +345,7 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, std::vector<Tenso
 
   std::vector<Tensor> captured(captures.size());
   GradModeGuard mode(create_graph);
+  BackwardCallbackScope callbacks;
   while (!ready.empty()) {
     Node* node = ready.top();
     ready.pop();
@@ -300,6 +386,7 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, std::vector<Tenso
       if (--dependencies[e.node.get()] == 0) ready.push(e.node.get());
     }
   }
+  callbacks.run();
   return captured;
 }
 

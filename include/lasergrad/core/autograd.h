@@ -110,6 +110,27 @@ class AccumulateGrad : public Node {
   std::mutex mutex_;
 };
 
+// Gradient-ready hooks, as PyTorch's register_post_accumulate_grad_hook: `hook`
+// runs during a backward right after the leaf's .grad has received every
+// contribution of that backward (once per backward that reaches the leaf, a
+// tied weight's uses summed first), on the thread running the backward, with
+// grad mode as the backward has it. lg::grad(), which fills no .grad, runs none.
+// The hook gets the leaf: it must not capture the leaf itself (the leaf owns
+// its hooks, so that would keep it alive forever). Returns a handle for
+// remove_post_accumulate_grad_hook. Throws lg::Error for a non-leaf or a leaf
+// that does not require grad.
+using PostAccumulateGradHook = std::function<void(const Tensor& leaf)>;
+int64_t register_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook);
+// Removes a hook; an unknown handle is ignored.
+void remove_post_accumulate_grad_hook(const Tensor& leaf, int64_t handle);
+
+// Runs `callback` when the backward running on this thread has run every node,
+// before backward() returns (as PyTorch's queue_callback; e.g. to wait for the
+// gradient communication that hooks started). Callbacks run in the order
+// queued; one may queue another. None run when the backward throws. Throws
+// lg::Error when no backward is running on this thread.
+void queue_backward_callback(std::function<void()> callback);
+
 // The edge a gradient for `t` flows into: its grad_fn, or its leaf accumulator.
 Edge gradient_edge(const Tensor& t);
 

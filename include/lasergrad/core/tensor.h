@@ -5,6 +5,7 @@
 // documented place where core points at ops (docs/design.md).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -160,6 +161,8 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;  // null for leaves
   int output_nr = 0;
   std::weak_ptr<Node> grad_accumulator;  // leaves: the node that fills .grad
+  // Leaves: hooks run when backward has filled .grad (register_post_accumulate_grad_hook).
+  std::vector<std::pair<int64_t, std::function<void(const Tensor&)>>> post_accumulate_grad_hooks;
 };
 
 Shape contiguous_strides(const Shape& shape);
