@@ -46,9 +46,8 @@ void save_checkpoint(const std::string& path, const TrainingCheckpoint& checkpoi
   detail::write_safetensors_file("save_checkpoint", path, tensors, meta);
 }
 
-TrainingCheckpoint load_checkpoint(const std::string& path) {
-  const std::string where = "load_checkpoint: '" + path + "'";
-  SafetensorsFile file = detail::read_safetensors_file("load_checkpoint", path);
+namespace {
+TrainingCheckpoint checkpoint_from(const std::string& where, const SafetensorsFile& file) {
   const Metadata& meta = file.metadata;
   auto format = meta.find("format");
   LG_CHECK(format != meta.end(), where,
@@ -81,6 +80,24 @@ TrainingCheckpoint load_checkpoint(const std::string& path) {
     }
   }
   return ck;
+}
+
+}  // namespace
+
+TrainingCheckpoint load_checkpoint(const std::string& path) {
+  return checkpoint_from("load_checkpoint: '" + path + "'",
+                         detail::read_safetensors_file("load_checkpoint", path));
+}
+
+TrainingCheckpoint parse_checkpoint(const std::string& bytes, const std::string& name) {
+  const std::string where = "parse_checkpoint: '" + name + "'";
+  SafetensorsFile file;
+  try {
+    file = parse_safetensors(bytes.data(), bytes.size());
+  } catch (const Error& e) {
+    detail::fail(where, ": ", e.what());
+  }
+  return checkpoint_from(where, file);
 }
 
 }  // namespace lg

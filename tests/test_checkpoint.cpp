@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
 
@@ -74,6 +76,27 @@ TEST_CASE("checkpoint round trip restores model, optimizer, step, rng and config
   back = load_checkpoint(path);
   CHECK(back.step == 0);
   CHECK(back.optimizer.empty());
+}
+
+TEST_CASE("parse_checkpoint reads a checkpoint file's bytes as load_checkpoint reads the file") {
+  manual_seed(7);
+  TrainingCheckpoint ck;
+  ck.model = {{"w", randn({3, 2})}};
+  ck.step = 12;
+  ck.rng = {.seed = 5, .offset = 99};
+  ck.config = {{"lr", "0.01"}};
+  TempDir dir("lg_checkpoint");
+  const std::string path = dir.file("ckpt.safetensors");
+  save_checkpoint(path, ck);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TrainingCheckpoint back = parse_checkpoint(bytes, "rank 0's checkpoint");
+  CHECK(back.step == 12);
+  CHECK(back.rng == ck.rng);
+  CHECK(back.config == ck.config);
+  check_equal(back.model.at("w"), ck.model.at("w"));
+  CHECK(contains(error_of([&] { parse_checkpoint(bytes.substr(0, 40), "rank 0's checkpoint"); }),
+                 "parse_checkpoint: 'rank 0's checkpoint': "));
 }
 
 TEST_CASE("checkpoint loading rejects files that are not valid checkpoints") {

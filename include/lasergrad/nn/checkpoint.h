@@ -29,5 +29,8 @@ void save_checkpoint(const std::string& path, const TrainingCheckpoint& checkpoi
 // Throws lg::Error naming the path when the file is not a valid safetensors
 // file, lacks the format marker, or holds a malformed number or unknown entry.
 TrainingCheckpoint load_checkpoint(const std::string& path);
+// The same from a checkpoint file's bytes (e.g. read by one process and sent
+// to others); `name` says where they came from in error messages.
+TrainingCheckpoint parse_checkpoint(const std::string& bytes, const std::string& name);
 
 }  // namespace lg
