@@ -1,6 +1,7 @@
 # cmake --install: the library layers, the public headers under include/lasergrad, and a
 # package config so that consumers write find_package(lasergrad) and link
-# lasergrad::lasergrad.
+# lasergrad::lasergrad (and lasergrad::lasergrad_distributed for collectives
+# across MPI ranks; LG_LIBRARY_LAYERS lists it).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 

@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build libopenblas-openmp-dev doctest-dev
           libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev pkg-config
-          libsndfile1-dev libsamplerate0-dev libfftw3-dev espeak-ng sox)
+          libsndfile1-dev libsamplerate0-dev libfftw3-dev espeak-ng sox
+          libopenmpi-dev openmpi-bin)
 if [[ "${1:-}" == "--examples" ]]; then
   packages+=(bible-kjv bible-kjv-text fortunes gnuplot-nox dataset-fashion-mnist
             pocketsphinx-testdata)

@@ -48,10 +48,10 @@ endif()
 run_step("install into ${prefix}" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} ${config_args})
 
 # Only the public API is installed: include/lasergrad/{lasergrad.h,runtime.h}
-# and include/lasergrad/{core,ops,nn}/*.h, none of the internal headers.
+# and include/lasergrad/{core,ops,nn,distributed}/*.h, none of the internal headers.
 file(GLOB_RECURSE installed_headers RELATIVE ${prefix}/include ${prefix}/include/*)
 foreach(header ${installed_headers})
-  if(NOT header MATCHES "^lasergrad/((core|ops|nn)/)?[a-z_]+\\.h$"
+  if(NOT header MATCHES "^lasergrad/((core|ops|nn|distributed)/)?[a-z_]+\\.h$"
      OR header MATCHES "/(kernels|op_support|registry|samples|philox|file_io|safetensors_header)\\.h$")
     message(FATAL_ERROR "the package installs ${header}, which is not part of the public API")
   endif()
@@ -78,7 +78,7 @@ if(found EQUAL -1)
 endif()
 run_step("build the consumer" ${CMAKE_COMMAND} --build ${consumer_build} ${config_args})
 
-foreach(program readme_example package_check)
+foreach(program readme_example package_check distributed_check)
   run_step("run ${program}" ${consumer_build}/${program})
   message("${step_output}")
 endforeach()

@@ -2,9 +2,11 @@
 # Checks at symbol level that each layer's archive refers only to lasergrad
 # symbols (namespace lg, and lg_* C symbols) defined in itself or in the layers
 # below it: core links to nothing above it, the backends and ops only to core,
-# nn only to ops and core. Usage: check_layers.sh NM core.a cpu.a ops.a nn.a [cuda.a]
+# nn only to ops and core, the top (runtime) to those and the backends, and
+# distributed to everything below it.
+# Usage: check_layers.sh NM core.a cpu.a ops.a nn.a top.a distributed.a [cuda.a]
 set -euo pipefail
-nm_tool=$1 core=$2 cpu=$3 ops=$4 nn=$5 cuda=${6:-}
+nm_tool=$1 core=$2 cpu=$3 ops=$4 nn=$5 top=$6 distributed=$7 cuda=${8:-}
 
 # defined ARCHIVE...: the lasergrad symbols the archives define.
 defined() {
@@ -38,5 +40,11 @@ check core "$core"
 check "cpu backend" "$cpu" "$core"
 check ops "$ops" "$core"
 check nn "$nn" "$ops" "$core"
-if [[ -n $cuda ]]; then check "cuda backend" "$cuda" "$core"; fi
+backends=("$cpu")
+if [[ -n $cuda ]]; then
+  check "cuda backend" "$cuda" "$core"
+  backends+=("$cuda")
+fi
+check "top (runtime)" "$top" "$nn" "$ops" "${backends[@]}" "$core"
+check distributed "$distributed" "$top" "$nn" "$ops" "${backends[@]}" "$core"
 exit $failed
