@@ -46,10 +46,14 @@ bool communicating(const char* op) {
 
 detail::Wire wire(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return detail::Wire::Float32;
-    case DType::Float64: return detail::Wire::Float64;
-    case DType::Int64: return detail::Wire::Int64;
-    case DType::Bool: return detail::Wire::Byte;
+    case DType::Float32:
+      return detail::Wire::Float32;
+    case DType::Float64:
+      return detail::Wire::Float64;
+    case DType::Int64:
+      return detail::Wire::Int64;
+    case DType::Bool:
+      return detail::Wire::Byte;
   }
   return detail::Wire::Byte;
 }
@@ -127,15 +131,20 @@ std::function<bool()> start_all_reduce(const Tensor& t, ReduceOp op) {
   return mpi_poll(detail::mpi_iallreduce(t.raw_data(), t.numel(), wire(t.dtype()), op));
 }
 
-bool mean_on_host(const Tensor& t, ReduceOp op) { return op == ReduceOp::Mean && t.device().is_cpu(); }
+bool mean_on_host(const Tensor& t, ReduceOp op) {
+  return op == ReduceOp::Mean && t.device().is_cpu();
+}
 
 }  // namespace
 
 const char* reduce_op_name(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return "Sum";
-    case ReduceOp::Mean: return "Mean";
-    case ReduceOp::Max: return "Max";
+    case ReduceOp::Sum:
+      return "Sum";
+    case ReduceOp::Mean:
+      return "Mean";
+    case ReduceOp::Max:
+      return "Max";
   }
   return "?";
 }
@@ -300,8 +309,8 @@ Work all_reduce_async(Tensor t, ReduceOp op) {
   const bool multi = communicating("all_reduce_async");
   std::string problem = reduce_problem("all_reduce_async", t, op, multi);
   if (problem.empty() && !t.is_contiguous())
-    problem = "all_reduce_async: needs a contiguous tensor, got " + t.describe() +
-              " (strides " + shape_str(t.strides()) + ")";
+    problem = "all_reduce_async: needs a contiguous tensor, got " + t.describe() + " (strides " +
+              shape_str(t.strides()) + ")";
   LG_CHECK(problem.empty(), problem);
   if (!multi || t.numel() == 0) return Work();
   auto state = std::make_unique<Work::State>();

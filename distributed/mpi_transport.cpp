@@ -33,15 +33,20 @@ void check(int status, const char* call) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(status, text, &length);
-  lg::detail::fail("distributed: ", call, " failed: ", std::string(text, static_cast<size_t>(length)));
+  lg::detail::fail("distributed: ", call,
+                   " failed: ", std::string(text, static_cast<size_t>(length)));
 }
 
 MPI_Datatype datatype(Wire wire) {
   switch (wire) {
-    case Wire::Float32: return MPI_FLOAT;
-    case Wire::Float64: return MPI_DOUBLE;
-    case Wire::Int64: return MPI_INT64_T;
-    case Wire::Byte: return MPI_BYTE;
+    case Wire::Float32:
+      return MPI_FLOAT;
+    case Wire::Float64:
+      return MPI_DOUBLE;
+    case Wire::Int64:
+      return MPI_INT64_T;
+    case Wire::Byte:
+      return MPI_BYTE;
   }
   return MPI_BYTE;
 }
@@ -91,9 +96,9 @@ void mpi_abort(int exit_code) {
 
 RequestsPtr mpi_iallreduce(void* data, int64_t count, Wire wire, ReduceOp op) {
   return chunked(data, count, wire, [&](void* chunk, int n, MPI_Request* request) {
-    check(MPI_Iallreduce(MPI_IN_PLACE, chunk, n, datatype(wire), mpi_op(op), MPI_COMM_WORLD,
-                         request),
-          "MPI_Iallreduce");
+    check(
+        MPI_Iallreduce(MPI_IN_PLACE, chunk, n, datatype(wire), mpi_op(op), MPI_COMM_WORLD, request),
+        "MPI_Iallreduce");
   });
 }
 

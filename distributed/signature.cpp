@@ -47,7 +47,8 @@ void agree(const Call& call) {
     differ.push_back(std::string("dtypes ") + dtype_name(static_cast<DType>(r.min[2])) + ".." +
                      dtype_name(static_cast<DType>(r.max[2])));
   if (r.min[3] != r.max[3])
-    differ.push_back(std::string("devices ") + device_name(r.min[3]) + ".." + device_name(r.max[3]));
+    differ.push_back(std::string("devices ") + device_name(r.min[3]) + ".." +
+                     device_name(r.max[3]));
   if (r.min[4] != r.max[4]) {
     if (std::strncmp(call.op, "broadcast", 9) == 0)
       differ.push_back("roots " + range(r.min[4], r.max[4]));

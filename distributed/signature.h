@@ -14,8 +14,8 @@ struct Call {
   std::string problem;  // why this rank's call cannot run; "" when it can
   int64_t numel;
   int64_t dtype;
-  int64_t device;  // DeviceType
-  int64_t extra;   // the ReduceOp, or the root of a broadcast
+  int64_t device;    // DeviceType
+  int64_t extra;     // the ReduceOp, or the root of a broadcast
   std::string here;  // this rank's operand, e.g. "float32[2,3] (6 elements) on cpu"
 };
 

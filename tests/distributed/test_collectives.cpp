@@ -2,7 +2,6 @@
 // under mpirun with 2 and 3 ranks (every rank runs the same cases in the same
 // order) and alone as a single process, where every call is the identity.
 #include <doctest/doctest.h>
-
 #include <lasergrad/distributed/distributed.h>
 #include <lasergrad/lasergrad.h>
 
@@ -33,9 +32,12 @@ template <typename T>
 T expected(dist::ReduceOp op, int64_t i, int w) {
   const double base = static_cast<double>(i % 7 + 1);
   switch (op) {
-    case dist::ReduceOp::Sum: return static_cast<T>(base * w * (w + 1) / 2);
-    case dist::ReduceOp::Mean: return static_cast<T>(base * (w + 1) / 2);
-    case dist::ReduceOp::Max: return static_cast<T>(base * w);
+    case dist::ReduceOp::Sum:
+      return static_cast<T>(base * w * (w + 1) / 2);
+    case dist::ReduceOp::Mean:
+      return static_cast<T>(base * (w + 1) / 2);
+    case dist::ReduceOp::Max:
+      return static_cast<T>(base * w);
   }
   return T{};
 }
@@ -112,7 +114,8 @@ TEST_CASE("broadcast from root 0 and from the last rank, any dtype") {
     Tensor f = arange(0, 12, 1, {.dtype = kFloat32}).reshape({3, 4}).add_(dist::rank() * 100.0);
     dist::broadcast(f, root);
     const std::vector<float> got = f.to_vector<float>();
-    for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == static_cast<float>(i + 100u * static_cast<unsigned>(root)));
+    for (size_t i = 0; i < got.size(); ++i)
+      CHECK(got[i] == static_cast<float>(i + 100u * static_cast<unsigned>(root)));
     Tensor b = full({7}, dist::rank() == root, {.dtype = kBool});
     dist::broadcast(b, root);
     for (bool v : b.to_vector<bool>()) CHECK(v);
@@ -194,17 +197,15 @@ TEST_CASE("ranks that disagree on shape, dtype, op or root all throw, then carry
   Tensor t = zeros({2, 3 + r});
   const std::string message =
       "all_reduce: ranks disagree: float32[2," + std::to_string(3 + r) + "] (" +
-      std::to_string(6 + 2 * r) + " elements) on cpu here on rank " + std::to_string(r) +
-      ", 6.." + std::to_string(6 + 2 * (w - 1)) + " elements across " + std::to_string(w) +
-      " ranks";
+      std::to_string(6 + 2 * r) + " elements) on cpu here on rank " + std::to_string(r) + ", 6.." +
+      std::to_string(6 + 2 * (w - 1)) + " elements across " + std::to_string(w) + " ranks";
   CHECK_THROWS_WITH_AS(dist::all_reduce(t), doctest::Contains(message.c_str()), Error);
   Tensor typed = zeros({4}, {.dtype = r == 0 ? kFloat64 : kFloat32});
   CHECK_THROWS_WITH_AS(dist::all_reduce(typed), doctest::Contains("dtypes float32..float64"),
                        Error);
   Tensor same = zeros({4});
-  CHECK_THROWS_WITH_AS(
-      dist::all_reduce(same, r == 0 ? dist::ReduceOp::Sum : dist::ReduceOp::Max),
-      doctest::Contains("ops Sum..Max"), Error);
+  CHECK_THROWS_WITH_AS(dist::all_reduce(same, r == 0 ? dist::ReduceOp::Sum : dist::ReduceOp::Max),
+                       doctest::Contains("ops Sum..Max"), Error);
   CHECK_THROWS_WITH_AS(dist::broadcast(same, r == 0 ? 0 : 1), doctest::Contains("roots 0..1"),
                        Error);
   // One rank's invalid call: it names its own problem, the others point at it.
@@ -213,8 +214,9 @@ TEST_CASE("ranks that disagree on shape, dtype, op or root all throw, then carry
                        doctest::Contains(r == 1 ? "needs float32" : "another rank's call"), Error);
   CHECK_THROWS_WITH_AS(dist::check_same_across_ranks({1, 2, r == 0 ? 3 : 4}, "buckets"),
                        doctest::Contains("buckets: ranks differ at position 2"), Error);
-  CHECK_THROWS_WITH_AS(dist::check_same_across_ranks(std::vector<int64_t>(size_t(1 + r), 0), "layout"),
-                       doctest::Contains("layout: ranks differ"), Error);
+  CHECK_THROWS_WITH_AS(
+      dist::check_same_across_ranks(std::vector<int64_t>(size_t(1 + r), 0), "layout"),
+      doctest::Contains("layout: ranks differ"), Error);
   dist::check_same_across_ranks({1, 2, 3}, "buckets");
   Tensor ones_after = ones({3});
   dist::all_reduce(ones_after);

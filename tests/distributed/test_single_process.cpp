@@ -2,7 +2,6 @@
 // the environment detection (launcher variables, the timeout) on made-up
 // environments, which is all a build without MPI decides on.
 #include <doctest/doctest.h>
-
 #include <lasergrad/distributed/distributed.h>
 #include <lasergrad/lasergrad.h>
 
@@ -36,9 +35,9 @@ TEST_CASE("without a launcher's variables the process is alone") {
 }
 
 TEST_CASE("Open MPI's variables give the size, rank and local rank") {
-  const ld::LaunchInfo info = ld::launch_info(
-      env_of({{"OMPI_COMM_WORLD_SIZE", "3"}, {"OMPI_COMM_WORLD_RANK", "2"},
-              {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}}));
+  const ld::LaunchInfo info = ld::launch_info(env_of({{"OMPI_COMM_WORLD_SIZE", "3"},
+                                                      {"OMPI_COMM_WORLD_RANK", "2"},
+                                                      {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}}));
   CHECK(info.launched);
   CHECK(info.world_size == 3);
   CHECK(info.rank == 2);
@@ -68,8 +67,7 @@ TEST_CASE("the timeout: the option, then LG_DISTRIBUTED_TIMEOUT, then 300 s") {
                        doctest::Contains("LG_DISTRIBUTED_TIMEOUT='0'"), Error);
   CHECK_THROWS_WITH_AS(ld::timeout_from(0, env_of({{"LG_DISTRIBUTED_TIMEOUT", "5s"}})),
                        doctest::Contains("not a positive number of seconds"), Error);
-  CHECK_THROWS_WITH_AS(ld::timeout_from(-1, env_of({})), doctest::Contains("timeout_s"),
-                       Error);
+  CHECK_THROWS_WITH_AS(ld::timeout_from(-1, env_of({})), doctest::Contains("timeout_s"), Error);
 }
 
 TEST_CASE("a single process is rank 0 of 1 before and after init, and every call is the identity") {

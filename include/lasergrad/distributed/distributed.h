@@ -29,9 +29,9 @@ void init(InitOptions options = {});
 bool is_initialized();
 bool built_with_mpi();
 bool built_with_nccl();
-int rank();        // 0 before init and in a single process
-int world_size();  // 1 before init and in a single process
-int local_rank();  // the rank among this machine's ranks (OMPI_COMM_WORLD_LOCAL_RANK)
+int rank();                // 0 before init and in a single process
+int world_size();          // 1 before init and in a single process
+int local_rank();          // the rank among this machine's ranks (OMPI_COMM_WORLD_LOCAL_RANK)
 double timeout_seconds();  // the bound init() settled on
 
 // In place, on every rank the same dtype and number of elements: float32,
@@ -63,8 +63,8 @@ class Work {
   Work& operator=(Work&&) noexcept;
   ~Work();
 
-  bool test();  // drives progress; true when done (Mean's division done too)
-  void wait();  // bounded by the timeout
+  bool test();                    // drives progress; true when done (Mean's division done too)
+  void wait();                    // bounded by the timeout
   double waited_seconds() const;  // time spent inside wait()
 
  private:
@@ -77,6 +77,8 @@ Work all_reduce_async(Tensor t, ReduceOp op = ReduceOp::Sum);
 // Ends every rank now (MPI_Abort; std::_Exit in a single process) after a
 // one-line message "lasergrad: rank R: why" on stderr.
 [[noreturn]] void abort(int exit_code, const std::string& why);
-void finalize();  // idempotent; the collectives are the identity afterwards only if never initialised
+// Ends MPI (idempotent; init() registers it at exit). Afterwards init() and
+// any collective of a multi-rank job throw lg::Error: MPI cannot start again.
+void finalize();
 
 }  // namespace lg::distributed
