@@ -1,6 +1,8 @@
 #include "common/training_loop.h"
 
+#include <lasergrad/distributed/data_parallel.h>
 #include <lasergrad/nn/clip_grad.h>
+#include <lasergrad/nn/files.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +15,7 @@
 #include "common/interrupt.h"
 #include "common/metrics.h"
 #include "common/progress.h"
+#include "common/ranks.h"
 
 namespace examples {
 namespace {
@@ -52,7 +55,10 @@ class Loop {
 
  private:
   void restore();
+  void join_ranks_state();
   void save();
+  bool stop_requested() const { return world_ > 1 ? agreed_stop_ : interrupted(); }
+  double agree(double loss);
   double train_step(double lr);  // the step's loss
   void after_step(double loss, double lr, double step_seconds);
   void report() const;
@@ -75,24 +81,110 @@ class Loop {
   Clock::time_point start_;
   double timed_ = 0;
   std::vector<double> last_eval_;
+  // with several ranks
+  const int world_ = world_size(), rank_ = rank();
+  std::optional<lg::distributed::DistributedDataParallel> ddp_;
+  std::vector<uint64_t> rank_offsets_;  // every rank's random-stream offset, agreed each step
+  bool agreed_stop_ = false;
 };
+
+// The checkpoint entries of a run on several ranks.
+const char* const kWorldSizeKey = "distributed.world_size";
+const char* const kRankOffsetsKey = "distributed.rng_offsets";
+
+std::string join_offsets(const std::vector<uint64_t>& offsets) {
+  std::string text;
+  for (uint64_t o : offsets) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(o);
+  }
+  return text;
+}
+
+std::vector<uint64_t> split_offsets(const std::string& text, size_t expected) {
+  std::vector<uint64_t> offsets;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    offsets.push_back(std::stoull(text.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  if (offsets.size() != expected)
+    throw std::runtime_error(std::string("the checkpoint's ") + kRankOffsetsKey + " has " +
+                             std::to_string(offsets.size()) + " entries for " +
+                             std::to_string(expected) + " ranks");
+  return offsets;
+}
 
 void Loop::restore() {
   std::optional<lg::TrainingCheckpoint>& resumed = folder_.resumed();
   if (!resumed) return;
+  const auto world = resumed->config.find(kWorldSizeKey);
+  const int trained_on = world == resumed->config.end() ? 1 : std::stoi(world->second);
+  if (trained_on != world_)
+    throw InputError("--resume: the checkpoint was trained on " + std::to_string(trained_on) +
+                     (trained_on == 1 ? " rank" : " ranks") + ", this run has " +
+                     std::to_string(world_) + ": resume with " +
+                     (trained_on == 1 ? std::string("one process")
+                                      : "mpirun -np " + std::to_string(trained_on)));
   task_.model().load_state_dict(resumed->model);
   optimizer_.load_state_dict(resumed->optimizer);
   lg::set_rng_state(resumed->rng);
+  if (world_ > 1) {
+    rank_offsets_ = split_offsets(resumed->config.at(kRankOffsetsKey), static_cast<size_t>(world_));
+    lg::set_rng_state({.seed = rank_seed(resumed->rng.seed, rank_),
+                       .offset = rank_offsets_[static_cast<size_t>(rank_)]});
+  }
   step_ = resumed->step;
   resumed.reset();
 }
 
+// Several ranks: rank 0's weights everywhere, the gradients averaged, and a
+// random stream of each rank's own (rank_seed) for a fresh run.
+void Loop::join_ranks_state() {
+  if (world_ == 1) return;
+  ddp_.emplace(task_.model());
+  if (rank_offsets_.empty()) {
+    const lg::RngState mine = lg::get_rng_state();
+    lg::set_rng_state({.seed = rank_seed(mine.seed, rank_), .offset = mine.offset});
+    rank_offsets_.assign(static_cast<size_t>(world_), mine.offset);
+  }
+}
+
+// Only rank 0 writes; the others' random streams are in the checkpoint as
+// their offsets (agreed every step), their seeds follow from rank 0's.
 void Loop::save() {
+  if (rank_ != 0) return;
+  lg::Metadata config = metadata_;
+  config[kWorldSizeKey] = std::to_string(world_);
+  lg::RngState rng = lg::get_rng_state();
+  if (world_ > 1) {
+    config[kRankOffsetsKey] = join_offsets(rank_offsets_);
+    rng.offset = rank_offsets_[0];
+  }
   lg::save_checkpoint(folder_.checkpoint().string(), {.model = task_.model().state_dict(),
                                                       .optimizer = optimizer_.state_dict(),
                                                       .step = step_,
-                                                      .rng = lg::get_rng_state(),
-                                                      .config = metadata_});
+                                                      .rng = rng,
+                                                      .config = config});
+}
+
+// Several ranks: the mean loss, whether any rank was interrupted, and every
+// rank's random-stream offset, in one small all-reduce per step.
+double Loop::agree(double loss) {
+  if (world_ == 1) return loss;
+  std::vector<double> values(2 + static_cast<size_t>(world_), 0.0);
+  values[0] = loss;
+  values[1] = interrupted() ? 1 : 0;
+  const uint64_t offset = lg::get_rng_state().offset;
+  if (offset >= (uint64_t{1} << 53))
+    throw std::runtime_error("the random stream's offset passed 2^53, which the ranks cannot agree on");
+  values[2 + static_cast<size_t>(rank_)] = static_cast<double>(offset);
+  values = lg::distributed::all_reduce(std::move(values), lg::distributed::ReduceOp::Sum);
+  agreed_stop_ = values[1] > 0;
+  for (int r = 0; r < world_; ++r)
+    rank_offsets_[static_cast<size_t>(r)] = static_cast<uint64_t>(values[2 + static_cast<size_t>(r)]);
+  return values[0] / world_;
 }
 
 double Loop::train_step(double lr) {
@@ -102,7 +194,7 @@ double Loop::train_step(double lr) {
   loss.backward();
   if (s_.grad_clip > 0) lg::nn::clip_grad_norm(task_.model().parameters(), s_.grad_clip);
   optimizer_.step();
-  const double value = loss.item<double>();
+  const double value = agree(loss.item<double>());
   if (!std::isfinite(value))
     throw std::runtime_error("the training loss is " + std::to_string(value) + " at step " +
                              std::to_string(step_ + 1) + ": try a lower --lr");
@@ -113,7 +205,7 @@ double Loop::train_step(double lr) {
 void Loop::after_step(double loss, double lr, double step_seconds) {
   timed_ += step_seconds;
   const double elapsed = seconds_since(start_);
-  const double throughput = s_.items_per_step / step_seconds;
+  const double throughput = s_.items_per_step * world_ / step_seconds;
   progress_->update({.step = step_,
                      .total = s_.steps,
                      .loss = loss,
@@ -130,7 +222,7 @@ void Loop::after_step(double loss, double lr, double step_seconds) {
   }
   row.insert(row.end(), {lr, throughput, elapsed, peak_rss_mb()});
   try {
-    metrics_->write(step_, row);
+    if (metrics_) metrics_->write(step_, row);
   } catch (const MetricsWriteError& e) {
     progress_->finish();
     stop_after_metrics_error(
@@ -146,12 +238,14 @@ void Loop::report() const {
       "checkpoint %s\n",
       task_.describe(last_eval_).c_str(), static_cast<long long>(step_),
       format_duration(timed_).c_str(),
-      timed_ > 0 ? s_.items_per_step * static_cast<double>(step_ - first_step_) / timed_ : 0.0,
+      timed_ > 0 ? s_.items_per_step * world_ * static_cast<double>(step_ - first_step_) / timed_
+                 : 0.0,
       s_.items.c_str(), peak_rss_mb(), folder_.checkpoint().c_str());
 }
 
 LoopResult Loop::run() {
   restore();
+  join_ranks_state();
   metadata_ = task_.checkpoint_metadata();
   if (step_ > 0)
     std::printf("resuming from %s at step %lld\n", folder_.checkpoint().c_str(),
@@ -161,7 +255,8 @@ LoopResult Loop::run() {
   for (const std::string& c : task_.eval_columns()) columns.push_back(c);
   for (const char* c : {"lr", "", "elapsed_s", "peak_rss_mb"})
     columns.push_back(*c ? c : s_.items + "_per_s");
-  metrics_.emplace(s_.out, columns, step_ > 0 ? std::optional<int64_t>(step_) : std::nullopt);
+  if (rank_ == 0)
+    metrics_.emplace(s_.out, columns, step_ > 0 ? std::optional<int64_t>(step_) : std::nullopt);
   progress_.emplace(stdout, ProgressLine::is_terminal(stdout), s_.log_every, s_.items_short);
   progress_->start(step_);
   first_step_ = step_;
@@ -171,10 +266,11 @@ LoopResult Loop::run() {
   task_.model().train();
   start_ = Clock::now();
   while (step_ < last_step_) {
-    if (interrupted()) {
+    if (stop_requested()) {
       progress_->finish();
       save();
-      std::fprintf(stderr,
+      if (rank_ == 0)
+        std::fprintf(stderr,
                    "%s: interrupted at step %lld; checkpoint saved to %s (--resume continues)\n",
                    s_.program.c_str(), static_cast<long long>(step_), folder_.checkpoint().c_str());
       return result(interrupted_exit_code(), false);
@@ -199,9 +295,8 @@ LoopResult Loop::run() {
 }  // namespace
 
 lg::Device setup_runtime(int threads, const std::string& device) {
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  lg::set_num_threads(threads > 0 ? threads : std::max(1, cores));
-  return device == "cuda" ? lg::Device::cuda(0) : lg::Device::cpu();
+  lg::set_num_threads(threads > 0 ? threads : default_threads());
+  return device == "cuda" ? lg::Device::cuda(lg::distributed::local_rank()) : lg::Device::cpu();
 }
 
 std::filesystem::path checkpoint_path(const std::string& out) {
@@ -233,10 +328,30 @@ std::unique_ptr<lg::optim::AdamW> make_adamw(std::vector<lg::Tensor> decay,
           .lr = s.lr, .beta1 = s.beta1, .beta2 = s.beta2, .weight_decay = s.weight_decay});
 }
 
-RunFolder::RunFolder(const LoopSettings& settings)
-    : checkpoint_(checkpoint_path(settings.out)),
-      lock_(claim_run_folder(settings.out, run_files(settings), settings.program)) {
-  if (settings.resume) resumed_ = lg::load_checkpoint(checkpoint_.string());
+namespace {
+// Rank 0 reads the checkpoint and sends its bytes, or why it could not, to the
+// others, so that every rank fails alike.
+lg::TrainingCheckpoint load_on_every_rank(const std::filesystem::path& path) {
+  if (world_size() == 1) return lg::load_checkpoint(path.string());
+  std::string message;
+  if (rank() == 0) {
+    try {
+      message = lg::read_regular_file("--resume", path.string());
+      message.insert(message.begin(), '+');
+    } catch (const std::exception& e) {
+      message.assign(1, '-').append(e.what());
+    }
+  }
+  message = lg::distributed::broadcast_bytes(std::move(message), 0);
+  if (message.empty() || message[0] != '+') throw std::runtime_error(message.substr(1));
+  message.erase(0, 1);
+  return lg::parse_checkpoint(message, path.string() + " (read by rank 0)");
+}
+}  // namespace
+
+RunFolder::RunFolder(const LoopSettings& settings) : checkpoint_(checkpoint_path(settings.out)) {
+  if (rank() == 0) lock_.emplace(claim_run_folder(settings.out, run_files(settings), settings.program));
+  if (settings.resume) resumed_ = load_on_every_rank(checkpoint_);
 }
 
 LoopResult run_training(const LoopSettings& settings, RunFolder& folder, TrainingTask& task,

@@ -6,6 +6,13 @@
 // end, on Ctrl-C/SIGTERM and on a failed metrics write, exact --resume,
 // --stop-after, and the final report line.
 //
+// Under mpirun every rank runs the same program (common/ranks.h): the loop
+// averages the gradients across ranks (DistributedDataParallel), agrees on the
+// loss it logs and on stopping (Ctrl-C, SIGTERM) every step, and only rank 0
+// locks and writes the run folder; a checkpoint records the world size and
+// every rank's random stream, and resumes only on as many ranks. The task
+// draws this rank's part of each batch itself (examples::rank(), world_size()).
+//
 // A trainer's use, in order:
 //   examples::RunFolder folder(settings);         // lock, stale files, the checkpoint to resume
 //   ... read folder.resumed()->config, build the data and the model ...
@@ -48,8 +55,8 @@ struct LoopSettings {
   int64_t eval_every = 100;
   int64_t checkpoint_every = 0;  // 0: with every evaluation
   int64_t log_every = 50;        // plain progress lines when stdout is not a terminal
-  // throughput: items (tokens, images) per step, their plural name and the
-  // progress line's short form ("tokens", "tok")
+  // throughput: items (tokens, images) per step and rank, their plural name
+  // and the progress line's short form ("tokens", "tok")
   double items_per_step = 1;
   std::string items = "items";
   std::string items_short = "items";
@@ -58,8 +65,9 @@ struct LoopSettings {
   std::vector<std::string> other_files;
 };
 
-// Sets the CPU thread count (0: every core) and returns the device ("cpu" or
-// "cuda") a trainer runs on.
+// Sets the CPU thread count (0: every core, shared among this machine's ranks)
+// and returns the device ("cpu", or "cuda": this rank's cuda:local_rank) a
+// trainer runs on.
 lg::Device setup_runtime(int threads, const std::string& device);
 
 // <out>/checkpoint.safetensors.
@@ -85,6 +93,8 @@ std::unique_ptr<lg::optim::AdamW> make_adamw(std::vector<lg::Tensor> decay,
 // A run folder claimed for training: locked for this process's life (a second
 // run on it is an InputError naming the holder), its special files refused,
 // its stale temp files removed; with settings.resume, the checkpoint loaded.
+// With several ranks, rank 0 claims the folder and reads the checkpoint, and
+// sends its bytes to the others (the folder need not be shared).
 class RunFolder {
  public:
   explicit RunFolder(const LoopSettings& settings);
@@ -96,7 +106,7 @@ class RunFolder {
 
  private:
   std::filesystem::path checkpoint_;
-  RunLock lock_;
+  std::optional<RunLock> lock_;  // rank 0's
   std::optional<lg::TrainingCheckpoint> resumed_;
 };
 

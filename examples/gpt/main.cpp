@@ -7,10 +7,12 @@
 #include <iostream>
 
 #include "cli.h"
+#include "common/ranks.h"
 #include "common/run_lock.h"
 #include "modes.h"
 
 int main(int argc, char** argv) {
+  examples::join_ranks();  // one rank of several under mpirun
   gpt::TrainConfig config;
   if (std::optional<int> status = gpt::parse_command_line(argc, argv, config, std::cout, std::cerr))
     return *status;
@@ -19,11 +21,9 @@ int main(int argc, char** argv) {
     if (config.sample > 0) return gpt::sample(config);
     return gpt::train(config);
   } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "lg-gpt: %s\n", e.what());
     // Bad flags and unusable inputs exit as a flag error does; anything else is a failure.
     const bool usage = dynamic_cast<const gpt::UsageError*>(&e) != nullptr ||
                        dynamic_cast<const examples::InputError*>(&e) != nullptr;
-    return usage ? gpt::kUsageExitCode : 1;
+    return examples::exit_after_error("lg-gpt", e.what(), usage ? gpt::kUsageExitCode : 1);
   }
 }

@@ -134,6 +134,11 @@ TEST_CASE("training windows are reproducible from the seed and targets are input
     for (int t = 0; t + 1 < 16; ++t) CHECK(in[row * 16 + t + 1] == tg[row * 16 + t]);
   CHECK(in != data.train_batch(4, 43, 3).inputs.to_vector<int64_t>());
   CHECK(in != data.train_batch(4, 42, 4).inputs.to_vector<int64_t>());
+  // Two ranks' halves (first_row) are the whole batch's rows.
+  const auto top = data.train_batch(2, 42, 3, 0).inputs.to_vector<int64_t>();
+  const auto bottom = data.train_batch(2, 42, 3, 2).inputs.to_vector<int64_t>();
+  CHECK(std::vector<int64_t>(in.begin(), in.begin() + 32) == top);
+  CHECK(std::vector<int64_t>(in.begin() + 32, in.end()) == bottom);
   for (int64_t id : in) CHECK((id >= 1 && id < data.vocab().size()));
 
   // Validation batches are fixed and cover the split from its start to its end.

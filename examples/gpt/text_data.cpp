@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -101,12 +102,13 @@ Batch TextDataset::gather(const std::vector<int32_t>& tokens,
   return {lg::from_vector(inputs, {b, seq_len_}), lg::from_vector(targets, {b, seq_len_})};
 }
 
-Batch TextDataset::train_batch(int64_t batch_size, uint64_t seed, int64_t index) const {
+Batch TextDataset::train_batch(int64_t batch_size, uint64_t seed, int64_t index,
+                               int64_t first_row) const {
   // Windows may start anywhere in [0, positions).
   const auto positions = static_cast<uint64_t>(static_cast<int64_t>(train_.size()) - seq_len_);
   const uint64_t stream = splitmix64(seed ^ splitmix64(static_cast<uint64_t>(index)));
   std::vector<int64_t> starts;
-  for (int64_t row = 0; row < batch_size; ++row) {
+  for (int64_t row = first_row; row < first_row + batch_size; ++row) {
     const uint64_t r = splitmix64(stream + static_cast<uint64_t>(row));
     // Lemire's multiply-shift maps r to [0, positions) with a bias below 2^-40 here.
     starts.push_back(static_cast<int64_t>((static_cast<unsigned __int128>(r) * positions) >> 64));
@@ -114,14 +116,16 @@ Batch TextDataset::train_batch(int64_t batch_size, uint64_t seed, int64_t index)
   return gather(train_, starts);
 }
 
-Batch TextDataset::val_batch(int64_t batch_size, int64_t index, int64_t count) const {
+Batch TextDataset::val_batch(int64_t batch_size, int64_t index, int64_t count, int64_t first_row,
+                             int64_t rows) const {
   if (index < 0 || index >= count)
     throw std::out_of_range("validation batch " + std::to_string(index) + " of " +
                             std::to_string(count));
   const int64_t positions = static_cast<int64_t>(val_.size()) - seq_len_;
   const int64_t windows = batch_size * count;
   std::vector<int64_t> starts;
-  for (int64_t row = 0; row < batch_size; ++row) {
+  const int64_t end = rows < 0 ? batch_size : std::min(batch_size, first_row + rows);
+  for (int64_t row = first_row; row < end; ++row) {
     const int64_t w = index * batch_size + row;
     starts.push_back(windows > 1 ? w * (positions - 1) / (windows - 1) : 0);
   }

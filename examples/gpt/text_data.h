@@ -57,11 +57,15 @@ class TextDataset {
   // Training batch number `index` (0, 1, ...) of a run seeded with `seed`:
   // batch rows are windows starting at uniformly random positions. A function
   // of (seed, index) only, so a resumed run draws exactly the batches an
-  // uninterrupted one would, whatever came before.
-  Batch train_batch(int64_t batch_size, uint64_t seed, int64_t index) const;
+  // uninterrupted one would, whatever came before. first_row: the rows
+  // [first_row, first_row + batch_size) of a larger batch (one rank's part of
+  // the batch of all ranks), the same windows whatever the whole batch's size.
+  Batch train_batch(int64_t batch_size, uint64_t seed, int64_t index, int64_t first_row = 0) const;
   // Validation batch `index` of `count`: count * batch_size windows spread
-  // evenly over the validation split, the same on every call.
-  Batch val_batch(int64_t batch_size, int64_t index, int64_t count) const;
+  // evenly over the validation split, the same on every call; or only its
+  // rows [first_row, first_row + rows) (one rank's part; rows < 0: to the end).
+  Batch val_batch(int64_t batch_size, int64_t index, int64_t count, int64_t first_row = 0,
+                  int64_t rows = -1) const;
 
  private:
   Batch gather(const std::vector<int32_t>& tokens, const std::vector<int64_t>& starts) const;

@@ -1,8 +1,11 @@
+#include <lasergrad/distributed/distributed.h>
+
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
 
 #include "common/files.h"
+#include "common/ranks.h"
 #include "common/training_loop.h"
 #include "modes.h"
 #include "session.h"
@@ -36,17 +39,24 @@ class GptTask : public examples::TrainingTask {
 
   lg::nn::Module& model() override { return model_; }
   lg::Tensor loss(int64_t step) override {
-    const Batch b = data_.train_batch(config_.batch, config_.seed, step - 1);
+    // This rank's rows of the batch of all ranks.
+    const Batch b = data_.train_batch(config_.batch, config_.seed, step - 1,
+                                      examples::rank() * int64_t{config_.batch});
     return lg::cross_entropy(model_(b.inputs.to(device_)), b.targets.to(device_));
   }
   std::vector<std::string> eval_columns() const override { return {"val_loss"}; }
+  // With several ranks, each takes its rows of the batches of all ranks and the
+  // mean of the ranks' losses is the loss of the whole batches.
   std::vector<double> evaluate() override {
+    const int64_t world = examples::world_size(), batch = config_.batch;
     double total = 0;
     for (int i = 0; i < config_.eval_batches; ++i) {
-      const Batch b = data_.val_batch(config_.batch, i, config_.eval_batches);
+      const Batch b = data_.val_batch(batch * world, i, config_.eval_batches,
+                                      examples::rank() * batch, batch);
       total +=
           lg::cross_entropy(model_(b.inputs.to(device_)), b.targets.to(device_)).item<double>();
     }
+    if (world > 1) total = lg::distributed::all_reduce({total}, lg::distributed::ReduceOp::Mean)[0];
     return {total / config_.eval_batches};
   }
   std::string describe(const std::vector<double>& evaluation) const override {
@@ -95,10 +105,14 @@ int train(TrainConfig config) {
               static_cast<long long>(data.val_unknown()));
   std::printf(
       "model: %s attention, %d layers, d-model %d, %d heads, seq-len %d: %lld parameters; "
-      "batch %d, %d steps, lr %g, %s, %d threads\n",
+      "batch %d%s, %d steps, lr %g, %s, %d threads%s\n",
       config.attention.c_str(), config.layers, config.d_model, config.heads, config.seq_len,
-      static_cast<long long>(model.num_parameters()), config.batch, config.steps, config.lr,
-      config.device.c_str(), lg::get_num_threads());
+      static_cast<long long>(model.num_parameters()), config.batch,
+      examples::world_size() > 1 ? " per rank" : "", config.steps, config.lr,
+      config.device.c_str(), lg::get_num_threads(),
+      examples::world_size() > 1
+          ? (" each, " + std::to_string(examples::world_size()) + " ranks").c_str()
+          : "");
   GptTask task(model, data, config, device,
                checkpoint_metadata(config, data.vocab(), text.source, text_hash, text_chars));
   const examples::LoopResult result = examples::run_training(settings, folder, task, *optimizer);
