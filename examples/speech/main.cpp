@@ -29,8 +29,8 @@ int main(int argc, char** argv) {
     return *status;
   try {
     // Under mpirun only training is shared out; the other modes run on rank 0.
-    if (examples::rank() != 0 && (config.bench || config.prepare_only || config.eval_only ||
-                                  !config.transcribe.empty()))
+    if (examples::rank() != 0 &&
+        (config.bench || config.prepare_only || config.eval_only || !config.transcribe.empty()))
       return 0;
     if (config.bench) return speech::bench(config);
     if (config.prepare_only) return speech::prepare_only(config);

@@ -6,8 +6,8 @@
 #include <lasergrad/distributed/distributed.h>
 
 #include <cmath>
-#include <numeric>
 #include <cstdio>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 
@@ -147,9 +147,8 @@ int train(VitConfig config) {
   if (steps_per_epoch < 1)
     throw examples::InputError(
         "--batch " + std::to_string(config.batch) +
-        (examples::world_size() > 1 ? " on " + std::to_string(examples::world_size()) +
-                                          " ranks (" + std::to_string(global_batch(config)) +
-                                          " images a step)"
+        (examples::world_size() > 1 ? " on " + std::to_string(examples::world_size()) + " ranks (" +
+                                          std::to_string(global_batch(config)) + " images a step)"
                                     : std::string()) +
         " is more than the " + std::to_string(data.train.size()) + " training images");
   settings = loop_settings(config, steps_per_epoch);
