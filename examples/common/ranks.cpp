@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <thread>
 
 namespace examples {
@@ -38,6 +39,28 @@ uint64_t rank_seed(uint64_t seed, int r) {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
+}
+
+Share share_of(int64_t n, int rank, int world) {
+  const int64_t w = world, r = rank, base = n / w, extra = n % w;
+  const int64_t begin = r * base + std::min(r, extra);
+  return {.begin = begin, .end = begin + base + (r < extra ? 1 : 0)};
+}
+
+void in_rank_order(const std::function<void()>& f) {
+  if (world_size() == 1) return f();
+  std::exception_ptr error;
+  for (int turn = 0; turn < world_size(); ++turn) {
+    if (turn == rank()) {
+      try {
+        f();
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    lg::distributed::barrier();
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace examples

@@ -6,6 +6,7 @@
 #include <lasergrad/core/random.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,28 @@ int default_threads();
 // before); the others get seeds of their own, so that their dropout masks and
 // augmentations differ from rank 0's.
 uint64_t rank_seed(uint64_t seed, int rank);
+
+// A rank's contiguous part [begin, end) of n items shared among `world`
+// ranks: the first n % world ranks take one item more, so parts differ by at
+// most one, and a rank gets none only where n < world. A batch of world * B
+// items gives rank r the items [r * B, (r + 1) * B).
+struct Share {
+  int64_t begin = 0, end = 0;
+  int64_t size() const { return end - begin; }
+};
+Share share_of(int64_t n, int rank, int world);
+// This rank's part of items (share_of(items.size(), rank(), world_size())).
+template <typename T>
+std::vector<T> this_ranks_part(const std::vector<T>& items) {
+  const Share s = share_of(static_cast<int64_t>(items.size()), rank(), world_size());
+  return std::vector<T>(items.begin() + s.begin, items.begin() + s.end);
+}
+
+// Runs f on every rank in turn, rank 0 first, each after the one before has
+// finished (a barrier between turns): for a step that locks a shared folder,
+// e.g. a data cache one rank prepares and the others then reuse. Each wait is
+// bounded by lg::distributed's timeout. An exception ends this rank's turn and
+// is rethrown once every rank has had its turn.
+void in_rank_order(const std::function<void()>& f);
 
 }  // namespace examples

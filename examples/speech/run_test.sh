@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # lg-speech's end-to-end tests on a tiny synthesised corpus, driven by ctest:
 #   run_test.sh MODE LG_SPEECH OUT
-# MODE: smoke | resume | eval-only | transcribe | resume-checks | flags | sigterm.
-# Each run is bounded by `timeout`; a failure prints what was wrong and exits 1.
+# MODE: smoke | resume | eval-only | transcribe | resume-checks | flags | sigterm | ranks.
+# Each run is bounded by `timeout`; a failure prints what was wrong and exits 1. ranks
+# runs $LG_MPIRUN, and reports skipped (exit 77) with $LG_MPI_SKIP's reason without it.
 set -u
 mode=$1 lg_speech=$2 out=$3
 rm -rf "$out" && mkdir -p "$out"
@@ -145,6 +146,42 @@ sigterm)
   grep -q "interrupted at step" "$out/bg" || fail "no interruption note"
   run --epochs 100000 --out "$out/run" --resume --stop-after 2 >"$out/log" 2>&1 ||
     fail "resume after SIGTERM failed: $(cat "$out/log")"
+  ;;
+ranks)
+  [ -n "${LG_MPIRUN:-}" ] || { echo "skipped: ${LG_MPI_SKIP:-LG_MPIRUN is not set}"; exit 77; }
+  # tiny's flags but --batch: each run gives its own.
+  flags=()
+  for ((i = 0; i < ${#tiny[@]}; i++)); do
+    if [ "${tiny[$i]}" = --batch ]; then i=$((i + 1)); else flags+=("${tiny[$i]}"); fi
+  done
+  args=(--epochs 2 --dropout 0 --eval-every 5)
+  # The 2-rank run comes first: its rank 0 synthesises the corpus, rank 1 then reuses it.
+  timeout 240 "$LG_MPIRUN" --oversubscribe -np 2 "$lg_speech" "${flags[@]}" --batch 8 "${args[@]}" \
+    --out "$out/two" >"$out/two.log" 2>&1 || fail "2 ranks failed: $(tail "$out/two.log")"
+  timeout 240 "$lg_speech" "${flags[@]}" --batch 16 "${args[@]}" --out "$out/one" >"$out/one.log" 2>&1 ||
+    fail "1 process failed: $(tail "$out/one.log")"
+  grep -q "batch 8 per rank.* 2 ranks" "$out/two.log" || fail "no per-rank batch: $(grep model: "$out/two.log")"
+  # The two runs train on the same utterances each step, but not to 1e-4: BatchNorm takes
+  # its training statistics over each rank's frames (as PyTorch's DDP does without
+  # SyncBatchNorm), and they depend on each part's padding. The first step's loss agrees
+  # to 1e-2; then the runs drift apart. So: 2 ranks train, one metrics line per step of
+  # the 1-process run's count, finite losses, and rank 0's files alone.
+  steps=$(($(wc -l <"$out/one/metrics.csv") - 1))
+  [ "$steps" -gt 0 ] && [ "$(wc -l <"$out/two/metrics.csv")" -eq $((steps + 1)) ] &&
+    [ "$(wc -l <"$out/two/metrics.jsonl")" -eq "$steps" ] ||
+    fail "want $steps steps in the 2-rank metrics.csv and metrics.jsonl"
+  paste -d, <(column "$out/two/metrics.csv" train_loss) <(column "$out/one/metrics.csv" train_loss) |
+    awk -F, '$1 + 0 != $1 || $1 <= 0 { bad = 1 }
+             NR == 1 { d = $1 - $2; if (d < 0) d = -d; if (d > 1e-2 * $2) bad = 1 }
+             END { exit bad }' || fail "2-rank losses: $(column "$out/two/metrics.csv" train_loss | head -n 3 | tr '\n' ' ')"
+  [ -s "$out/two/checkpoint.safetensors" ] && [ -f "$out/two/report.json" ] ||
+    fail "no checkpoint or report.json from rank 0"
+  [ "$(ls "$out/two")" = "$(ls "$out/one")" ] || fail "2-rank run folder: $(ls "$out/two" | tr '\n' ' ')"
+  # The 2-rank checkpoint in one process is refused.
+  timeout 240 "$lg_speech" "${flags[@]}" --batch 8 "${args[@]}" --out "$out/two" --resume \
+    >/dev/null 2>"$out/err"
+  [ $? -eq 2 ] || fail "a 2-rank checkpoint resumed in 1 process: want status 2"
+  one_line_error "$out/err" "--resume: the checkpoint was trained on 2 ranks"
   ;;
 *) fail "unknown mode" ;;
 esac

@@ -101,11 +101,10 @@ SetScores score_set(SpeechModel& model, const std::vector<Utterance>& set, const
                                       .start_step = 0,
                                       .stop_step = std::nullopt};
   SetScores out;
-  double loss_sum = 0;
   for (int64_t step = 0; step < examples::steps_per_epoch(order); ++step) {
     const SpeechBatch b = make_speech_batch(set, mel, examples::batch_request(order, step), {});
     auto [log_probs, lengths] = model.forward(b.features.to(device), b.lengths.to(device));
-    loss_sum += lg::ctc_loss(log_probs, b.targets.to(device), lengths, b.target_lengths.to(device),
+    out.loss_sum += lg::ctc_loss(log_probs, b.targets.to(device), lengths, b.target_lengths.to(device),
                              {.blank = kBlank, .reduction = lg::Reduction::Sum, .zero_infinity = true})
                     .item<double>();
     const std::vector<std::string> hyps = decode_batch(log_probs, lengths, beam);
@@ -118,7 +117,7 @@ SetScores score_set(SpeechModel& model, const std::vector<Utterance>& set, const
                                 .word_edits = edit_distance(words(u.transcript), words(hyps[i]))});
     }
   }
-  out.mean_loss = set.empty() ? 0.0 : loss_sum / static_cast<double>(set.size());
+  out.mean_loss = set.empty() ? 0.0 : out.loss_sum / static_cast<double>(set.size());
   model.train(was_training);
   return out;
 }

@@ -37,7 +37,8 @@ std::unique_ptr<SpeechModel> make_model(const SpeechConfig& config);
 
 struct SetScores {
   ErrorRates rates;
-  double mean_loss = 0;  // CTC loss (negative log-likelihood) per utterance
+  double loss_sum = 0;   // CTC loss (negative log-likelihood) summed over the utterances
+  double mean_loss = 0;  // ... and per utterance
   std::vector<ScoredUtterance> utterances;
 };
 // Decodes every utterance of set (greedy, or prefix beam search when beam >

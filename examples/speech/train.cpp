@@ -1,6 +1,11 @@
 // lg-speech's training: its part of the shared loop (examples/common/training_loop.h)
 // is SpeechTask: batches from the prefetching loader (audio read, log-mel and
 // SpecAugment on the loader's thread), CTC loss, validation loss, WER and CER.
+// Under mpirun each rank trains on its part of every batch of all ranks and
+// scores its part of the validation utterances; rank 0 alone writes the test
+// report.
+#include <lasergrad/distributed/distributed.h>
+
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -8,6 +13,7 @@
 
 #include "common/data_loader.h"
 #include "common/loop_flags.h"
+#include "common/ranks.h"
 #include "common/training_loop.h"
 #include "modes.h"
 #include "session.h"
@@ -29,6 +35,10 @@ examples::LoopSettings loop_settings(const SpeechConfig& c, int64_t steps_per_ep
   return s;
 }
 
+// The utterances of one step on all ranks: --batch is per rank, as in
+// PyTorch's DDP, so every rank's part of a step has --batch utterances.
+int64_t global_batch(const SpeechConfig& c) { return int64_t{c.batch} * examples::world_size(); }
+
 // Batches per pool of length_bucketed_batches: long enough to group similar
 // lengths, short enough that the epoch's order stays well mixed.
 constexpr int64_t kBucketPool = 20;
@@ -42,12 +52,14 @@ class SpeechTask : public examples::TrainingTask {
         config_(config),
         steps_(steps),
         device_(device),
-        metadata_(std::move(metadata)) {}
+        metadata_(std::move(metadata)),
+        val_(examples::this_ranks_part(corpus.val)) {}
 
   lg::nn::Module& model() override { return model_; }
   void start(int64_t first_step) override {
     examples::LoaderOptions order =
         examples::training_order(config_, static_cast<int64_t>(corpus_.train.size()), steps_);
+    order.batch_size = global_batch(config_);
     order.start_step = first_step;
     const BatchSettings settings{.spec_augment = config_.spec_augment, .augment_options = {}};
     std::vector<double> durations;
@@ -55,11 +67,15 @@ class SpeechTask : public examples::TrainingTask {
     // The loader numbers the steps; which utterances a step trains on is the
     // length-bucketed order of its epoch (recomputed per batch: a few
     // microseconds for thousands of utterances, and nothing to keep in step).
+    // The batches are those of all ranks (a run of one process with their
+    // size makes the same); this rank takes its contiguous part of each.
     loader_.emplace(order, [this, settings, durations](const examples::BatchRequest& r) {
       const std::vector<std::vector<int64_t>> batches = length_bucketed_batches(
-          durations, config_.batch, kBucketPool, r.seed, r.epoch);
-      return make_speech_batch(corpus_.train, mel_, batches.at(static_cast<size_t>(r.index_in_epoch)),
-                               r.seed, r.epoch, settings);
+          durations, global_batch(config_), kBucketPool, r.seed, r.epoch);
+      return make_speech_batch(
+          corpus_.train, mel_,
+          examples::this_ranks_part(batches.at(static_cast<size_t>(r.index_in_epoch))), r.seed,
+          r.epoch, settings);
     });
   }
   lg::Tensor loss(int64_t step) override {
@@ -74,9 +90,23 @@ class SpeechTask : public examples::TrainingTask {
   std::vector<std::string> eval_columns() const override {
     return {"val_loss", "val_wer", "val_cer"};
   }
+  // This rank's sums (loss, edits, reference lengths), added up over the
+  // ranks: the scores of the whole validation set.
   std::vector<double> evaluate() override {
-    const SetScores s = score_set(model_, corpus_.val, mel_, config_.batch, config_.beam, device_);
-    return {s.mean_loss, s.rates.wer(), s.rates.cer()};
+    SetScores s;
+    if (!val_.empty()) s = score_set(model_, val_, mel_, config_.batch, config_.beam, device_);
+    if (examples::world_size() > 1) {
+      const std::vector<double> sums = lg::distributed::all_reduce(
+          {s.loss_sum, static_cast<double>(s.rates.word_edits), static_cast<double>(s.rates.words),
+           static_cast<double>(s.rates.char_edits), static_cast<double>(s.rates.chars)},
+          lg::distributed::ReduceOp::Sum);
+      s.loss_sum = sums[0];
+      s.rates = {.word_edits = static_cast<int64_t>(sums[1]),
+                 .words = static_cast<int64_t>(sums[2]),
+                 .char_edits = static_cast<int64_t>(sums[3]),
+                 .chars = static_cast<int64_t>(sums[4])};
+    }
+    return {s.loss_sum / static_cast<double>(corpus_.val.size()), s.rates.wer(), s.rates.cer()};
   }
   std::string describe(const std::vector<double>& e) const override {
     char text[96];
@@ -94,6 +124,7 @@ class SpeechTask : public examples::TrainingTask {
   lg::Device device_;
   lg::Metadata metadata_;
   LogMel mel_;
+  const std::vector<Utterance> val_;  // this rank's part of the validation utterances
   std::optional<examples::DataLoader<SpeechBatch>> loader_;
 };
 
@@ -131,13 +162,21 @@ int train(SpeechConfig config) {
   examples::RunFolder folder(settings);
   if (folder.resumed())
     examples::restore_flags(config.saved_flags(), folder.resumed()->config, config.given);
-  const Corpus corpus = load_corpus(config);
+  // The ranks take the corpus folder's lock in turn: rank 0 prepares the
+  // corpus where needed, the others then reuse it.
+  Corpus corpus;
+  examples::in_rank_order([&] { corpus = load_corpus(config); });
   const std::string hash = training_data_hash(corpus.train);
   if (folder.resumed()) check_resume_data(folder.resumed()->config, config, hash);
-  const int64_t steps_per_epoch = static_cast<int64_t>(corpus.train.size()) / config.batch;
+  const int64_t steps_per_epoch = static_cast<int64_t>(corpus.train.size()) / global_batch(config);
   if (steps_per_epoch < 1)
-    throw examples::InputError("--batch " + std::to_string(config.batch) + " is more than the " +
-                               std::to_string(corpus.train.size()) + " training utterances");
+    throw examples::InputError(
+        "--batch " + std::to_string(config.batch) +
+        (examples::world_size() > 1 ? " on " + std::to_string(examples::world_size()) +
+                                          " ranks (" + std::to_string(global_batch(config)) +
+                                          " utterances a step)"
+                                    : std::string()) +
+        " is more than the " + std::to_string(corpus.train.size()) + " training utterances");
   settings = loop_settings(config, steps_per_epoch);
 
   lg::manual_seed(config.seed);
@@ -147,14 +186,20 @@ int train(SpeechConfig config) {
   auto optimizer = examples::make_adamw(model, settings);
   std::printf(
       "model: Conformer-CTC, %s attention, d-model %d, %d layers, %d heads, ffn %d, conv kernel %d: "
-      "%lld parameters; batch %d, %d epochs (%lld steps), lr %g, %s, %d threads\n",
+      "%lld parameters; batch %d%s, %d epochs (%lld steps), lr %g, %s, %d threads%s\n",
       config.attention.c_str(), config.d_model, config.layers, config.heads, config.ffn_dim,
       config.conv_kernel, static_cast<long long>(model.num_parameters()), config.batch,
-      config.epochs, static_cast<long long>(settings.steps), config.lr, config.device.c_str(),
-      lg::get_num_threads());
+      examples::world_size() > 1 ? " per rank" : "", config.epochs,
+      static_cast<long long>(settings.steps), config.lr, config.device.c_str(),
+      lg::get_num_threads(),
+      examples::world_size() > 1
+          ? (" each, " + std::to_string(examples::world_size()) + " ranks").c_str()
+          : "");
   SpeechTask task(model, corpus, config, settings.steps, device, run_metadata(config, hash));
   const examples::LoopResult result = examples::run_training(settings, folder, task, *optimizer);
   if (!result.finished) return result.exit_code;
+  // The test report is rank 0's (the others do not touch the run folder).
+  if (examples::rank() != 0) return 0;
   report_test(model, corpus.test, LogMel{}, config.batch, device, config.out,
               {.attention = config.attention,
                .steps = result.step,

@@ -52,7 +52,8 @@ ImageSet read_image_set(const std::filesystem::path& images_path,
   return set;
 }
 
-// The images and labels of the given indices, in that order.
+}  // namespace
+
 ImageSet subset(const ImageSet& all, const std::vector<int64_t>& indices) {
   ImageSet s;
   s.height = all.height;
@@ -65,8 +66,6 @@ ImageSet subset(const ImageSet& all, const std::vector<int64_t>& indices) {
   }
   return s;
 }
-
-}  // namespace
 
 std::vector<std::string> class_names(const std::filesystem::path& dir) {
   std::filesystem::path last =

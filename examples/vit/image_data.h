@@ -56,6 +56,9 @@ struct MnistFiles {
 // the directory and every name looked for when files are missing).
 MnistFiles load_mnist_dir(const std::filesystem::path& dir);
 
+// The images and labels of the given indices (into all), in that order.
+ImageSet subset(const ImageSet& all, const std::vector<int64_t>& indices);
+
 // The split of the training images: `val_size` of them, chosen by a
 // permutation from a fixed seed (kSplitSeed; so every run, resumed or not,
 // validates on the same images), for validation and the rest for training,

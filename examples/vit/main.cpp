@@ -7,6 +7,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "common/ranks.h"
 #include "common/run_lock.h"
 #include "modes.h"
 
@@ -23,18 +24,22 @@ int bench(const VitConfig& config) {
 }  // namespace vit
 
 int main(int argc, char** argv) {
+  examples::join_ranks();  // one rank of several under mpirun
   vit::VitConfig config;
   if (std::optional<int> status = vit::parse_command_line(argc, argv, config, std::cout, std::cerr))
     return *status;
   try {
+    // Under mpirun only training is shared out; the other modes run on rank 0.
+    if (examples::rank() != 0 && (config.bench || config.eval_only || !config.predict.empty()))
+      return 0;
     if (config.bench) return vit::bench(config);
     if (config.eval_only) return vit::eval_only(config);
     if (!config.predict.empty()) return vit::predict(config);
     return vit::train(config);
   } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "lg-vit: %s\n", e.what());
     // Unusable inputs exit as a flag error does; anything else is a failure.
-    return dynamic_cast<const examples::InputError*>(&e) != nullptr ? examples::kUsageExitCode : 1;
+    return examples::exit_after_error(
+        "lg-vit", e.what(),
+        dynamic_cast<const examples::InputError*>(&e) != nullptr ? examples::kUsageExitCode : 1);
   }
 }

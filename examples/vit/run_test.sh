@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # lg-vit's end-to-end tests on a tiny generated data set, driven by ctest:
 #   run_test.sh MODE LG_VIT MAKE_TEST_IMAGES OUT
-# MODE: smoke | resume | eval-only | predict | resume-checks | flags | sigterm. Each
-# run is bounded by `timeout`; a failure prints what was wrong and exits 1.
+# MODE: smoke | resume | eval-only | predict | resume-checks | flags | sigterm | ranks. Each
+# run is bounded by `timeout`; a failure prints what was wrong and exits 1. ranks runs
+# $LG_MPIRUN, and reports skipped (exit 77) with $LG_MPI_SKIP's reason without it.
 set -u
 mode=$1 lg_vit=$2 make_images=$3 out=$4
 rm -rf "$out" && mkdir -p "$out"
@@ -126,6 +127,40 @@ sigterm)
   grep -q "interrupted at step" "$out/bg" || fail "no interruption note"
   run --epochs 100000 --out "$out/run" --resume --stop-after 2 >"$out/log" 2>&1 ||
     fail "resume after SIGTERM failed: $(cat "$out/log")"
+  ;;
+ranks)
+  [ -n "${LG_MPIRUN:-}" ] || { echo "skipped: ${LG_MPI_SKIP:-LG_MPIRUN is not set}"; exit 77; }
+  # tiny's flags but --batch: each run gives its own.
+  flags=()
+  for ((i = 0; i < ${#tiny[@]}; i++)); do
+    if [ "${tiny[$i]}" = --batch ]; then i=$((i + 1)); else flags+=("${tiny[$i]}"); fi
+  done
+  two() { timeout 120 "$LG_MPIRUN" --oversubscribe -np 2 "$lg_vit" "${flags[@]}" --batch 25 "$@"; }
+  # Augmentation on: it is keyed by the image, so both runs augment alike.
+  args=(--epochs 2 --dropout 0 --eval-every 5)
+  two "${args[@]}" --out "$out/two" >"$out/two.log" 2>&1 || fail "2 ranks failed: $(tail "$out/two.log")"
+  timeout 120 "$lg_vit" "${flags[@]}" --batch 50 "${args[@]}" --out "$out/one" >"$out/one.log" 2>&1 ||
+    fail "1 process failed: $(tail "$out/one.log")"
+  grep -q "batch 25 per rank.* 2 ranks" "$out/two.log" || fail "no per-rank batch: $(head -n 2 "$out/two.log")"
+  # Every step's train_loss, and every evaluation's val_loss and val_acc, to 1e-4 relative.
+  [ "$(wc -l <"$out/two/metrics.csv")" -eq 21 ] || fail "want 20 steps in the 2-rank metrics.csv"
+  paste -d, <(losses "$out/two") <(losses "$out/one") | awk -F, '
+    NR > 1 { for (c = 2; c <= 4; c++) { a = $c; b = $(c + 5)
+               if ((a == "") != (b == "")) { print "step " $1 " column " c ": \"" a "\" vs \"" b "\""; bad = 1 }
+               else if (a != "" && (a - b > 1e-4 * (b < 0 ? -b : b) || b - a > 1e-4 * (b < 0 ? -b : b))) {
+                 print "step " $1 " column " c ": " a " vs " b; bad = 1 } } }
+    END { exit bad }' >"$out/diff" || fail "2 ranks x 25 differ from 1 x 50: $(head "$out/diff")"
+  [ -f "$out/two/report.json" ] || fail "rank 0 wrote no report.json"
+  [ -z "$(find "$out/two" -name '*.tmp*' -print -quit)" ] || fail "temp files left"
+  # On 2 ranks, stopped and resumed: the losses of the uninterrupted 2-rank run.
+  two "${args[@]}" --out "$out/split" --stop-after 7 >/dev/null 2>&1 || fail "2-rank first half failed"
+  two "${args[@]}" --out "$out/split" --resume >"$out/second" 2>&1 || fail "2-rank resume failed: $(tail "$out/second")"
+  diff <(losses "$out/two") <(losses "$out/split") >"$out/diff" || fail "2-rank resume differs: $(cat "$out/diff")"
+  # The 2-rank checkpoint in one process is refused.
+  timeout 120 "$lg_vit" "${flags[@]}" --batch 25 "${args[@]}" --out "$out/two" --resume \
+    >/dev/null 2>"$out/err"
+  [ $? -eq 2 ] || fail "a 2-rank checkpoint resumed in 1 process: want status 2"
+  one_line_error "$out/err" "--resume: the checkpoint was trained on 2 ranks"
   ;;
 *) fail "unknown mode" ;;
 esac

@@ -100,10 +100,14 @@ std::unique_ptr<Vit> make_model(const VitConfig& config, const ModelData& data) 
   }
 }
 
+int64_t SetPredictions::correct() const {
+  int64_t n = 0;
+  for (size_t i = 0; i < labels.size(); ++i) n += labels[i] == predicted[i] ? 1 : 0;
+  return n;
+}
+
 double SetPredictions::accuracy() const {
-  int64_t correct = 0;
-  for (size_t i = 0; i < labels.size(); ++i) correct += labels[i] == predicted[i] ? 1 : 0;
-  return labels.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(labels.size());
+  return labels.empty() ? 0.0 : static_cast<double>(correct()) / static_cast<double>(labels.size());
 }
 
 SetPredictions predict_set(Vit& model, const ImageSet& set, const Normalization& norm,
@@ -119,19 +123,20 @@ SetPredictions predict_set(Vit& model, const ImageSet& set, const Normalization&
                                       .start_step = 0,
                                       .stop_step = std::nullopt};
   SetPredictions out;
-  double loss_sum = 0;
   for (int64_t step = 0; step < examples::steps_per_epoch(order); ++step) {
     const ImageBatch b = make_image_batch(set, norm, examples::batch_request(order, step),
                                           Augmentation{.enabled = false, .pad = 0});
     const lg::Tensor logits = model(b.images.to(device)).to(lg::Device::cpu());
     const lg::Tensor labels = b.labels;
-    loss_sum += lg::cross_entropy(logits, labels, {.reduction = lg::Reduction::Sum}).item<double>();
+    out.loss_sum +=
+        lg::cross_entropy(logits, labels, {.reduction = lg::Reduction::Sum}).item<double>();
     const std::vector<int64_t> pred = lg::argmax(logits, -1).to_vector<int64_t>();
     const std::vector<int64_t> truth = labels.to_vector<int64_t>();
     out.predicted.insert(out.predicted.end(), pred.begin(), pred.end());
     out.labels.insert(out.labels.end(), truth.begin(), truth.end());
   }
-  out.mean_loss = out.labels.empty() ? 0.0 : loss_sum / static_cast<double>(out.labels.size());
+  out.mean_loss =
+      out.labels.empty() ? 0.0 : out.loss_sum / static_cast<double>(out.labels.size());
   model.train(was_training);
   return out;
 }

@@ -44,7 +44,9 @@ std::unique_ptr<Vit> make_model(const VitConfig& config, const ModelData& data);
 
 struct SetPredictions {
   std::vector<int64_t> labels, predicted;
-  double mean_loss = 0;  // cross-entropy without label smoothing
+  double loss_sum = 0;   // cross-entropy without label smoothing, summed over the images
+  double mean_loss = 0;  // ... and its mean
+  int64_t correct() const;
   double accuracy() const;
 };
 // The model's class for every image of set, in order, in eval mode without

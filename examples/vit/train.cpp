@@ -1,13 +1,19 @@
 // lg-vit's training: its part of the shared loop (examples/common/training_loop.h)
 // is VitTask, batches from the prefetching loader, cross-entropy with label
-// smoothing, validation loss and accuracy.
+// smoothing, validation loss and accuracy. Under mpirun each rank trains on
+// its part of every batch of all ranks and validates on its part of the
+// validation images; rank 0 alone writes the test report.
+#include <lasergrad/distributed/distributed.h>
+
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 
 #include "common/data_loader.h"
 #include "common/loop_flags.h"
+#include "common/ranks.h"
 #include "common/training_loop.h"
 #include "modes.h"
 #include "session.h"
@@ -15,6 +21,9 @@
 
 namespace vit {
 namespace {
+
+// The images of one step on all ranks: --batch is per rank, as in PyTorch's DDP.
+int64_t global_batch(const VitConfig& c) { return int64_t{c.batch} * examples::world_size(); }
 
 examples::LoopSettings loop_settings(const VitConfig& c, int64_t steps_per_epoch) {
   examples::LoopSettings s = examples::loop_settings_from(c, steps_per_epoch);
@@ -36,14 +45,20 @@ class VitTask : public examples::TrainingTask {
         config_(config),
         steps_(steps),
         device_(device),
-        metadata_(std::move(metadata)) {}
+        metadata_(std::move(metadata)),
+        val_(validation_part(data.val)) {}
 
   lg::nn::Module& model() override { return model_; }
+  // The loader draws the batches of all ranks (world * --batch images, in the
+  // epoch order of one process with that batch) and this rank builds its
+  // part; augmentation is keyed by (seed, epoch, image), not by the rank.
   void start(int64_t first_step) override {
     examples::LoaderOptions order = examples::training_order(config_, data_.train.size(), steps_);
+    order.batch_size = global_batch(config_);
     order.start_step = first_step;
     const Augmentation augment{.enabled = config_.augment, .pad = 2};
-    loader_.emplace(order, [this, augment](const examples::BatchRequest& r) {
+    loader_.emplace(order, [this, augment](examples::BatchRequest r) {
+      r.sample_indices = examples::this_ranks_part(r.sample_indices);
       return make_image_batch(data_.train, data_.norm, r, augment);
     });
   }
@@ -56,9 +71,18 @@ class VitTask : public examples::TrainingTask {
                              {.label_smoothing = config_.label_smoothing});
   }
   std::vector<std::string> eval_columns() const override { return {"val_loss", "val_acc"}; }
+  // Sums of this rank's part, added up over the ranks: the loss and accuracy
+  // of the whole validation set.
   std::vector<double> evaluate() override {
-    const SetPredictions p = predict_set(model_, data_.val, data_.norm, config_.batch, device_);
-    return {p.mean_loss, p.accuracy()};
+    std::vector<double> sums(2, 0.0);
+    if (val_.size() > 0) {
+      const SetPredictions p = predict_set(model_, val_, data_.norm, config_.batch, device_);
+      sums = {p.loss_sum, static_cast<double>(p.correct())};
+    }
+    if (examples::world_size() > 1)
+      sums = lg::distributed::all_reduce(std::move(sums), lg::distributed::ReduceOp::Sum);
+    const auto n = static_cast<double>(data_.val.size());
+    return {sums[0] / n, sums[1] / n};
   }
   std::string describe(const std::vector<double>& e) const override {
     char text[80];
@@ -75,7 +99,14 @@ class VitTask : public examples::TrainingTask {
   int64_t steps_;
   lg::Device device_;
   lg::Metadata metadata_;
+  const ImageSet val_;  // this rank's part of the validation images
   std::optional<examples::DataLoader<ImageBatch>> loader_;
+
+  static ImageSet validation_part(const ImageSet& val) {
+    std::vector<int64_t> all(static_cast<size_t>(val.size()));
+    std::iota(all.begin(), all.end(), int64_t{0});
+    return subset(val, examples::this_ranks_part(all));
+  }
 };
 
 // The checkpoint's config: the saved flags, the data's hash and what a model
@@ -112,10 +143,14 @@ int train(VitConfig config) {
   const ImageData data = load_data(config);
   const std::string hash = training_data_hash(data.train);
   if (folder.resumed()) check_resume_data(folder.resumed()->config, config, hash);
-  const int64_t steps_per_epoch = data.train.size() / config.batch;
+  const int64_t steps_per_epoch = data.train.size() / global_batch(config);
   if (steps_per_epoch < 1)
-    throw examples::InputError("--batch " + std::to_string(config.batch) + " is more than the " +
-                               std::to_string(data.train.size()) + " training images");
+    throw examples::InputError(
+        "--batch " + std::to_string(config.batch) +
+        (examples::world_size() > 1 ? " on " + std::to_string(examples::world_size()) + " ranks (" +
+                                          std::to_string(global_batch(config)) + " images a step)"
+                                    : std::string()) +
+        " is more than the " + std::to_string(data.train.size()) + " training images");
   settings = loop_settings(config, steps_per_epoch);
 
   lg::manual_seed(config.seed);
@@ -127,14 +162,20 @@ int train(VitConfig config) {
   auto optimizer = examples::make_adamw(split.decay, split.no_decay, settings);
   std::printf(
       "model: ViT, %s attention, %s pool, patch %d, d-model %d, %d layers, %d heads, MLP ratio %d: "
-      "%lld parameters; batch %d, %d epochs (%lld steps), lr %g, %s, %d threads\n",
+      "%lld parameters; batch %d%s, %d epochs (%lld steps), lr %g, %s, %d threads%s\n",
       config.attention.c_str(), config.pool.c_str(), config.patch, config.d_model, config.layers,
       config.heads, config.mlp_ratio, static_cast<long long>(model.num_parameters()), config.batch,
-      config.epochs, static_cast<long long>(settings.steps), config.lr, config.device.c_str(),
-      lg::get_num_threads());
+      examples::world_size() > 1 ? " per rank" : "", config.epochs,
+      static_cast<long long>(settings.steps), config.lr, config.device.c_str(),
+      lg::get_num_threads(),
+      examples::world_size() > 1
+          ? (" each, " + std::to_string(examples::world_size()) + " ranks").c_str()
+          : "");
   VitTask task(model, data, config, settings.steps, device, run_metadata(config, data, hash));
   const examples::LoopResult result = examples::run_training(settings, folder, task, *optimizer);
   if (!result.finished) return result.exit_code;
+  // The test report is rank 0's (the others do not touch the run folder).
+  if (examples::rank() != 0) return 0;
   report_test(model, data.test, md, config.batch, device, config.out,
               {.attention = config.attention,
                .steps = result.step,
