@@ -14,7 +14,7 @@ mkdir -p "$runs"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # "step loss" pairs of a metrics file's column.
-column() { sed -n "s/.*\"step\":\([0-9]*\).*\"$2\":\([-0-9.eE+]*\).*/\1 \2/p" "$1/metrics.jsonl"; }
+column() { sed -n "s/.*\"step\":\([0-9]*\).*\"$2\":\([-0-9.eE+][-0-9.eE+]*\).*/\1 \2/p" "$1/metrics.jsonl"; }
 # Fails unless both runs logged the column at the same steps within relative 1e-4.
 same_curve() {
   paste <(column "$1" "$3") <(column "$2" "$3") | awk -v what="$3" '
