@@ -257,7 +257,9 @@ LoopResult Loop::run() {
     columns.push_back(*c ? c : s_.items + "_per_s");
   if (rank_ == 0)
     metrics_.emplace(s_.out, columns, step_ > 0 ? std::optional<int64_t>(step_) : std::nullopt);
-  progress_.emplace(stdout, ProgressLine::is_terminal(stdout), s_.log_every, s_.items_short);
+  // Under mpirun stdout is a pty forwarded by mpirun, wherever it ends up: plain lines.
+  progress_.emplace(stdout, world_ == 1 && ProgressLine::is_terminal(stdout), s_.log_every,
+                    s_.items_short);
   progress_->start(step_);
   first_step_ = step_;
   last_step_ = s_.stop_after > 0 ? std::min(s_.steps, step_ + s_.stop_after) : s_.steps;
@@ -296,7 +298,7 @@ LoopResult Loop::run() {
 
 lg::Device setup_runtime(int threads, const std::string& device) {
   lg::set_num_threads(threads > 0 ? threads : default_threads());
-  return device == "cuda" ? lg::Device::cuda(lg::distributed::local_rank()) : lg::Device::cpu();
+  return device == "cuda" ? lg::Device::cuda(0) : lg::Device::cpu();
 }
 
 std::filesystem::path checkpoint_path(const std::string& out) {

@@ -66,8 +66,8 @@ struct LoopSettings {
 };
 
 // Sets the CPU thread count (0: every core, shared among this machine's ranks)
-// and returns the device ("cpu", or "cuda": this rank's cuda:local_rank) a
-// trainer runs on.
+// and returns the device ("cpu" or "cuda") a trainer runs on (several GPUs:
+// each rank's own as its cuda:0, docs/distributed.md).
 lg::Device setup_runtime(int threads, const std::string& device);
 
 // <out>/checkpoint.safetensors.

@@ -1,11 +1,14 @@
+#include <lasergrad/distributed/data_parallel.h>
 #include <lasergrad/nn/clip_grad.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "common/metrics.h"
+#include "common/ranks.h"
 #include "modes.h"
 #include "session.h"
 #include "text_data.h"
@@ -16,6 +19,11 @@ namespace {
 // The benchmark of issue 6, fixed so that runs compare across commits and
 // with bench/pytorch/train_gpt.py.
 constexpr int kWarmupSteps = 3, kTimedSteps = 12;
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return (v[v.size() / 2] + v[(v.size() - 1) / 2]) / 2;
+}
 
 }  // namespace
 
@@ -35,12 +43,16 @@ int bench(TrainConfig config) {
   lg::manual_seed(config.seed);
   Gpt model(model_shape(config, data.vocab().size()));
   model.to(device);
+  // Under mpirun: every rank --batch rows of its own, gradients averaged as in training.
+  const int world = examples::world_size();
+  std::optional<lg::distributed::DistributedDataParallel> ddp;
+  if (world > 1) ddp.emplace(model);
   auto optimizer = examples::make_adamw(model, loop_settings(config));
   model.train();
-  std::vector<double> ms;
+  std::vector<double> ms, wait_ms;
   for (int i = 0; i < kWarmupSteps + kTimedSteps; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    const Batch b = data.train_batch(config.batch, config.seed, i);
+    const Batch b = data.train_batch(config.batch, config.seed, i, examples::rank() * int64_t{config.batch});
     lg::Tensor loss = lg::cross_entropy(model(b.inputs.to(device)), b.targets.to(device));
     optimizer->zero_grad();
     loss.backward();
@@ -49,16 +61,26 @@ int bench(TrainConfig config) {
     (void)loss.item<double>();  // waits for the device
     const double elapsed =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (i >= kWarmupSteps) ms.push_back(elapsed);
+    if (i >= kWarmupSteps) {
+      ms.push_back(elapsed);
+      wait_ms.push_back(ddp ? 1000 * ddp->last_sync().wait_seconds : 0.0);
+    }
   }
-  std::sort(ms.begin(), ms.end());
-  const double median = (ms[ms.size() / 2] + ms[(ms.size() - 1) / 2]) / 2;
+  // The slowest rank's median sets the pace.
+  double median = median_of(ms), wait = median_of(wait_ms);
+  if (world > 1) {
+    const std::vector<double> slowest =
+        lg::distributed::all_reduce({median, wait}, lg::distributed::ReduceOp::Max);
+    median = slowest[0];
+    wait = slowest[1];
+  }
   std::printf(
       "{\"bench\":\"train_gpt\",\"attention\":\"%s\",\"device\":\"%s\",\"threads\":%d,"
-      "\"median_step_ms\":%.2f,\"tokens_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"params\":%lld}\n",
-      config.attention.c_str(), config.device.c_str(), lg::get_num_threads(), median,
-      config.batch * config.seq_len / (median / 1000), examples::peak_rss_mb(),
-      static_cast<long long>(model.num_parameters()));
+      "\"ranks\":%d,\"median_step_ms\":%.2f,\"tokens_per_s\":%.1f,\"comm_wait_ms\":%.2f,"
+      "\"comm_wait_share\":%.4f,\"peak_rss_mb\":%.1f,\"params\":%lld}\n",
+      config.attention.c_str(), config.device.c_str(), lg::get_num_threads(), world, median,
+      world * config.batch * config.seq_len / (median / 1000), wait, wait / median,
+      examples::peak_rss_mb(), static_cast<long long>(model.num_parameters()));
   return 0;
 }
 
