@@ -15,11 +15,15 @@ PositionalEmbedding::PositionalEmbedding(int64_t max_len, int64_t dim) : max_len
   register_parameter("weight", weight);
 }
 
-Tensor PositionalEmbedding::forward(const Tensor& x) const {
-  LG_CHECK(x.defined() && x.dim() >= 2 && x.size(-1) == dim && x.size(-2) <= max_len,
-           "nn::PositionalEmbedding: expected input [..., T <= ", max_len, ", ", dim, "], got ",
+Tensor PositionalEmbedding::forward(const Tensor& x) const { return forward(x, 0); }
+
+Tensor PositionalEmbedding::forward(const Tensor& x, int64_t offset) const {
+  LG_CHECK(x.defined() && x.dim() >= 2 && x.size(-1) == dim && offset >= 0 &&
+               x.size(-2) <= max_len - offset,
+           "nn::PositionalEmbedding: expected input [..., T <= ", max_len - offset, ", ", dim,
+           "] at offset ", offset, " (max_len ", max_len, "), got ",
            x.defined() ? x.describe() : std::string("undefined"));
-  return x + weight.slice(0, 0, x.size(-2));
+  return x + weight.slice(0, offset, offset + x.size(-2));
 }
 
 std::string PositionalEmbedding::extra_repr() const {

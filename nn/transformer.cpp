@@ -42,25 +42,27 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) const {
   LG_CHECK(x.defined() && x.dim() == 3 && x.size(2) == embed_dim,
            "nn::MultiHeadAttention: expected input [B, T, ", embed_dim, "], got ",
            x.defined() ? x.describe() : std::string("undefined"));
-  const int64_t b = x.size(0), t = x.size(1), d = embed_dim / num_heads;
+  const int64_t b = x.size(0), t = x.size(1);
   AttentionOptions attn{.causal = options.causal, .mask = mask};
-  // One projection per q, k, v (rows of in_proj_weight), each viewed as
-  // [B, H, T, d] without a copy (the attention kernels read heads in place,
-  // write the output as [B, T, H, d] and return gradients in that layout, so
-  // the merge back to [B, T, C] is free); no [B, T, 3C] tensor or its
-  // zero-filled slice gradients are ever needed.
-  auto project = [&](int64_t i) {
-    Tensor w = in_proj_weight.slice(0, i * embed_dim, (i + 1) * embed_dim);
-    Tensor bias = in_proj_bias.defined()
-                      ? in_proj_bias.slice(0, i * embed_dim, (i + 1) * embed_dim)
-                      : Tensor();
-    return linear(x, w, bias).view({b, t, num_heads, d}).permute({0, 2, 1, 3});
-  };
-  Tensor q = project(0), k = project(1), v = project(2);
+  Tensor q = project(x, 0), k = project(x, 1), v = project(x, 2);
   Tensor o = options.attention == AttentionKind::Laser ? laser_attention(q, k, v, attn)
                                                        : scaled_dot_product_attention(q, k, v, attn);
   o = o.permute({0, 2, 1, 3}).reshape({b, t, embed_dim});
   return dropout(out_proj(o), options.dropout, is_training());
+}
+
+// One projection per q, k, v (rows of in_proj_weight), each viewed as
+// [B, H, T, d] without a copy (the attention kernels read heads in place,
+// write the output as [B, T, H, d] and return gradients in that layout, so
+// the merge back to [B, T, C] is free); no [B, T, 3C] tensor or its
+// zero-filled slice gradients are ever needed.
+Tensor MultiHeadAttention::project(const Tensor& x, int64_t i) const {
+  Tensor w = in_proj_weight.slice(0, i * embed_dim, (i + 1) * embed_dim);
+  Tensor bias =
+      in_proj_bias.defined() ? in_proj_bias.slice(0, i * embed_dim, (i + 1) * embed_dim) : Tensor();
+  return linear(x, w, bias)
+      .view({x.size(0), x.size(1), num_heads, embed_dim / num_heads})
+      .permute({0, 2, 1, 3});
 }
 
 std::string MultiHeadAttention::extra_repr() const {
@@ -99,6 +101,11 @@ TransformerBlock::TransformerBlock(int64_t d_model, int64_t heads, const Transfo
 
 Tensor TransformerBlock::forward(const Tensor& x, const Tensor& mask) const {
   Tensor h = x + dropout1(self_attn(norm1(x), mask));
+  return h + dropout2(linear2(dropout(gelu(linear1(norm2(h))))));
+}
+
+Tensor TransformerBlock::forward_cached(const Tensor& x, AttentionCache& cache) const {
+  Tensor h = x + dropout1(self_attn.forward_cached(norm1(x), cache));
   return h + dropout2(linear2(dropout(gelu(linear1(norm2(h))))));
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/metrics.h"
 #include "common/ranks.h"
+#include "common/utf8.h"
 #include "modes.h"
 #include "session.h"
 #include "text_data.h"
@@ -19,6 +20,21 @@ namespace {
 // The benchmark of issue 6, fixed so that runs compare across commits and
 // with bench/pytorch/train_gpt.py.
 constexpr int kWarmupSteps = 3, kTimedSteps = 12;
+
+// Characters a second that generate() draws from a full context (the first
+// seq_len characters of the text as the prompt), with or without the cache.
+double sampling_rate(const Gpt& model, const TextDataset& data, lg::Device device, bool cache,
+                     int64_t characters) {
+  std::u32string prompt;
+  for (int64_t i = 0; i < data.seq_len(); ++i)
+    prompt += data.vocab().character(data.train_tokens()[static_cast<size_t>(i)]);
+  lg::manual_seed(1);
+  const auto start = std::chrono::steady_clock::now();
+  generate(model, data.vocab(), examples::encode_utf8(prompt),
+           {.length = characters, .temperature = 1.0, .cache = cache}, device, {});
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return static_cast<double>(characters) / s;
+}
 
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -81,6 +97,17 @@ int bench(TrainConfig config) {
       config.attention.c_str(), config.device.c_str(), lg::get_num_threads(), world, median,
       world * config.batch * config.seq_len / (median / 1000), wait, wait / median,
       examples::peak_rss_mb(), static_cast<long long>(model.num_parameters()));
+  if (world == 1) {
+    // Generation at a full 256-character context, as lg-gpt --sample does it.
+    model.eval();
+    const double cached = sampling_rate(model, data, device, true, 512);
+    const double uncached = sampling_rate(model, data, device, false, 64);
+    std::printf(
+        "{\"bench\":\"sample_gpt\",\"attention\":\"%s\",\"device\":\"%s\",\"threads\":%d,"
+        "\"context\":%d,\"tokens_per_s\":%.1f,\"uncached_tokens_per_s\":%.1f,\"speedup\":%.2f}\n",
+        config.attention.c_str(), config.device.c_str(), lg::get_num_threads(), config.seq_len,
+        cached, uncached, cached / uncached);
+  }
   return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace gpt {
 
@@ -19,6 +20,16 @@ struct GptShape {
   int64_t heads = 0;
   lg::nn::AttentionKind attention = lg::nn::AttentionKind::Laser;
   double dropout = 0.0;
+};
+
+// What generation keeps between steps: each block's attention cache of up to
+// seq_len positions (Gpt::forward_cached).
+struct GptCache {
+  std::vector<lg::nn::AttentionCache> blocks;
+  int64_t length() const { return blocks.empty() ? 0 : blocks.front().length(); }
+  void clear() {
+    for (lg::nn::AttentionCache& c : blocks) c.clear();
+  }
 };
 
 class Gpt : public lg::nn::Module {
@@ -60,6 +71,19 @@ class Gpt : public lg::nn::Module {
     return lm_head(ln_f(x));
   }
   lg::Tensor operator()(const lg::Tensor& ids) const { return forward(ids); }
+
+  GptCache make_cache() const {
+    return {std::vector<lg::nn::AttentionCache>(blocks.size(), lg::nn::AttentionCache(shape_.seq_len))};
+  }
+  // ids [B, Tn], the tokens that follow the cache's (at positions length() ..
+  // length() + Tn - 1 < seq_len) -> their logits [B, Tn, vocab_size], as
+  // forward() on the whole sequence gives them; appends them to the cache.
+  lg::Tensor forward_cached(const lg::Tensor& ids, GptCache& cache) const {
+    lg::Tensor x = pos_emb.forward(tok_emb(ids), cache.length());
+    for (size_t i = 0; i < blocks.size(); ++i)
+      x = blocks.at<lg::nn::TransformerBlock>(i).forward_cached(x, cache.blocks.at(i));
+    return lm_head(ln_f(x));
+  }
 
   const GptShape& shape() const { return shape_; }
 

@@ -77,13 +77,31 @@ std::string generate(const Gpt& model, const examples::CharVocab& vocab, const s
   const int64_t context = model.shape().seq_len, vocab_size = vocab.size();
   const int64_t k = options.top_k > 0 ? std::min(options.top_k, vocab_size - 1) : 0;
   std::string out;
+  GptCache cache = model.make_cache();
+  int64_t start = 0;  // ids[start + i] is the cache's position i
   for (int64_t n = 0; n < options.length; ++n) {
-    const auto from = static_cast<int64_t>(ids.size()) - std::min<int64_t>(context, ids.size());
-    std::vector<int64_t> window(ids.begin() + from, ids.end());
-    const auto t = static_cast<int64_t>(window.size());
-    lg::Tensor input = lg::from_vector(window, {1, t}).to(device);
-    // The last position's logits over the real characters (ids 1.., not <unk>).
-    lg::Tensor logits = model(input).select(1, t - 1).select(0, 0).slice(0, 1, vocab_size);
+    const auto total = static_cast<int64_t>(ids.size());
+    lg::Tensor last;  // the logits of the last character's position [V]
+    if (options.cache) {
+      // The characters the cache lacks; a full cache restarts from its last half.
+      if (cache.length() == 0 || total - start > context) {
+        const int64_t keep = cache.length() == 0 ? std::min(context, total) : std::max<int64_t>(1, context / 2);
+        start = total - keep;
+        cache.clear();
+      }
+      std::vector<int64_t> feed(ids.begin() + start + cache.length(), ids.end());
+      const auto t = static_cast<int64_t>(feed.size());
+      last = model.forward_cached(lg::from_vector(feed, {1, t}).to(device), cache)
+                 .select(1, t - 1)
+                 .select(0, 0);
+    } else {
+      const int64_t from = total - std::min(context, total);
+      std::vector<int64_t> window(ids.begin() + from, ids.end());
+      const auto t = static_cast<int64_t>(window.size());
+      last = model(lg::from_vector(window, {1, t}).to(device)).select(1, t - 1).select(0, 0);
+    }
+    // The logits over the real characters (ids 1.., not <unk>).
+    lg::Tensor logits = last.slice(0, 1, vocab_size);
     logits = (logits.to(lg::Device::cpu()) / options.temperature).to(lg::kFloat64);
     int64_t id;
     if (k > 0) {

@@ -42,6 +42,12 @@ struct GenerateOptions {
   int64_t length = 0;  // characters to generate
   double temperature = 1.0;
   int64_t top_k = 0;  // 0: every character
+  // Keys and values of the context cached between characters (incremental
+  // decoding). When the context is full, it restarts from its last half, so
+  // that the model sees between seq_len/2 and seq_len characters; without the
+  // cache every character is drawn from the whole last seq_len (and costs a
+  // forward over all of them).
+  bool cache = true;
 };
 
 // Continues prompt (every character must be in vocab; an empty prompt starts

@@ -12,6 +12,9 @@ class PositionalEmbedding : public Module {
   PositionalEmbedding(int64_t max_len, int64_t dim);
   // x [B, T, dim] (T <= max_len) -> x + weight[0:T].
   Tensor forward(const Tensor& x) const;
+  // Positions offset..offset+T-1 (offset + T <= max_len): for tokens that follow
+  // `offset` earlier ones, as in incremental decoding.
+  Tensor forward(const Tensor& x, int64_t offset) const;
   Tensor operator()(const Tensor& x) const { return forward(x); }
   std::string extra_repr() const override;
 

@@ -31,6 +31,27 @@ struct MultiHeadAttentionOptions {
   bool bias = true;
 };
 
+// What a causal self-attention keeps of the positions it has seen, so that a
+// generator feeds one new token at a time instead of the whole context
+// (incremental decoding): the keys and values of every head, in buffers of
+// `capacity` positions allocated at the first use. For LASER attention it
+// also keeps exp(v - m), m the running per-column maximum of the values
+// (docs/laser.md), rescaled when a new value raises m, so that a step costs
+// one pass over the cache. Filled by MultiHeadAttention::forward_cached.
+class AttentionCache {
+ public:
+  explicit AttentionCache(int64_t capacity = 0) : capacity_(capacity) {}
+  int64_t capacity() const { return capacity_; }
+  int64_t length() const { return length_; }  // positions cached
+  void clear() { length_ = 0; }              // keeps the buffers
+
+ private:
+  friend class MultiHeadAttention;
+  int64_t capacity_ = 0, length_ = 0;
+  Tensor keys_, values_;           // [B, H, capacity, d]
+  Tensor shifted_, column_max_;    // LASER: exp(v - m) [B, H, capacity, d], m [B, H, 1, d]
+};
+
 class MultiHeadAttention : public Module {
  public:
   MultiHeadAttention(int64_t embed_dim, int64_t num_heads,
@@ -39,6 +60,12 @@ class MultiHeadAttention : public Module {
   // a bool keep-mask or an additive float mask, combined with `causal`.
   Tensor forward(const Tensor& x, const Tensor& mask = {}) const;
   Tensor operator()(const Tensor& x, const Tensor& mask = {}) const { return forward(x, mask); }
+  // Causal self-attention of x [B, Tn, C], the Tn positions that follow the
+  // cache's, over the cached positions and themselves; appends them to the
+  // cache. Equals the rows of forward() on the whole sequence (within float
+  // rounding). Needs options.causal and room for Tn more positions in the
+  // cache, and the same batch size as the cache's first use. No autograd.
+  Tensor forward_cached(const Tensor& x, AttentionCache& cache) const;
   std::string extra_repr() const override;
 
   int64_t embed_dim, num_heads;
@@ -46,6 +73,10 @@ class MultiHeadAttention : public Module {
   Tensor in_proj_weight;  // [3C, C]: the q, k, v projections stacked
   Tensor in_proj_bias;    // [3C], undefined without bias
   Linear out_proj;
+
+ private:
+  // q (i = 0), k (1) or v (2) of x [B, T, C] as [B, H, T, d], a view of the projection.
+  Tensor project(const Tensor& x, int64_t i) const;
 };
 
 struct TransformerBlockOptions {
@@ -66,6 +97,8 @@ class TransformerBlock : public Module {
   TransformerBlock(int64_t d_model, int64_t num_heads, const TransformerBlockOptions& options = {});
   Tensor forward(const Tensor& x, const Tensor& mask = {}) const;
   Tensor operator()(const Tensor& x, const Tensor& mask = {}) const { return forward(x, mask); }
+  // forward() for the positions that follow the cache's (self_attn.forward_cached).
+  Tensor forward_cached(const Tensor& x, AttentionCache& cache) const;
 
   MultiHeadAttention self_attn;
   Linear linear1;
