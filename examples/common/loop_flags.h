@@ -35,7 +35,7 @@ void add_optimisation_flags(CLI::App& app, Config& c, const LoopFlagWords& words
   app.add_option("--epochs", c.epochs, "Passes over the training " + words.items)
       ->check(positive)
       ->capture_default_str();
-  app.add_option("--batch", c.batch, per_step + " per step")->check(positive)->capture_default_str();
+  app.add_option("--batch", c.batch, per_step + " per step (on each rank under mpirun)")->check(positive)->capture_default_str();
   app.add_option("--lr", c.lr, "Peak learning rate (cosine decay to lr/10)")
       ->check(number_check(false, 0, false))
       ->capture_default_str();

@@ -44,7 +44,7 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--seq-len", c.seq_len, "Context length in characters")
       ->check(positive)
       ->capture_default_str();
-  app.add_option("--batch", c.batch, "Sequences per step")->check(positive)->capture_default_str();
+  app.add_option("--batch", c.batch, "Sequences per step (on each rank under mpirun)")->check(positive)->capture_default_str();
   app.add_option("--steps", c.steps, "Training steps in all (a resumed run continues to this)")
       ->check(positive)
       ->capture_default_str();
