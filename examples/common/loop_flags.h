@@ -25,6 +25,14 @@ struct LoopFlagWords {
   std::string seeded_data;  // "augmentation": "Seed for the weights, dropout, batch order and ..."
 };
 
+// --bucket-mb: DistributedDataParallel's gradient buckets under mpirun.
+inline void add_bucket_flag(CLI::App& app, double& bucket_mb) {
+  app.add_option("--bucket-mb", bucket_mb,
+                 "MiB of gradients per all-reduce when training on several ranks (mpirun)")
+      ->check(number_check(false, 0, false))
+      ->capture_default_str();
+}
+
 template <typename Config>
 void add_optimisation_flags(CLI::App& app, Config& c, const LoopFlagWords& words) {
   const CLI::Validator positive = number_check(true, 1, true),
@@ -35,7 +43,9 @@ void add_optimisation_flags(CLI::App& app, Config& c, const LoopFlagWords& words
   app.add_option("--epochs", c.epochs, "Passes over the training " + words.items)
       ->check(positive)
       ->capture_default_str();
-  app.add_option("--batch", c.batch, per_step + " per step (on each rank under mpirun)")->check(positive)->capture_default_str();
+  app.add_option("--batch", c.batch, per_step + " per step (on each rank under mpirun)")
+      ->check(positive)
+      ->capture_default_str();
   app.add_option("--lr", c.lr, "Peak learning rate (cosine decay to lr/10)")
       ->check(number_check(false, 0, false))
       ->capture_default_str();
@@ -87,6 +97,7 @@ void add_run_folder_flags(CLI::App& app, Config& c) {
   app.add_option("--out", c.out, "Folder for checkpoints, metrics and the report")
       ->capture_default_str();
   app.add_flag("--resume", c.resume, "Continue from the checkpoint in --out");
+  add_bucket_flag(app, c.bucket_mb);
 }
 
 // The loop's settings from the flags above, for steps_per_epoch steps per
@@ -106,6 +117,7 @@ LoopSettings loop_settings_from(const Config& c, int64_t steps_per_epoch) {
   s.checkpoint_every = c.checkpoint_every;
   s.log_every = c.log_every;
   s.items_per_step = c.batch;
+  s.bucket_mb = c.bucket_mb;
   return s;
 }
 

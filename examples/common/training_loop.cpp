@@ -143,7 +143,7 @@ void Loop::restore() {
 // random stream of each rank's own (rank_seed) for a fresh run.
 void Loop::join_ranks_state() {
   if (world_ == 1) return;
-  ddp_.emplace(task_.model());
+  ddp_.emplace(task_.model(), lg::distributed::DataParallelOptions{.bucket_mb = s_.bucket_mb});
   if (rank_offsets_.empty()) {
     const lg::RngState mine = lg::get_rng_state();
     lg::set_rng_state({.seed = rank_seed(mine.seed, rank_), .offset = mine.offset});

@@ -60,6 +60,8 @@ struct LoopSettings {
   double items_per_step = 1;
   std::string items = "items";
   std::string items_short = "items";
+  // several ranks: MiB of gradients per all-reduce (DistributedDataParallel)
+  double bucket_mb = 25;
   // extra files the trainer writes atomically into the run folder (reports,
   // pictures): their stale temp files are removed at start-up as well
   std::vector<std::string> other_files;

@@ -62,7 +62,7 @@ int bench(TrainConfig config) {
   // Under mpirun: every rank --batch rows of its own, gradients averaged as in training.
   const int world = examples::world_size();
   std::optional<lg::distributed::DistributedDataParallel> ddp;
-  if (world > 1) ddp.emplace(model);
+  if (world > 1) ddp.emplace(model, lg::distributed::DataParallelOptions{.bucket_mb = config.bucket_mb});
   auto optimizer = examples::make_adamw(model, loop_settings(config));
   model.train();
   std::vector<double> ms, wait_ms;

@@ -13,6 +13,7 @@
 
 #include "common/files.h"
 #include "common/flags.h"
+#include "common/loop_flags.h"
 #include "common/training_loop.h"
 #include "common/utf8.h"
 
@@ -82,6 +83,7 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--threads", c.threads, "CPU threads (0: every core)")
       ->check(non_negative)
       ->capture_default_str();
+  examples::add_bucket_flag(app, c.bucket_mb);
   app.add_option("--device", c.device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();

@@ -27,7 +27,7 @@ same_curve() {
 }
 
 timeout 120 "$lg_gpt" "${run[@]}" --batch 8 --out "$runs/one" > "$runs/one.log"
-timeout 120 "${two[@]}" "$lg_gpt" "${run[@]}" --batch 4 --out "$runs/two" > "$runs/two.log"
+timeout 120 "${two[@]}" "$lg_gpt" "${run[@]}" --batch 4 --bucket-mb 0.05 --out "$runs/two" > "$runs/two.log"
 same_curve "$runs/one" "$runs/two" train_loss
 same_curve "$runs/one" "$runs/two" val_loss
 [[ $(wc -l < "$runs/two/metrics.jsonl") -eq 100 ]] || fail "the 2-rank metrics file is not 100 lines"

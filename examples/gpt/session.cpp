@@ -42,6 +42,7 @@ examples::LoopSettings loop_settings(const TrainConfig& config) {
           .items_per_step = static_cast<double>(config.batch) * config.seq_len,
           .items = "tokens",
           .items_short = "tok",
+          .bucket_mb = config.bucket_mb,
           .other_files = {}};
 }
 

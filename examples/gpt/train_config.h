@@ -27,6 +27,7 @@ struct TrainConfig {
   int warmup = 100;
   double weight_decay = 0.1;
   double grad_clip = 1.0;  // max global gradient norm; 0 turns clipping off
+  double bucket_mb = 25;   // gradient buckets on several ranks (mpirun)
   // evaluation, checkpoints, logging
   int eval_every = 100;
   int eval_batches = 8;

@@ -36,6 +36,7 @@ struct SpeechConfig {
   int warmup = 300;
   double weight_decay = 0.01;
   double grad_clip = 1.0;
+  double bucket_mb = 25;  // gradient buckets on several ranks
   // evaluation, checkpoints, logging
   int beam = 1;              // 1: greedy decoding; > 1: prefix beam search of this width
   int eval_every = 0;        // steps; 0: once per epoch

@@ -39,6 +39,7 @@ struct VitConfig {
   double weight_decay = 0.05;
   double label_smoothing = 0.1;
   double grad_clip = 1.0;
+  double bucket_mb = 25;  // gradient buckets on several ranks
   // evaluation, checkpoints, logging
   int eval_every = 0;        // steps; 0: once per epoch
   int checkpoint_every = 0;  // 0: with every evaluation
