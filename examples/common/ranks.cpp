@@ -26,6 +26,12 @@ int exit_after_error(const std::string& program, const std::string& message, int
   return code;
 }
 
+std::string per_rank_words() { return world_size() > 1 ? " per rank" : ""; }
+
+std::string ranks_words() {
+  return world_size() > 1 ? " each, " + std::to_string(world_size()) + " ranks" : "";
+}
+
 int default_threads() {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   int local = 1;

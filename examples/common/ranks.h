@@ -23,6 +23,11 @@ int world_size();
 // one; alone, `code` after the message "program: message".
 int exit_after_error(const std::string& program, const std::string& message, int code);
 
+// The start-up line's words for several ranks: " per rank" after the batch
+// size and " each, N ranks" after the thread count; "" in a single process.
+std::string per_rank_words();
+std::string ranks_words();
+
 // Threads for --threads 0: the machine's cores shared among the ranks on it.
 int default_threads();
 

@@ -108,11 +108,8 @@ int train(TrainConfig config) {
       "batch %d%s, %d steps, lr %g, %s, %d threads%s\n",
       config.attention.c_str(), config.layers, config.d_model, config.heads, config.seq_len,
       static_cast<long long>(model.num_parameters()), config.batch,
-      examples::world_size() > 1 ? " per rank" : "", config.steps, config.lr,
-      config.device.c_str(), lg::get_num_threads(),
-      examples::world_size() > 1
-          ? (" each, " + std::to_string(examples::world_size()) + " ranks").c_str()
-          : "");
+      examples::per_rank_words().c_str(), config.steps, config.lr, config.device.c_str(),
+      lg::get_num_threads(), examples::ranks_words().c_str());
   GptTask task(model, data, config, device,
                checkpoint_metadata(config, data.vocab(), text.source, text_hash, text_chars));
   const examples::LoopResult result = examples::run_training(settings, folder, task, *optimizer);

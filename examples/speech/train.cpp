@@ -189,12 +189,8 @@ int train(SpeechConfig config) {
       "%lld parameters; batch %d%s, %d epochs (%lld steps), lr %g, %s, %d threads%s\n",
       config.attention.c_str(), config.d_model, config.layers, config.heads, config.ffn_dim,
       config.conv_kernel, static_cast<long long>(model.num_parameters()), config.batch,
-      examples::world_size() > 1 ? " per rank" : "", config.epochs,
-      static_cast<long long>(settings.steps), config.lr, config.device.c_str(),
-      lg::get_num_threads(),
-      examples::world_size() > 1
-          ? (" each, " + std::to_string(examples::world_size()) + " ranks").c_str()
-          : "");
+      examples::per_rank_words().c_str(), config.epochs, static_cast<long long>(settings.steps),
+      config.lr, config.device.c_str(), lg::get_num_threads(), examples::ranks_words().c_str());
   SpeechTask task(model, corpus, config, settings.steps, device, run_metadata(config, hash));
   const examples::LoopResult result = examples::run_training(settings, folder, task, *optimizer);
   if (!result.finished) return result.exit_code;
