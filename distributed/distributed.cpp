@@ -131,6 +131,18 @@ std::function<bool()> start_all_reduce(const Tensor& t, ReduceOp op) {
   return mpi_poll(detail::mpi_iallreduce(t.raw_data(), t.numel(), wire(t.dtype()), op));
 }
 
+// Alone: throws this rank's problem, if any, and there is nothing to send.
+// Otherwise every rank agrees on the call (throwing alike on a mismatch);
+// true when there are elements to send.
+bool agreed_nonempty(const detail::Call& call, bool multi, const Tensor& t) {
+  if (!multi) {
+    LG_CHECK(call.problem.empty(), call.problem);
+    return false;
+  }
+  detail::agree(call);
+  return t.numel() > 0;
+}
+
 bool mean_on_host(const Tensor& t, ReduceOp op) {
   return op == ReduceOp::Mean && t.device().is_cpu();
 }
@@ -186,12 +198,7 @@ void all_reduce(Tensor& t, ReduceOp op) {
   const bool multi = communicating("all_reduce");
   detail::Call call = tensor_call("all_reduce", t, static_cast<int64_t>(op),
                                   reduce_problem("all_reduce", t, op, multi));
-  if (!multi) {
-    LG_CHECK(call.problem.empty(), call.problem);
-    return;
-  }
-  detail::agree(call);
-  if (t.numel() == 0) return;
+  if (!agreed_nonempty(call, multi, t)) return;
   in_place(t, [&](const Tensor& c) {
     detail::wait_until(start_all_reduce(c, op), "all_reduce");
     if (mean_on_host(c, op)) divide(c, world_size());
@@ -205,12 +212,7 @@ void broadcast(Tensor& t, int root) {
   if (problem.empty() && multi && t.device().is_cuda() && !built_with_nccl())
     problem = "broadcast: " + t.describe() + " needs NCCL, which this build lacks";
   detail::Call call = tensor_call("broadcast", t, root, problem);
-  if (!multi) {
-    LG_CHECK(call.problem.empty(), call.problem);
-    return;
-  }
-  detail::agree(call);
-  if (t.numel() == 0) return;
+  if (!agreed_nonempty(call, multi, t)) return;
   in_place(t, [&](const Tensor& c) {
 #ifdef LG_WITH_NCCL
     if (c.device().is_cuda()) {
