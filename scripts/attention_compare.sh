@@ -8,7 +8,9 @@
 # (scripts/install-deps.sh --examples installs it).
 #
 # Usage: scripts/attention_compare.sh --trainer vit|speech [--out DIR] [--seeds "1 2 3"]
-#          [--program PATH] [trainer flags...]
+#          [--jobs N] [--program PATH] [trainer flags...]
+# --jobs N trains N runs at a time (each run's output then goes to
+# OUT/<run>.log); give each run --threads so that N x threads fits the cores.
 # --program (or --lg-vit / --lg-speech, or LG_VIT / LG_SPEECH) picks the binary
 # (default: build/examples/<trainer>/lg-<trainer>); --attention, --seed and --out
 # are set by this script for each run. Each run leaves metrics.jsonl (columns
@@ -33,6 +35,7 @@ esac
 shift 2
 out=runs/$trainer-compare
 seeds="1 2 3"
+jobs=1
 args=()
 die() { echo "$me: $*" >&2; exit 2; }
 while (($#)); do
@@ -41,6 +44,8 @@ while (($#)); do
     --out=*) out=${1#--out=}; shift ;;
     --seeds) seeds=${2?--seeds needs a list such as \"1 2 3\"}; shift 2 ;;
     --seeds=*) seeds=${1#--seeds=}; shift ;;
+    --jobs) jobs=${2:?--jobs needs a count}; shift 2 ;;
+    --jobs=*) jobs=${1#--jobs=}; shift ;;
     --program|--lg-vit|--lg-speech) binary=${2:?$1 needs a path}; shift 2 ;;
     --program=*|--lg-vit=*|--lg-speech=*) binary=${1#*=}; shift ;;
     --attention|--attention=*|--seed|--seed=*|--resume|--predict|--predict=*|--transcribe|--transcribe=*)
@@ -49,6 +54,7 @@ while (($#)); do
   esac
 done
 
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs: '$jobs' is not a positive integer"
 read -r -a seed_list <<<"$seeds"
 ((${#seed_list[@]})) || die "--seeds is empty: give one or more seeds, e.g. --seeds \"1 2 3\""
 declare -A seen
@@ -74,40 +80,68 @@ json_number() {
 
 results=$out/runs.tsv  # attention, seed, test metric, train seconds, wall seconds, last validation value
 : > "$results"
+
+# train_one ATTENTION SEED: one run into OUT/<attention>-seed<S>; leaves its
+# results line in OUT/<run>.result and its curve in OUT/<run>.curve.csv.
+train_one() {
+  local attention=$1 seed=$2 run=$1-seed$2 start=$SECONDS rc=0
+  local dir=$out/$run
+  "$binary" "${args[@]}" --attention "$attention" --seed "$seed" --out "$dir" || rc=$?
+  if ((rc != 0)); then
+    echo "$me: $program failed for $attention attention, seed $seed (exit $rc); the runs before it are in $out" >&2
+    return 1
+  fi
+  local wall=$((SECONDS - start)) f value train last
+  for f in metrics.jsonl report.json; do
+    [[ -f $dir/$f ]] || { echo "$me: $program wrote no $dir/$f" >&2; return 1; }
+  done
+  value=$(json_number "$dir/report.json" "$metric") || return 1
+  train=$(json_number "$dir/report.json" train_seconds) || return 1
+  # step,value for the rows that have a validation value.
+  awk -v key="$curve" '
+    function value(key,   i, rest) {
+      i = index($0, "\"" key "\":"); if (i == 0) return ""
+      rest = substr($0, i + length(key) + 3)
+      match(rest, /^[^,}]*/); rest = substr(rest, 1, RLENGTH)
+      return rest == "null" ? "" : rest
+    }
+    { s = value("step"); v = value(key); if (s != "" && v != "") print s "," v }' \
+    "$dir/metrics.jsonl" > "$out/$run.curve.csv"
+  last=$(tail -n 1 "$out/$run.curve.csv" | cut -d, -f2)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$attention" "$seed" "$value" "$train" "$wall" "${last:-}" > "$out/$run.result"
+}
+
 runs=()
 for attention in laser softmax; do
-  for seed in "${seed_list[@]}"; do
-    run=$attention-seed$seed
-    dir=$out/$run
-    echo "== $attention attention, seed $seed -> $dir"
-    start=$SECONDS
-    rc=0
-    "$binary" "${args[@]}" --attention "$attention" --seed "$seed" --out "$dir" || rc=$?
-    if ((rc != 0)); then
-      echo "$me: $program failed for $attention attention, seed $seed (exit $rc); the runs before it are in $out" >&2
-      exit 1
-    fi
-    wall=$((SECONDS - start))
-    for f in metrics.jsonl report.json; do
-      [[ -f $dir/$f ]] || { echo "$me: $program wrote no $dir/$f" >&2; exit 1; }
-    done
-    value=$(json_number "$dir/report.json" "$metric")
-    train=$(json_number "$dir/report.json" train_seconds)
-    # step,value for the rows that have a validation value.
-    awk -v key="$curve" '
-      function value(key,   i, rest) {
-        i = index($0, "\"" key "\":"); if (i == 0) return ""
-        rest = substr($0, i + length(key) + 3)
-        match(rest, /^[^,}]*/); rest = substr(rest, 1, RLENGTH)
-        return rest == "null" ? "" : rest
-      }
-      { s = value("step"); v = value(key); if (s != "" && v != "") print s "," v }' \
-      "$dir/metrics.jsonl" > "$out/$run.curve.csv"
-    last=$(tail -n 1 "$out/$run.curve.csv" | cut -d, -f2)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$attention" "$seed" "$value" "$train" "$wall" "${last:-}" >> "$results"
-    runs+=("$run")
-  done
+  for seed in "${seed_list[@]}"; do runs+=("$attention-seed$seed"); done
 done
+if ((jobs == 1)); then
+  for run in "${runs[@]}"; do
+    echo "== ${run%-seed*} attention, seed ${run##*-seed} -> $out/$run"
+    train_one "${run%-seed*}" "${run##*-seed}" || exit 1
+  done
+else
+  # JOBS runs at a time, each one's output in OUT/<run>.log; a failure stops
+  # new runs, lets the started ones finish, and is reported in run order.
+  running=0 failed=0
+  for run in "${runs[@]}"; do
+    if ((running == jobs)); then wait -n || failed=1; running=$((running - 1)); fi
+    ((failed)) && break
+    echo "== ${run%-seed*} attention, seed ${run##*-seed} -> $out/$run (output: $out/$run.log)"
+    train_one "${run%-seed*}" "${run##*-seed}" > "$out/$run.log" 2>&1 &
+    running=$((running + 1))
+  done
+  while ((running > 0)); do wait -n || failed=1; running=$((running - 1)); done
+  if ((failed)); then
+    for run in "${runs[@]}"; do
+      [[ -f $out/$run.result ]] && continue
+      [[ -f $out/$run.log ]] && { grep -h "^$me: " "$out/$run.log" >&2 || tail -n 5 "$out/$run.log" >&2; }
+      break
+    done
+    exit 1
+  fi
+fi
+for run in "${runs[@]}"; do cat "$out/$run.result"; rm -f "$out/$run.result"; done >> "$results"
 
 # <curve_file>.csv: step, then one column per run (empty where a run has no value at that step).
 csv=$out/$curve_file.csv

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <csignal>
 #include <cstring>
 #include <string_view>
 
 #include "files.h"
+#include "interrupt.h"
 
 namespace examples {
 namespace {
@@ -73,7 +75,7 @@ int remove_temp_files(const std::filesystem::path& dir, const std::vector<std::s
 
 }  // namespace
 
-RunLock::RunLock(const std::filesystem::path& dir, const std::string& program) {
+RunLock::RunLock(const std::filesystem::path& dir, const std::string& program, IfBusy if_busy) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -82,9 +84,25 @@ RunLock::RunLock(const std::filesystem::path& dir, const std::string& program) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
   if (fd_ < 0)
     throw std::runtime_error(path.string() + ": cannot open the lock file: " + errno_text());
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  bool said_waiting = false;
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
+    if (err == EINTR) continue;
     const std::string pid = err == EWOULDBLOCK ? holder_pid(fd_) : "";
+    if (err == EWOULDBLOCK && if_busy == IfBusy::Wait) {
+      if (!said_waiting)
+        std::fprintf(stderr, "%s: %s is in use by another %s run (pid %s): waiting for it\n",
+                     program.c_str(), dir.c_str(), program.c_str(), pid.c_str());
+      said_waiting = true;
+      if (interrupted()) {
+        ::close(fd_);
+        throw std::runtime_error(program + ": interrupted while waiting for " + dir.string());
+      }
+      // Polled rather than a blocking flock, which a signal handler without
+      // SA_RESTART would interrupt and one with it would make deaf to Ctrl-C.
+      ::usleep(100 * 1000);
+      continue;
+    }
     ::close(fd_);
     if (err != EWOULDBLOCK)
       throw std::runtime_error(path.string() + ": cannot lock: " + std::strerror(err));
@@ -135,8 +153,8 @@ static void require_regular_files(const std::filesystem::path& dir,
 }
 
 RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files,
-                         const std::string& program) {
-  RunLock lock(dir, program);
+                         const std::string& program, IfBusy if_busy) {
+  RunLock lock(dir, program, if_busy);
   require_regular_files(dir, files);
   remove_stale_temp_files(dir, files);
   std::signal(SIGXFSZ, SIG_IGN);

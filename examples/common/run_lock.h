@@ -17,12 +17,21 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What a RunLock does when another process holds the folder.
+enum class IfBusy {
+  Refuse,  // throw InputError at once (a run folder: two runs must not share it)
+  Wait,    // say so on stderr once, then wait until it is free (a shared input
+           // folder another run is preparing: its second user waits its turn)
+};
+
 class RunLock {
  public:
-  // Creates dir if needed and locks it; throws InputError naming the pid of
-  // the run holding it ("... in use by another <program> run (pid N)"), or
+  // Creates dir if needed and locks it; where another process holds it,
+  // throws InputError naming the pid of the run holding it ("... in use by
+  // another <program> run (pid N)"), or waits (IfBusy::Wait). Throws
   // std::runtime_error when the lock file cannot be made.
-  explicit RunLock(const std::filesystem::path& dir, const std::string& program = "training");
+  explicit RunLock(const std::filesystem::path& dir, const std::string& program = "training",
+                   IfBusy if_busy = IfBusy::Refuse);
   ~RunLock();
   RunLock(RunLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   RunLock(const RunLock&) = delete;
@@ -48,6 +57,6 @@ int remove_stale_temp_files(const std::filesystem::path& dir,
 // that a write past `ulimit -f` fails with EFBIG, reported and cleaned up,
 // instead of killing the process mid-write.
 RunLock claim_run_folder(const std::filesystem::path& dir, const std::vector<std::string>& files,
-                         const std::string& program = "training");
+                         const std::string& program = "training", IfBusy if_busy = IfBusy::Refuse);
 
 }  // namespace examples

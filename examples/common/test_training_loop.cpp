@@ -1,17 +1,22 @@
 // The shared training loop on a tiny regression task: exact resume,
-// --stop-after, the schedule, the optimizer's groups and the loop's errors.
+// --stop-after, the schedule, the optimizer's groups, the loop's errors and
+// the run-folder lock.
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 #include <lasergrad/nn/nn.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/run_lock.h"
 #include "common/training_loop.h"
 
 namespace fs = std::filesystem;
@@ -184,5 +189,20 @@ TEST_CASE("a second RunFolder on the same folder is refused while the first live
   const examples::LoopSettings s = settings_for(dir);
   examples::RunFolder first(s);
   CHECK_THROWS_AS(examples::RunFolder{s}, examples::InputError);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("RunLock with IfBusy::Wait waits for the holder to let go; Refuse does not") {
+  const fs::path dir = fresh_dir("wait");
+  std::optional<examples::RunLock> held(std::in_place, dir, "test");
+  CHECK_THROWS_AS(examples::RunLock(dir, "test", examples::IfBusy::Refuse), examples::InputError);
+  const auto start = std::chrono::steady_clock::now();
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    held.reset();
+  });
+  { examples::RunLock second(dir, "test", examples::IfBusy::Wait); }
+  release.join();
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(250));
   fs::remove_all(dir);
 }

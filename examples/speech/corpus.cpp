@@ -214,7 +214,9 @@ std::vector<Utterance> prepare_corpus(const CorpusOptions& o) {
   check_options(o);
   const fs::path root =
       fs::absolute(fs::path(o.dir) / kManifestName).lexically_normal().parent_path();
-  examples::RunLock lock = examples::claim_run_folder(root, {kManifestName}, "lg-speech");
+  // A second run on the same corpus waits while the first checks or makes it.
+  examples::RunLock lock = examples::claim_run_folder(root, {kManifestName}, "lg-speech",
+                                                      examples::IfBusy::Wait);
   std::vector<Utterance> utterances;
   if (reusable(root, o, utterances)) {
     if (o.progress)

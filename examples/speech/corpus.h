@@ -40,10 +40,11 @@ UtterancePlan plan_utterance(uint64_t seed, int64_t index);
 // options' seed and count, says what the plan says and all its audio files
 // exist; else synthesised afresh on options.threads threads (the old manifest
 // and audio/ removed first, the manifest written last and atomically). Holds
-// the folder's lock (examples::RunLock) meanwhile. Throws examples::InputError
-// for bad options, a folder in use, or a missing espeak-ng, std::runtime_error
-// where synthesis fails (naming the espeak-ng command) or where the process
-// got SIGINT/SIGTERM with examples::install_interrupt_handler() in place.
+// the folder's lock (examples::RunLock) meanwhile, first waiting while another
+// run holds it. Throws examples::InputError for bad options or a missing
+// espeak-ng, std::runtime_error where synthesis fails (naming the espeak-ng
+// command) or where the process got SIGINT/SIGTERM with
+// examples::install_interrupt_handler() in place.
 std::vector<Utterance> prepare_corpus(const CorpusOptions& options);
 
 // The utterances of one split, in their order.

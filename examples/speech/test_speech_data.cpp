@@ -5,13 +5,16 @@
 #include <sndfile.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <numbers>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "audio.h"
 #include "common/files.h"
@@ -491,7 +494,7 @@ TEST_CASE("prepare_corpus: the same seed with 1 or 2 threads gives the same byte
 }
 
 TEST_CASE(
-    "prepare_corpus refuses bad options, a missing or failing espeak-ng and a folder in use") {
+    "prepare_corpus refuses bad options and a missing or failing espeak-ng") {
   TempDir dir;
   const fs::path failing = dir / "failing";
   write_text(failing, "#!/bin/sh\necho 'Error: broken' >&2\nexit 3\n");
@@ -514,6 +517,19 @@ TEST_CASE(
   o = tiny(dir / "c");
   o.dir.clear();
   CHECK(contains(input_error_of([&] { prepare_corpus(o); }), "no corpus folder"));
-  examples::RunLock held(dir / "c", "lg-speech");
-  CHECK(contains(input_error_of([&] { prepare_corpus(tiny(dir / "c")); }), "in use by another"));
+}
+
+TEST_CASE("prepare_corpus waits for another run holding the corpus folder, then goes on") {
+  TempDir dir;
+  std::optional<examples::RunLock> held(std::in_place, dir / "c", "lg-speech");
+  const auto start = std::chrono::steady_clock::now();
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    held.reset();
+  });
+  std::vector<Utterance> got;
+  CHECK_NOTHROW(got = prepare_corpus(tiny(dir / "c")));
+  release.join();
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(250));
+  CHECK(got.size() == 12);
 }

@@ -44,6 +44,15 @@ fi
 leftover=$(find "$out" -maxdepth 1 -name '*.tmp.*' -o -maxdepth 1 -name '*.tsv' -o -maxdepth 1 -name '*.val_acc.csv')
 [[ -z $leftover ]] || fail "temporary files left: $leftover"
 
+# Two runs at a time: the same summary, each run's output in its own log.
+"$compare" --out "$work/jobs" --jobs 2 --lg-vit "$fake" --epochs 2 --lr 1e-3 > "$work/log" 2>&1 ||
+  { cat "$work/log"; fail "vit_compare.sh --jobs 2 failed"; }
+has "$work/jobs/summary.md" "| LASER | 3 | 82.00% ± 1.00 | 20.0 s |"
+has "$work/jobs/summary.md" "| softmax seed 3 | 76.00% | 73.30% | 8.0 s |"
+has "$work/jobs/val_accuracy.csv" "200,0.821,0.822,0.823,0.721,0.722,0.723"
+[[ -f $work/jobs/laser-seed2.log ]] || fail "--jobs 2 left no laser-seed2.log"
+[[ -z $(find "$work/jobs" -maxdepth 1 -name '*.result') ]] || fail "--jobs 2 left .result files"
+
 # One seed: no spread.
 "$compare" --out "$work/one" --seeds 5 --lg-vit "$fake" > "$work/log" 2>&1 || fail "one seed failed"
 has "$work/one/summary.md" "| LASER | 1 | 85.00% | 50.0 s |"
@@ -63,5 +72,7 @@ errors 2 "--seeds: 1 is given twice" --out "$work/e" --lg-vit "$fake" --seeds "1
 errors 2 "--seeds is empty" --out "$work/e" --lg-vit "$fake" --seeds ""
 errors 2 "no lg-vit at $work/none" --out "$work/e" --lg-vit "$work/none"
 FAKE_FAIL_SEED=2 errors 1 "lg-vit failed for laser attention, seed 2 (exit 3)" --out "$work/e1" --lg-vit "$fake"
+errors 2 "--jobs: '0' is not a positive integer" --out "$work/e" --lg-vit "$fake" --jobs 0
+FAKE_FAIL_SEED=2 errors 1 "lg-vit failed for laser attention, seed 2 (exit 3)" --out "$work/e3" --jobs 2 --lg-vit "$fake"
 FAKE_NO_REPORT=1 errors 1 "lg-vit wrote no $work/e2/laser-seed1/report.json" --out "$work/e2" --lg-vit "$fake"
 echo "vit_compare.sh: all checks passed"
