@@ -33,7 +33,6 @@ double softplus_ref(double x, double beta, double threshold) {
   return beta * x > threshold ? x : std::log1p(std::exp(beta * x)) / beta;
 }
 
-
 }  // namespace
 
 TEST_CASE("activations match a float64 reference on random inputs, contiguous and strided") {
@@ -75,7 +74,9 @@ double gelu_tanh_grad_ref(double v) {
   return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v);
 }
 
-TEST_CASE("the vectorised float gelu kernels match float64 formulas, tails and special values") {
+TEST_CASE(
+    "the vectorised float gelu kernels match float64 formulas, tails and special values, on every "
+    "CPU path") {
   std::vector<float> x;
   for (float v = -12.0f; v < 12.0f; v += 0.00391f) x.push_back(v);
   for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 4.0f, -4.0f, 50.0f, -50.0f, INFINITY, -INFINITY})
@@ -83,31 +84,34 @@ TEST_CASE("the vectorised float gelu kernels match float64 formulas, tails and s
   x.push_back(NAN);
   std::vector<float> g(x.size());
   for (size_t i = 0; i < g.size(); ++i) g[i] = 0.5f + static_cast<float>(i % 7);
-  for (bool tanh_form : {false, true}) {
-    CAPTURE(tanh_form);
-    // Lengths with every tail (n % 16) through the partial-vector path.
-    for (int64_t n : {static_cast<int64_t>(x.size()), int64_t(1), int64_t(15), int64_t(17)}) {
-      std::vector<float> y(n), dx(n);
-      cpu::gelu_float(y.data(), x.data(), n, tanh_form);
-      cpu::gelu_backward_float(dx.data(), g.data(), x.data(), n, tanh_form);
-      int bad = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const double v = x[i];
-        const double want = tanh_form ? gelu_tanh_ref(v) : gelu_ref(v);
-        const double dwant = g[i] * (tanh_form ? gelu_tanh_grad_ref(v) : gelu_grad_ref(v));
-        // The formulas' own NaN and inf (as the scalar kernels: -inf * 0 is NaN).
-        auto off = [&](double got, double w, double tol) {
-          if (std::isnan(w) || std::isinf(w)) return !(got == w || (std::isnan(got) && std::isnan(w)));
-          return std::fabs(got - w) > tol;
-        };
-        // PyTorch-level accuracy: 1 + erf cancels for x << 0 in float (absolute 1e-7 |x|).
-        const double scale = std::isfinite(v) ? std::max(1.0, std::fabs(v)) : 1.0;
-        bad += off(y[i], want, 4e-7 * scale);
-        bad += off(dx[i], dwant, 1e-6 * scale * g[i]);
+  for_each_cpu_isa([&] {
+    for (bool tanh_form : {false, true}) {
+      CAPTURE(tanh_form);
+      // Lengths with every tail (n % 16) through the partial-vector path.
+      for (int64_t n : {static_cast<int64_t>(x.size()), int64_t(1), int64_t(15), int64_t(17)}) {
+        std::vector<float> y(n), dx(n);
+        cpu::gelu_float(y.data(), x.data(), n, tanh_form);
+        cpu::gelu_backward_float(dx.data(), g.data(), x.data(), n, tanh_form);
+        int bad = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const double v = x[i];
+          const double want = tanh_form ? gelu_tanh_ref(v) : gelu_ref(v);
+          const double dwant = g[i] * (tanh_form ? gelu_tanh_grad_ref(v) : gelu_grad_ref(v));
+          // The formulas' own NaN and inf (as the scalar kernels: -inf * 0 is NaN).
+          auto off = [&](double got, double w, double tol) {
+            if (std::isnan(w) || std::isinf(w))
+              return !(got == w || (std::isnan(got) && std::isnan(w)));
+            return std::fabs(got - w) > tol;
+          };
+          // PyTorch-level accuracy: 1 + erf cancels for x << 0 in float (absolute 1e-7 |x|).
+          const double scale = std::isfinite(v) ? std::max(1.0, std::fabs(v)) : 1.0;
+          bad += off(y[i], want, 4e-7 * scale);
+          bad += off(dx[i], dwant, 1e-6 * scale * g[i]);
+        }
+        CHECK(bad == 0);
       }
-      CHECK(bad == 0);
     }
-  }
+  });
 }
 
 TEST_CASE("gelu's fused float32 backward matches float64, contiguous and strided") {
@@ -237,8 +241,9 @@ TEST_CASE("where, masked_fill and clamp broadcast and match a reference") {
     std::vector<double> vpad = padded.to_vector<double>(), want_pad;
     for (int64_t i = 0; i < 30; ++i) want_pad.push_back(vp[i / 5] ? 0.0 : vpad[i]);
     check_close(masked_fill(padded, pad, 0.0), want_pad, 0);
-    check_close(masked_fill(padded.transpose(1, 2), pad.transpose(1, 2), 0.0).transpose(1, 2).contiguous(),
-                want_pad, 0);
+    check_close(
+        masked_fill(padded.transpose(1, 2), pad.transpose(1, 2), 0.0).transpose(1, 2).contiguous(),
+        want_pad, 0);
     CHECK(where(c, 1, b).dtype() == dtype);
     CHECK(where(c, a.to(kFloat32), b.to(kFloat64)).dtype() == kFloat64);
 

@@ -116,3 +116,19 @@ struct TempDir {
     return names;
   }
 };
+
+// Runs fn() once for each CPU vector path this machine supports (avx512,
+// avx2, baseline: lg::supported_cpu_isas()) with that path active, naming it
+// in any failure; the path active before is restored, also after a throw.
+template <typename Fn>
+void for_each_cpu_isa(Fn&& fn) {
+  struct Restore {
+    std::string before = lg::cpu_isa();
+    ~Restore() { lg::set_cpu_isa(before); }
+  } restore;
+  for (const std::string& isa : lg::supported_cpu_isas()) {
+    INFO("CPU path: " << isa);
+    lg::set_cpu_isa(isa);
+    fn();
+  }
+}

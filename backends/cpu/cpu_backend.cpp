@@ -7,6 +7,7 @@
 #include "core/hooks.h"
 #include "openblas_core.h"
 #include "cpu_allocator.h"
+#include "cpu_isa.h"
 #include "cpu_kernels.h"
 
 namespace lg {
@@ -27,6 +28,7 @@ cpu::CachingCpuAllocator& cpu_allocator() {
 
 void register_cpu_backend() {
   cpu::select_openblas_core();  // before any BLAS call
+  cpu::active_isa();  // a bad LG_CPU_ISA is an lg::Error here, not inside a kernel
   register_allocator(DeviceType::CPU, &cpu_allocator());
   for (DType dtype : {kFloat32, kFloat64, kInt64, kBool}) {
     KernelTable table;

@@ -3,18 +3,37 @@
 #include <cfloat>
 #include <cstring>
 
-// The vector helpers below are always inlined into each clone of
-// exp_inplace_float, so their by-value vector ABI never crosses a call.
+#include "cpu_isa.h"
+
+// The vector helpers below are always inlined into each ISA variant of the
+// functions at the end, so their by-value vector ABI never crosses a call.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-// One clone per x86-64 level, picked at load time by an IFUNC resolver. Not
-// under ThreadSanitizer: the resolver runs before the sanitizer's runtime is
-// initialised, and its instrumentation then crashes the program at start-up.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
-#define LG_CLONED_FOR_X86_LEVELS \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// LG_ISA_VARIANTS(name, (params), (args)): name_body (always inlined) compiled
+// three times, for AVX-512, AVX2 and baseline x86-64, and `name` calling the
+// one active_isa() picks (cpu_isa.h), so that a test or LG_CPU_ISA can run
+// any path the CPU supports. The switch costs one relaxed load per call.
+#if LG_HAVE_ISA_VARIANTS
+#define LG_ISA_VARIANTS(name, params, args)                        \
+  namespace {                                                      \
+  LG_TARGET_AVX512 void name##_avx512 params { name##_body args; } \
+  LG_TARGET_AVX2 void name##_avx2 params { name##_body args; }     \
+  void name##_baseline params { name##_body args; }                \
+  }                                                                \
+  void name params {                                               \
+    switch (active_isa()) {                                        \
+      case Isa::Avx512:                                            \
+        return name##_avx512 args;                                 \
+      case Isa::Avx2:                                              \
+        return name##_avx2 args;                                   \
+      case Isa::Baseline:                                          \
+        break;                                                     \
+    }                                                              \
+    name##_baseline args;                                          \
+  }
 #else
-#define LG_CLONED_FOR_X86_LEVELS
+#define LG_ISA_VARIANTS(name, params, args) \
+  void name params { name##_body args; }
 #endif
 
 namespace lg::cpu {
@@ -136,10 +155,8 @@ constexpr float kGeluCubic = 0.044715f;
   std::memcpy(p, &v, static_cast<size_t>(n) * sizeof(float));
 }
 
-}  // namespace
-
-LG_CLONED_FOR_X86_LEVELS
-void gelu_float(float* out, const float* x, int64_t n, bool tanh_form) {
+[[gnu::always_inline]] inline void gelu_float_body(float* out, const float* x, int64_t n,
+                                                   bool tanh_form) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {  // fixed-size copies: plain vector loads and stores
     vf16 v;
@@ -150,9 +167,9 @@ void gelu_float(float* out, const float* x, int64_t n, bool tanh_form) {
   if (i < n) store_partial(out + i, gelu16(load_partial(x + i, n - i), tanh_form), n - i);
 }
 
-LG_CLONED_FOR_X86_LEVELS
-void gelu_backward_float(float* grad_in, const float* grad_out, const float* x, int64_t n,
-                         bool tanh_form) {
+[[gnu::always_inline]] inline void gelu_backward_float_body(float* grad_in, const float* grad_out,
+                                                            const float* x, int64_t n,
+                                                            bool tanh_form) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     vf16 g, v;
@@ -168,8 +185,7 @@ void gelu_backward_float(float* grad_in, const float* grad_out, const float* x, 
   }
 }
 
-LG_CLONED_FOR_X86_LEVELS
-void log_inplace_float(float* x, int64_t n) {
+[[gnu::always_inline]] inline void log_inplace_float_body(float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     vf16 v;
@@ -192,8 +208,7 @@ void log_inplace_float(float* x, int64_t n) {
   for (; i < n; ++i) x[i] = std::log(x[i]);
 }
 
-LG_CLONED_FOR_X86_LEVELS
-void exp_inplace_float(float* x, int64_t n) {
+[[gnu::always_inline]] inline void exp_inplace_float_body(float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     vf16 v;
@@ -203,5 +218,14 @@ void exp_inplace_float(float* x, int64_t n) {
   }
   for (; i < n; ++i) x[i] = exp_float(x[i]);
 }
+}  // namespace
+
+LG_ISA_VARIANTS(gelu_float, (float* out, const float* x, int64_t n, bool tanh_form),
+                (out, x, n, tanh_form))
+LG_ISA_VARIANTS(gelu_backward_float,
+                (float* grad_in, const float* grad_out, const float* x, int64_t n, bool tanh_form),
+                (grad_in, grad_out, x, n, tanh_form))
+LG_ISA_VARIANTS(log_inplace_float, (float* x, int64_t n), (x, n))
+LG_ISA_VARIANTS(exp_inplace_float, (float* x, int64_t n), (x, n))
 
 }  // namespace lg::cpu

@@ -38,7 +38,7 @@ inline float exp_float(float x) {
 }
 
 // x[i] = exp(x[i]); the float version is compiled for AVX-512, AVX2 and
-// baseline x86-64 and picked at load time (vector_math.cpp).
+// baseline x86-64, and each call runs the one cpu_isa.h's active_isa() picks.
 void exp_inplace_float(float* x, int64_t n);
 
 // x[i] = log(x[i]), vectorised like exp_inplace_float (exact libm for lanes

@@ -1,6 +1,8 @@
 // Library start-up, devices and CPU threads: what is available at run time.
 #pragma once
 #include <cstddef>
+#include <string>
+#include <vector>
 
 namespace lg {
 
@@ -33,6 +35,17 @@ int openblas_parallel_mode();
 // ones, unless OPENBLAS_CORETYPE (the user's choice) or LG_KEEP_OPENBLAS_CORE
 // is set.
 const char* openblas_core();
+
+// The vector-code path the CPU kernels run, picked at run time for the CPU at
+// hand: "avx512" (x86-64-v4), "avx2" (x86-64-v3) or "baseline" (x86-64, and
+// every other architecture). set_cpu_isa chooses a lower one ("best" for the
+// default again), for comparisons and tests; the environment variable
+// LG_CPU_ISA does the same for a whole program. Naming a path the CPU lacks,
+// or an unknown name, is an lg::Error that lists what it supports.
+// OpenBLAS picks its own kernels (openblas_core(), OPENBLAS_CORETYPE).
+const char* cpu_isa();
+void set_cpu_isa(const std::string& name);
+std::vector<std::string> supported_cpu_isas();  // best first, "baseline" last
 
 // Freed CPU blocks of 64 KiB or more are cached for reuse (up to 1 GiB):
 // empty_cache() returns them to the system; cpu_cached_bytes() says how much.
