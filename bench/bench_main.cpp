@@ -1,6 +1,6 @@
 // lg-bench: lasergrad's benchmarks, one subcommand per op family, each
 // against its strongest baseline (the composite formula, raw OpenBLAS).
-//   lg-bench                 run every benchmark with its defaults
+//   lg-bench                 run every benchmark with its defaults (but contention)
 //   lg-bench softmax --runs 20 --threads 2
 // Adding a benchmark: write bench/bench_<name>.cpp defining setup_<name>, then
 // declare it and add its row to kBenches below.
@@ -15,6 +15,7 @@ Runner setup_conv(CLI::App& cmd);
 Runner setup_attention(CLI::App& cmd);
 Runner setup_train_gpt_ops(CLI::App& cmd);
 Runner setup_adamw(CLI::App& cmd);
+Runner setup_contention(CLI::App& cmd);
 }  // namespace lg::bench
 
 namespace {
@@ -23,6 +24,7 @@ struct Entry {
   const char* name;
   const char* description;
   lg::bench::Setup setup;
+  bool in_all = true;  // run by a bare `lg-bench`
 };
 
 const Entry kBenches[] = {
@@ -38,6 +40,8 @@ const Entry kBenches[] = {
      lg::bench::setup_train_gpt_ops},
     {"adamw", "fused AdamW step (adam_step kernel) vs its in-place tensor-op reference",
      lg::bench::setup_adamw},
+    {"contention", "the GPT step quiet and with busy processes competing for the cores",
+     lg::bench::setup_contention, /*in_all=*/false},
 };
 
 }  // namespace
@@ -51,20 +55,30 @@ int main(int argc, char** argv) {
   app.add_option("--threads", common.threads, "CPU threads (0: OpenMP's default)")
       ->capture_default_str();
   app.add_option("--device", common.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--cpu-isa", common.cpu_isa,
+                 "CPU vector path: avx512, avx2, baseline or best (as LG_CPU_ISA)")
+      ->capture_default_str();
   app.require_subcommand(0, 1);
-  std::vector<std::pair<CLI::App*, lg::bench::Runner>> commands;
+  struct Command {
+    CLI::App* cmd;
+    lg::bench::Runner run;
+    bool in_all;
+  };
+  std::vector<Command> commands;
   for (const Entry& e : kBenches) {
     CLI::App* cmd = app.add_subcommand(e.name, e.description);
     cmd->fallthrough();  // common options may follow the subcommand
-    commands.emplace_back(cmd, e.setup(*cmd));
+    commands.push_back({cmd, e.setup(*cmd), e.in_all});
   }
   CLI11_PARSE(app, argc, argv);
   try {
     if (common.threads > 0) lg::set_num_threads(common.threads);
+    if (!common.cpu_isa.empty()) lg::set_cpu_isa(common.cpu_isa);
+    lg::bench::report_machine(common);
     bool any = false;
-    for (auto& [cmd, run] : commands) any = any || cmd->parsed();
-    for (auto& [cmd, run] : commands)
-      if (!any || cmd->parsed()) run(common);
+    for (const Command& c : commands) any = any || c.cmd->parsed();
+    for (const Command& c : commands)
+      if (any ? c.cmd->parsed() : c.in_all) c.run(common);
   } catch (const lg::Error& e) {
     std::fprintf(stderr, "lg-bench: %s\n", e.what());
     return 1;

@@ -20,17 +20,13 @@
 #include <fstream>
 #include <string>
 
+#include "bench_gpt_step.h"
 #include "bench_util.h"
 
 namespace lg::bench {
 namespace {
 
-struct Config {
-  int64_t batch = 8, seq = 256, d_model = 256, heads = 4, layers = 4, vocab = 80;
-  std::string attention = "laser";
-  std::string optimizer = "adamw";
-  std::string linear = "fused";
-};
+using Config = GptStepConfig;
 
 struct Layer {
   Tensor ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, out_w, out_b;
@@ -140,12 +136,6 @@ long minor_faults() {
   return u.ru_minflt;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 double peak_rss_mb() {
   std::ifstream status("/proc/self/status");
   std::string line;
@@ -154,43 +144,60 @@ double peak_rss_mb() {
   return 0;
 }
 
-void run(const Common& common, const Config& c) {
-  LG_CHECK(common.device == "cpu", "lg-bench train-gpt-ops: cpu only");
-  LG_CHECK(c.d_model % c.heads == 0, "lg-bench train-gpt-ops: d_model ", c.d_model,
-           " not divisible by heads ", c.heads);
-  manual_seed(1234);
-  Model model = make_model(c);
-  Tensor ids = (rand({c.batch, c.seq}) * c.vocab).to(kInt64);
-  Tensor targets = (rand({c.batch, c.seq}) * c.vocab).to(kInt64);
-  AdamW opt;
-  int64_t nparams = 0;
-  for (const Tensor& p : model.params) nparams += p.numel();
+}  // namespace
 
-  std::vector<double> fwd, bwd, upd, total, faults, cpu;
-  double first_loss = 0, loss_value = 0;
-  for (int i = 0; i < common.warmup + std::max(common.runs, 1); ++i) {
+struct GptSteps::State {
+  Model model;
+  Tensor ids, targets;
+  AdamW opt;
+};
+
+GptSteps::GptSteps(const GptStepConfig& c) : c_(c) {
+  LG_CHECK(c.d_model % c.heads == 0, "lg-bench: d_model ", c.d_model, " not divisible by heads ",
+           c.heads);
+  manual_seed(1234);
+  state_ = std::make_shared<State>();
+  state_->model = make_model(c);
+  state_->ids = (rand({c.batch, c.seq}) * c.vocab).to(kInt64);
+  state_->targets = (rand({c.batch, c.seq}) * c.vocab).to(kInt64);
+  for (const Tensor& p : state_->model.params) params_ += p.numel();
+}
+
+GptStepTimes GptSteps::run(int warmup, int runs) {
+  GptStepTimes t;
+  const Model& model = state_->model;
+  for (int i = 0; i < warmup + std::max(runs, 1); ++i) {
     for (const Tensor& p : model.params) p.zero_grad();
     const long f0 = minor_faults();
     const double c0 = cpu_ms();
     const double t0 = now_ms();
-    Tensor loss = loss_of(c, model, ids, targets);
-    loss_value = loss.item<double>();
+    Tensor loss = loss_of(c_, model, state_->ids, state_->targets);
+    t.last_loss = loss.item<double>();
     const double t1 = now_ms();
     loss.backward();
     const double t2 = now_ms();
-    if (c.optimizer == "adamw") opt.update(model.params);
+    if (c_.optimizer == "adamw") state_->opt.update(model.params);
     const double t3 = now_ms();
-    if (i == 0) first_loss = loss_value;
-    if (i >= common.warmup) {
-      fwd.push_back(t1 - t0);
-      bwd.push_back(t2 - t1);
-      upd.push_back(t3 - t2);
-      total.push_back(t3 - t0);
-      cpu.push_back(cpu_ms() - c0);
-      faults.push_back(static_cast<double>(minor_faults() - f0));
+    if (i == 0) t.first_loss = t.last_loss;
+    if (i >= warmup) {
+      t.fwd.push_back(t1 - t0);
+      t.bwd.push_back(t2 - t1);
+      t.upd.push_back(t3 - t2);
+      t.total.push_back(t3 - t0);
+      t.cpu.push_back(cpu_ms() - c0);
+      t.faults.push_back(static_cast<double>(minor_faults() - f0));
     }
   }
-  const double step = median(total);
+  return t;
+}
+
+namespace {
+
+void run(const Common& common, const Config& c) {
+  LG_CHECK(common.device == "cpu", "lg-bench train-gpt-ops: cpu only");
+  GptSteps steps(c);
+  const GptStepTimes t = steps.run(common.warmup, common.runs);
+  const double step = median(t.total);
   std::printf(
       "{\"bench\":\"train_gpt\",\"impl\":\"lasergrad-ops\",\"linear\":\"%s\",\"attention\":\"%s\","
       "\"optimizer\":\"%s\",\"median_step_ms\":%.2f,\"median_step_cpu_ms\":%.2f,\"forward_ms\":%."
@@ -199,10 +206,10 @@ void run(const Common& common, const Config& c) {
       "1f,"
       "\"max_memory_allocated_mb\":%.1f,\"params\":%lld,\"threads\":%d,\"loss_first\":%.4f,"
       "\"loss_last\":%.4f}\n",
-      c.linear.c_str(), c.attention.c_str(), c.optimizer.c_str(), step, median(cpu), median(fwd),
-      median(bwd), median(upd), median(faults), c.batch * c.seq / (step / 1e3), peak_rss_mb(),
-      max_memory_allocated() / 1048576.0, static_cast<long long>(nparams), get_num_threads(),
-      first_loss, loss_value);
+      c.linear.c_str(), c.attention.c_str(), c.optimizer.c_str(), step, median(t.cpu),
+      median(t.fwd), median(t.bwd), median(t.upd), median(t.faults), c.batch * c.seq / (step / 1e3),
+      peak_rss_mb(), max_memory_allocated() / 1048576.0, static_cast<long long>(steps.params()),
+      get_num_threads(), t.first_loss, t.last_loss);
   std::fflush(stdout);
 }
 

@@ -31,9 +31,30 @@ double median_ms(const std::function<void()>& fn, const Common& common) {
     auto stop = std::chrono::steady_clock::now();
     times.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
   }
-  std::sort(times.begin(), times.end());
-  size_t n = times.size();
-  return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+  return median(times);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void report_machine(const Common& common) {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  const double gflops = common.device == "cpu" ? measure_sgemm_gflops() : 0.0;
+  std::printf(
+      "{\"bench\":\"machine\",\"cpu\":\"%s\",\"isa\":\"%s\",\"openblas_core\":\"%s\","
+      "\"openmp_wait\":\"%s\",\"threads\":%d,\"sgemm_gflops\":%.1f}\n",
+      cpu_name().c_str(), cpu_isa(), openblas_core(), openmp_wait_policy().c_str(),
+      get_num_threads(), gflops);
+  std::fflush(stdout);
+  std::fprintf(stderr, "machine: %s; CPU path %s, OpenBLAS %s, %d threads, sgemm %.1f GFLOP/s\n",
+               cpu_name().c_str(), cpu_isa(), openblas_core(), get_num_threads(), gflops);
+  std::fprintf(stderr, "OpenMP wait: %s\n", openmp_wait_policy().c_str());
 }
 
 void report(const Result& r) {

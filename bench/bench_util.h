@@ -17,6 +17,7 @@ struct Common {
   int runs = 10;
   int threads = 0;  // 0: OpenMP's default
   std::string device = "cpu";
+  std::string cpu_isa = "";  // empty: LG_CPU_ISA's, or the best the CPU has
   Device target() const;
 };
 
@@ -24,6 +25,16 @@ struct Common {
 // options it binds must outlive the call (capture them by shared_ptr).
 using Runner = std::function<void(const Common&)>;
 using Setup = Runner (*)(CLI::App& cmd);
+
+// The median of v (the mean of the middle two for an even count); 0 when empty.
+double median(std::vector<double> v);
+
+// Prints the machine the figures come from, once, before the first result: a
+// JSON line {"bench":"machine", cpu, isa (the CPU path in use), openblas_core,
+// openmp_wait, threads, sgemm_gflops (a 2048^3 float32 matmul at this thread
+// count, median of 3)} and a line on stderr. Every ratio a benchmark prints is
+// against a baseline measured in the same run.
+void report_machine(const Common& common);
 
 // Median wall time of fn in milliseconds (steady_clock), after `warmup`
 // untimed calls; waits for the device after each call so that asynchronous

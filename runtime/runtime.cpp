@@ -1,9 +1,16 @@
 // Library start-up: registers the backends' kernels and allocators and
 // installs the ops layer's hooks into core, once and explicitly. This folder
 // is the top of the library: it depends on every layer, and none depends on it.
+#include <lasergrad/lasergrad.h>
 #include <lasergrad/runtime.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "backends/cpu/cpu_backend.h"
 #include "core/hooks.h"
@@ -11,6 +18,10 @@
 #ifdef LG_WITH_CUDA
 #include "backends/cuda/cuda_backend.h"
 #endif
+
+// runtime/openmp_startup.cpp's record of what it set; absent (null) where
+// that object is not linked (a shared library).
+extern "C" const char* lg_startup_spin_count() __attribute__((weak));
 
 namespace lg {
 
@@ -23,6 +34,53 @@ void init() {
 #endif
     detail::install_ops_into_core();
   });
+}
+
+std::string openmp_wait_policy() {
+  std::string user;
+  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"})
+    if (const char* value = std::getenv(name)) {
+      if (!user.empty()) user.append(" ");
+      user.append(name).append("=").append(value);
+    }
+  if (!user.empty()) return user + " (environment)";
+  if (const char* spin = lg_startup_spin_count ? lg_startup_spin_count() : nullptr)
+    return std::string("GOMP_SPINCOUNT=") + spin + " (lasergrad's start-up)";
+  return "libgomp's default";
+}
+
+std::string cpu_name() {
+  std::ifstream info("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(info, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) break;
+    std::string name;
+    for (char c : line.substr(colon + 1))
+      if (c != '"' && c != '\\' && (c != ' ' || (!name.empty() && name.back() != ' '))) name += c;
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    if (!name.empty()) return name;
+  }
+  return "unknown CPU";
+}
+
+double measure_sgemm_gflops(int64_t n, int runs) {
+  LG_CHECK(n >= 1 && runs >= 1, "measure_sgemm_gflops: need n >= 1 and runs >= 1, got n ", n,
+           " and runs ", runs);
+  NoGradGuard no_grad;
+  Tensor a = randn({n, n}), b = randn({n, n});
+  (void)matmul(a, b);  // untimed: first-touch and BLAS start-up
+  std::vector<double> seconds;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    Tensor c = matmul(a, b);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  const double s = runs % 2 ? seconds[runs / 2] : 0.5 * (seconds[runs / 2 - 1] + seconds[runs / 2]);
+  return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / s / 1e9;
 }
 
 bool cuda_is_available() { return cuda_device_count() > 0; }

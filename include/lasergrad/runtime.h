@@ -1,6 +1,7 @@
 // Library start-up, devices and CPU threads: what is available at run time.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,14 @@ int openblas_parallel_mode();
 // is set.
 const char* openblas_core();
 
+// How idle OpenMP threads wait, for benchmark reports: "GOMP_SPINCOUNT=10000
+// (lasergrad's start-up)" where lasergrad chose it (executables linking
+// lasergrad start with a short spin, so that a busy machine slows a step
+// gracefully), "OMP_WAIT_POLICY=passive (environment)" where the user set
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT (or LG_KEEP_OMP_WAIT), else "libgomp's
+// default".
+std::string openmp_wait_policy();
+
 // The vector-code path the CPU kernels run, picked at run time for the CPU at
 // hand: "avx512" (x86-64-v4), "avx2" (x86-64-v3) or "baseline" (x86-64, and
 // every other architecture). set_cpu_isa chooses a lower one ("best" for the
@@ -46,6 +55,13 @@ const char* openblas_core();
 const char* cpu_isa();
 void set_cpu_isa(const std::string& name);
 std::vector<std::string> supported_cpu_isas();  // best first, "baseline" last
+
+// The CPU's model name ("AMD EPYC 7B13", from /proc/cpuinfo; "unknown CPU"
+// where it does not say), and the float32 matrix-product rate of this machine
+// at the current thread count: GFLOP/s of an n x n x n matmul, the median of
+// `runs` after one untimed. Benchmarks quote their GEMM efficiency against it.
+std::string cpu_name();
+double measure_sgemm_gflops(int64_t n = 2048, int runs = 3);
 
 // Freed CPU blocks of 64 KiB or more are cached for reuse (up to 1 GiB):
 // empty_cache() returns them to the system; cpu_cached_bytes() says how much.
