@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include <lasergrad/runtime.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +11,12 @@
 #include "files.h"
 
 namespace examples {
+
+BenchMachine bench_machine(bool measure_sgemm) {
+  return {lg::cpu_name(), lg::cpu_isa(), lg::openblas_core(), lg::openmp_wait_policy(),
+          measure_sgemm ? lg::measure_sgemm_gflops() : 0.0};
+}
+
 namespace {
 
 std::string number(double v) {

@@ -18,6 +18,16 @@ namespace examples {
 // 0 where that file is unavailable.
 double peak_rss_mb();
 
+// The machine a benchmark ran on, measured in the same run: the CPU's model,
+// the CPU vector path in use (lg::cpu_isa), OpenBLAS's kernel set, how idle
+// OpenMP threads wait, and the float32 GEMM rate at the current thread count
+// (lg::measure_sgemm_gflops, 2048^3; 0 when not measured).
+struct BenchMachine {
+  std::string cpu, isa, openblas_core, openmp_wait;
+  double sgemm_gflops = 0;
+};
+BenchMachine bench_machine(bool measure_sgemm = true);
+
 // A metrics file could not be written (the disk is full, the file too big):
 // the trainer stops, saving a checkpoint where it can.
 struct MetricsWriteError : std::runtime_error {

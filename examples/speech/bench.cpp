@@ -107,7 +107,7 @@ int run_speech_bench(const SpeechBenchOptions& options, std::FILE* out) {
   const Batch batch = synthetic_batch(options);
   const std::vector<double> ms = time_training(model, batch, options);
   const double step_ms = median(ms);
-  const nlohmann::ordered_json line = {
+  nlohmann::ordered_json line = {
       {"bench", "train_speech"},
       {"framework", "lasergrad"},
       {"attention", lg::nn::attention_kind_name(options.model.attention)},
@@ -120,6 +120,13 @@ int run_speech_bench(const SpeechBenchOptions& options, std::FILE* out) {
       {"audio_s_per_s", round2(batch.audio_seconds / (step_ms / 1000))},
       {"peak_rss_mb", round2(examples::peak_rss_mb())},
       {"params", model.num_parameters()}};
+  // The machine, measured in the same run (the GEMM rate at this thread count).
+  const examples::BenchMachine machine = examples::bench_machine(true);
+  line["sgemm_gflops"] = round2(machine.sgemm_gflops);
+  line["cpu"] = machine.cpu;
+  line["isa"] = machine.isa;
+  line["openblas_core"] = machine.openblas_core;
+  line["openmp_wait"] = machine.openmp_wait;
   std::fprintf(out, "%s\n", line.dump().c_str());
   std::fflush(out);
   return 0;

@@ -206,12 +206,15 @@ TEST_CASE("run_speech_bench writes one JSON line with the benchmark's keys") {
   CHECK(line["attention"] == "softmax");
   CHECK(line["threads"] == 1);
   CHECK(line["params"] == SpeechModel(o.model).num_parameters());
-  for (const char* key : {"median_step_ms", "min_step_ms", "max_step_ms", "audio_s_per_s"}) {
+  for (const char* key :
+       {"median_step_ms", "min_step_ms", "max_step_ms", "audio_s_per_s", "sgemm_gflops"}) {
     INFO(key);
     CHECK(line[key].get<double>() > 0);
   }
   CHECK(line["min_step_ms"].get<double>() <= line["max_step_ms"].get<double>());
   CHECK(line.contains("peak_rss_mb"));
+  CHECK(line["isa"] == lg::cpu_isa());
+  CHECK(line["openblas_core"] == lg::openblas_core());
 
   o.target_length = 10;  // 2 * 12 + 1 labels do not fit 48 frames' 12 outputs
   CHECK(contains(error_of([&] { speech::run_speech_bench(o, stdout); }),

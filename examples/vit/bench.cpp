@@ -105,7 +105,7 @@ int run_vit_bench(const VitBenchOptions& options, std::ostream& out) {
   const double step_ms = time_training(model, options, rng);
   const double inference_ms = time_inference(model, options, rng);
   const auto images = static_cast<double>(options.batch);
-  const nlohmann::ordered_json line = {
+  nlohmann::ordered_json line = {
       {"bench", "train_vit"},
       {"framework", "lasergrad"},
       {"attention", lg::nn::attention_kind_name(options.shape.attention)},
@@ -119,6 +119,13 @@ int run_vit_bench(const VitBenchOptions& options, std::ostream& out) {
       {"inference_images_per_s", round2(images / (inference_ms / 1000))},
       {"peak_rss_mb", round2(examples::peak_rss_mb())},
       {"params", model.num_parameters()}};
+  // The machine, measured in the same run (the GEMM rate at this thread count).
+  const examples::BenchMachine machine = examples::bench_machine(options.device.is_cpu());
+  line["sgemm_gflops"] = round2(machine.sgemm_gflops);
+  line["cpu"] = machine.cpu;
+  line["isa"] = machine.isa;
+  line["openblas_core"] = machine.openblas_core;
+  line["openmp_wait"] = machine.openmp_wait;
   out << line.dump() << std::endl;
   return 0;
 }

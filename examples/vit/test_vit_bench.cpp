@@ -50,12 +50,17 @@ TEST_CASE("the benchmark prints one JSON line with every field") {
     CHECK(line["batch"] == 4);
     CHECK(line["params"] == vit::Vit(o.shape).num_parameters());
     for (const char* key : {"median_step_ms", "images_per_s", "seconds_per_epoch",
-                            "inference_images_per_s", "peak_rss_mb"}) {
+                            "inference_images_per_s", "peak_rss_mb", "sgemm_gflops"}) {
       CAPTURE(key);
       REQUIRE(line[key].is_number());
       CHECK(line[key].get<double>() > 0);
     }
-    CHECK(line.size() == 13);
+    // The machine of the same run.
+    CHECK(line["isa"] == lg::cpu_isa());
+    CHECK(line["cpu"] == lg::cpu_name());
+    CHECK(line["openblas_core"] == lg::openblas_core());
+    CHECK(line["openmp_wait"] == lg::openmp_wait_policy());
+    CHECK(line.size() == 18);
   }
 }
 
