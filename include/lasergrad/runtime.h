@@ -58,10 +58,11 @@ std::vector<std::string> supported_cpu_isas();  // best first, "baseline" last
 
 // The CPU's model name ("AMD EPYC 7B13", from /proc/cpuinfo; "unknown CPU"
 // where it does not say), and the float32 matrix-product rate of this machine
-// at the current thread count: GFLOP/s of an n x n x n matmul, the median of
-// `runs` after one untimed. Benchmarks quote their GEMM efficiency against it.
+// at the current thread count: GFLOP/s of an n x n x n matmul, the best of
+// `runs` after one untimed (on a shared or throttled machine single runs vary
+// by 2x). Benchmarks quote their GEMM efficiency against it.
 std::string cpu_name();
-double measure_sgemm_gflops(int64_t n = 2048, int runs = 3);
+double measure_sgemm_gflops(int64_t n = 2048, int runs = 5);
 
 // Freed CPU blocks of 64 KiB or more are cached for reuse (up to 1 GiB):
 // empty_cache() returns them to the system; cpu_cached_bytes() says how much.
