@@ -3,7 +3,9 @@
 // memory, and OpenBLAS sgemm at 2048^3 timed in the same run for scale.
 #include <cblas.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "bench_util.h"
 
@@ -15,6 +17,7 @@ struct AttentionConfig {
   std::vector<int64_t> lengths = {256, 512, 1024, 2048};
   bool causal = true;
   int64_t composite_max_t = 2048;  // the composite materialises [B,H,T,T]
+  std::vector<std::string> passes = {"fwd", "fwd+bwd"};
 };
 
 double sgemm_gflops(const Common& common) {
@@ -55,6 +58,8 @@ void run(const Common& common, const AttentionConfig& cfg) {
     for (const Impl& impl : impls) {
       if (impl.composite && T > cfg.composite_max_t) continue;
       for (bool with_backward : {false, true}) {
+        const char* pass = with_backward ? "fwd+bwd" : "fwd";
+        if (std::find(cfg.passes.begin(), cfg.passes.end(), pass) == cfg.passes.end()) continue;
         auto step = [&] {
           if (with_backward) {
             backward({impl.fn(q, k, v, opts)}, {g});
@@ -73,7 +78,6 @@ void run(const Common& common, const AttentionConfig& cfg) {
         double ms = median_ms(step, common);
         double flops = fwd_flops * (with_backward ? 3.5 : 1.0);
         double gflops = flops / (ms * 1e6);
-        const char* pass = with_backward ? "fwd+bwd" : "fwd";
         std::printf(
             "{\"bench\":\"attention\",\"impl\":\"%s\",\"B\":%lld,\"H\":%lld,\"T\":%lld,\"d\":%lld,"
             "\"causal\":%s,\"pass\":\"%s\",\"median_ms\":%.3f,\"gflops\":%.2f,\"peak_mb\":%.2f}\n",
@@ -100,6 +104,9 @@ Runner setup_attention(CLI::App& cmd) {
   cmd.add_option("--causal", cfg->causal, "Causal mask (true/false)")->capture_default_str();
   cmd.add_option("--composite-max-t", cfg->composite_max_t,
                  "Longest T for the composite formulas (they store [B,H,T,T])")
+      ->capture_default_str();
+  cmd.add_option("--passes", cfg->passes, "Passes to time: fwd, fwd+bwd")
+      ->check(CLI::IsMember({"fwd", "fwd+bwd"}))
       ->capture_default_str();
   return [cfg](const Common& common) { run(common, *cfg); };
 }

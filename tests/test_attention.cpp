@@ -59,6 +59,24 @@ void check_fused_matches_reference(bool laser, const Inputs& in, const Attention
   }
 }
 
+// Restores the thread count a test changed.
+struct Threads {
+  int saved = get_num_threads();
+  explicit Threads(int n) { set_num_threads(n); }
+  ~Threads() { set_num_threads(saved); }
+};
+
+// Shapes where, on 2 threads, B * H = 1 or 3 slices are too few for the
+// threads, so the backward splits each slice's keys into chunks (at most one
+// per key tile): Tk = 64 is one key tile (one chunk), 200 is not a tile
+// multiple, 513 ends in a one-key tile; Tq != Tk both ways.
+struct ChunkedCase {
+  int64_t H, Tq, Tk;
+};
+constexpr ChunkedCase kChunkedCases[] = {{1, 64, 64},   {1, 200, 200}, {1, 513, 513},
+                                         {1, 200, 513}, {1, 513, 200}, {3, 200, 200},
+                                         {3, 513, 513}, {3, 130, 513}};
+
 }  // namespace
 
 TEST_CASE("fused attention matches the composite reference on random inputs, on every CPU path") {
@@ -82,6 +100,81 @@ TEST_CASE("fused attention matches the composite reference on random inputs, on 
       Inputs in32 = random_inputs(c.B, c.H, c.Tq, c.Tk, c.d, kFloat32);
       for_each_cpu_isa(
           [&] { check_fused_matches_reference(laser, in32, {.causal = c.causal}, 2e-5); });
+    }
+  }
+}
+
+TEST_CASE("few slices on 2 threads: the key-chunked backward matches the reference") {
+  Threads two(2);
+  manual_seed(50);
+  for (const ChunkedCase& c : kChunkedCases) {
+    for (bool causal : {false, true}) {
+      for (bool masked : {false, true}) {
+        CAPTURE(c.H);
+        CAPTURE(c.Tq);
+        CAPTURE(c.Tk);
+        CAPTURE(causal);
+        CAPTURE(masked);
+        // Key 0 kept for every row, so that only causal hides all of a row's keys.
+        Tensor keep = gt(rand({1, c.H, c.Tq, c.Tk}), 0.3);
+        {
+          NoGradGuard no_grad;
+          keep.select(3, 0).fill_(true);
+        }
+        const AttentionOptions o{.causal = causal, .mask = masked ? keep : Tensor()};
+        for (bool laser : {false, true}) {
+          for (DType dtype : {kFloat32, kFloat64}) {
+            CAPTURE(laser);
+            CAPTURE(dtype_name(dtype));
+            Inputs in = random_inputs(1, c.H, c.Tq, c.Tk, 16, dtype);
+            check_fused_matches_reference(laser, in, o, dtype == kFloat32 ? 2e-5 : 1e-12);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The chunked backward sums dQ over the chunks in another order than one
+// thread does (one chunk per slice), so the two agree to rounding. With a
+// large value late in the sequence, causal LASER also flags rows for its
+// exact path, which the chunked backward runs after the chunks.
+TEST_CASE("few slices: the backward on 2 threads equals the one on 1 thread") {
+  manual_seed(51);
+  for (const ChunkedCase& c : kChunkedCases) {
+    for (bool causal : {false, true}) {
+      for (bool laser : {false, true}) {
+        for (DType dtype : {kFloat32, kFloat64}) {
+          CAPTURE(c.H);
+          CAPTURE(c.Tq);
+          CAPTURE(c.Tk);
+          CAPTURE(causal);
+          CAPTURE(laser);
+          CAPTURE(dtype_name(dtype));
+          Inputs in = random_inputs(1, c.H, c.Tq, c.Tk, 16, dtype);
+          if (laser) {  // beyond kFlagGap below the tiles' shift: 60 (float32), 650 (float64)
+            NoGradGuard no_grad;
+            in.v.select(2, c.Tk * 3 / 4).fill_(dtype == kFloat32 ? 150.0 : 1000.0);
+          }
+          AttentionFn fn = laser ? laser_attention : scaled_dot_product_attention;
+          const AttentionOptions o{.causal = causal};
+          Tensor grad_out = randn({1, c.H, c.Tq, 16}, {.dtype = dtype});
+          std::vector<Tensor> one, two;
+          {
+            Threads t(1);
+            one = run(fn, in, o, grad_out);
+          }
+          {
+            Threads t(2);
+            two = run(fn, in, o, grad_out);
+          }
+          const char* what[] = {"output", "dq", "dk", "dv"};
+          for (int i = 0; i < 4; ++i) {
+            CAPTURE(what[i]);
+            CHECK(max_rel_diff(two[i], one[i]) < (dtype == kFloat32 ? 1e-5 : 1e-12));
+          }
+        }
+      }
     }
   }
 }

@@ -7,8 +7,10 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "blas_int.h"
@@ -393,6 +395,22 @@ void exact_laser_row_backward(const Slice<T>& s, int64_t bh, int64_t i, T lse, c
   }
 }
 
+// How many chunks of consecutive key tiles the backward splits each slice
+// into. One on one thread or with kBackwardTasksPerThread slices per thread
+// or more: a slice is then one task, exactly the unchunked backward. With
+// fewer slices, enough chunks for that many tasks per thread, twice as many
+// when causal (a causal chunk costs more the earlier its keys, as more
+// queries see them, and the dynamic schedule evens that out only with enough
+// tasks), never more than key tiles.
+constexpr int64_t kBackwardTasksPerThread = 4;
+
+inline int64_t backward_key_chunks(int64_t slices, int64_t key_tiles, int threads, bool causal) {
+  if (threads <= 1 || slices >= kBackwardTasksPerThread * threads) return 1;
+  const int64_t want = kBackwardTasksPerThread * threads * (causal ? 2 : 1);
+  const int64_t chunks = (want + slices - 1) / std::max<int64_t>(slices, 1);
+  return std::clamp<int64_t>(chunks, 1, std::max<int64_t>(key_tiles, 1));
+}
+
 template <typename T>
 void attention_backward(const AttentionProblem& p, const Tensor& out, const Tensor& grad_out,
                         const Tensor& lse, const Tensor& row_max, const Tensor& flags,
@@ -407,12 +425,111 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
 
   const bool shared = p.laser && !p.mask.defined() && Tk > 0;
   const int64_t q_tiles = (Tq + kTileQ - 1) / kTileQ;
+  const int64_t key_tiles = (Tk + kTileK - 1) / kTileK;
+
+  // Tasks are (key chunk c, slice bh), chunk-major so that the dynamic
+  // schedule starts the causal backward's costlier early chunks first. Each
+  // writes only its own keys' rows of dK and dV; dQ sums over the chunks, so
+  // chunk 0 adds into dQ and chunk c > 0 into its own zeroed buffer of the
+  // query rows that see its keys, summed into dQ in chunk order (the same
+  // result whatever the schedule). Memory: those buffers hold at most
+  // (chunks - 1) * BH < 8 * threads slices' dQ (4 * threads without causal),
+  // and the preludes below fewer than 4 * threads slices' G: bounded by the
+  // team, not by B * H, and nothing once the slices alone fill the team.
+  const int64_t chunks = backward_key_chunks(BH, key_tiles, team_size(BH * key_tiles, 2), p.causal);
+  const int64_t tasks = BH * chunks;
+  const bool chunked = chunks > 1;
+  auto chunk_keys = [&](int64_t c) {
+    return std::pair<int64_t, int64_t>{c * key_tiles / chunks * kTileK,
+                                       std::min(Tk, (c + 1) * key_tiles / chunks * kTileK)};
+  };
+  // The first query of the first query tile (aligned as in the forward) that sees key k0.
+  auto first_query_tile = [&](int64_t k0) {
+    return p.causal ? std::max<int64_t>(0, k0 - s.causal_offset()) / kTileQ * kTileQ : 0;
+  };
+  // Chunk c > 0's rows [first_row[c], Tq) of slice bh start at
+  // partial + bh * partial_slice + partial_offset[c]; first_row grows with c.
+  std::vector<int64_t> first_row(chunks), partial_offset(chunks, 0);
+  int64_t partial_slice = 0;
+  for (int64_t c = 0; c < chunks; ++c) {
+    first_row[c] = first_query_tile(chunk_keys(c).first);
+    if (c == 0) continue;
+    partial_offset[c] = partial_slice;
+    partial_slice += (Tq - first_row[c]) * d;
+  }
+  // Chunked, the slices' preludes (u, which tiles share it, D and G) are
+  // computed once, in a phase of their own, not by every chunk: recomputed,
+  // that pass over V, O and dO made the LASER backward at T = 4096 with 64
+  // one-tile chunks 1.5x slower than one chunk, once per slice 1.1x (one
+  // thread, measured). The buffers come from the caching allocator: fresh
+  // pages for every backward cost a page fault per 4 KiB, a quarter of the
+  // softmax backward at T = 4096 with 16 chunks.
+  Tensor partial_t, g_t;
+  std::vector<T> U_all, D_all;
+  std::vector<char> shared_all;
+  if (chunked) {
+    partial_t = Tensor::empty({BH * partial_slice}, dtype_of<T>(), Device::cpu());
+    if (p.laser) g_t = Tensor::empty({BH * Tq * d}, dtype_of<T>(), Device::cpu());
+    U_all.resize(shared ? BH * d : 0);
+    D_all.resize(BH * Tq);
+    shared_all.resize(BH * q_tiles);
+  }
+  T* partial = chunked ? ptr<T>(partial_t) : nullptr;
+  T* G_all = chunked && p.laser ? ptr<T>(g_t) : nullptr;
+  const bool exact_phase =
+      chunked && p.laser && std::any_of(F, F + BH * Tq, [](bool f) { return f; });
 
   BlasCallGuard blas_call;
   const Rows<T> DQ(ptr<T>(dq_t), dq_t), DK(ptr<T>(dk_t), dk_t), DV(ptr<T>(dv_t), dv_t);
   const int64_t os = O.st, gos = dO.st, dqs = DQ.st, dks = DK.st, dvs = DV.st;
-  parallel_region(team_size(BH, 2), [&](Worker& worker) {
-    // This worker's scratch, sized at its first slice (an allocation that
+
+  // Slice bh's prelude: its shared shift u, which query tiles take it (the
+  // forward's test), then D and G for their rows (D, G: the slice's row 0).
+  // Rows before first_row[0] see no key at all (causal, Tq > Tk): skipped.
+  auto slice_prelude = [&](int64_t bh, T* u, char* tile_shared, T* D, T* g) {
+    const T* o = O.at(bh);
+    const T* go = dO.at(bh);
+    if (shared) shared_shift(s, bh, u, static_cast<T*>(nullptr));
+    for (int64_t t = first_row[0] / kTileQ; t < q_tiles; ++t) {
+      const int64_t i_end = std::min(Tq, (t + 1) * kTileQ);
+      int beyond = 0;  // branch-free rows, so that they vectorise
+      if (shared)
+        for (int64_t i = t * kTileQ; i < i_end && !beyond; ++i) {
+          if (F[bh * Tq + i] || !(L[bh * Tq + i] < kInf<T>)) continue;  // their G is 0
+          for (int64_t c = 0; c < d; ++c) beyond |= !(u[c] - o[i * os + c] <= kSharedGap<T>);
+        }
+      tile_shared[t] = shared && !beyond;
+      // D_i = sum_j P_ij dP_ij: rowsum(dO * O) for softmax, rowsum(dO) for LASER,
+      // whose upstream gradient through Y = exp(O - r) is G = dO exp(r - O).
+      for (int64_t i = t * kTileQ; i < i_end; ++i) {
+        const T* orow = o + i * os;
+        const T* grow = go + i * gos;
+        T acc = 0;
+        if (!p.laser) {
+          for (int64_t c = 0; c < d; ++c) acc += grow[c] * orow[c];
+          D[i] = acc;
+          continue;
+        }
+        T* gi = g + i * d;
+        if (F[bh * Tq + i] || !(L[bh * Tq + i] < kInf<T>)) {  // exact path or no attended key
+          std::fill(gi, gi + d, T(0));
+          D[i] = 0;
+          continue;
+        }
+        const T* r = tile_shared[t] ? u : R + (bh * Tq + i) * d;
+        for (int64_t c = 0; c < d; ++c) {
+          gi[c] = r[c] - orow[c];
+          acc += grow[c];
+        }
+        exp_inplace(gi, d);
+        for (int64_t c = 0; c < d; ++c) gi[c] *= grow[c];
+        D[i] = acc;
+      }
+    }
+  };
+
+  parallel_region(team_size(tasks, 2), [&](Worker& worker) {
+    // This worker's scratch, sized at its first task (an allocation that
     // throws must do so inside the loop, where the helper catches it).
     std::vector<T> prob, dprob, e, de, g, D, u, eu, de_sum, exact_scores;
     std::vector<char> attended, tile_shared;
@@ -422,80 +539,71 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
       dprob.resize(kTileQ * kTileK);
       e.resize(kTileK * d);
       de.resize(kTileK * d);
+      eu.resize(kTileK * d);
+      de_sum.resize(kTileK * d);
+      if (chunked) return;  // the preludes' arrays are the slices'
       g.resize(p.laser ? Tq * d : 0);
       D.resize(Tq);
       u.resize(d);
-      eu.resize(kTileK * d);
-      de_sum.resize(kTileK * d);
       tile_shared.resize(q_tiles);
     };
-    auto slice_backward = [&](int64_t bh) {
+    auto exact_rows = [&](int64_t bh) {
+      for (int64_t i = 0; i < Tq; ++i)
+        if (F[bh * Tq + i])
+          exact_laser_row_backward(s, bh, i, L[bh * Tq + i], O.at(bh) + i * os, dO.at(bh) + i * gos,
+                                   DQ.at(bh), dqs, DK.at(bh), dks, DV.at(bh), dvs, exact_scores);
+    };
+    if (chunked) {
+      worker.for_each(0, BH, Schedule::Dynamic, [&](int64_t bh) {
+        slice_prelude(bh, shared ? U_all.data() + bh * d : nullptr,
+                      shared_all.data() + bh * q_tiles, D_all.data() + bh * Tq,
+                      p.laser ? G_all + bh * Tq * d : nullptr);
+      });
+      worker.barrier();  // every chunk reads its slice's prelude
+    }
+    auto chunk_backward = [&](int64_t task) {
       size_scratch();
-      const T* o = O.at(bh);
+      const int64_t chunk = task / BH, bh = task % BH;
+      const auto [k_begin, k_end] = chunk_keys(chunk);
+      const int64_t q_begin = first_row[chunk];  // earlier rows see none of the chunk's keys
       const T* go = dO.at(bh);
-      T* dq = DQ.at(bh);
       T* dk = DK.at(bh);
       T* dv = DV.at(bh);
-      // Which query tiles take the slice's shared shift u (the forward's test).
+      // dQ's rows from q_begin on: dQ itself for chunk 0, else this task's buffer.
+      T* dq = DQ.at(bh) + q_begin * dqs;
+      int64_t dq_ld = dqs;
+      if (chunk > 0) {
+        dq = partial + bh * partial_slice + partial_offset[chunk];
+        dq_ld = d;
+        std::fill(dq, dq + (Tq - q_begin) * d, T(0));
+      }
+      // The slice's prelude: this worker's own unchunked, else the slice's.
+      if (!chunked) slice_prelude(bh, u.data(), tile_shared.data(), D.data(), g.data());
+      const T* U = !chunked ? u.data() : shared ? U_all.data() + bh * d : nullptr;
+      const char* uses_u = chunked ? shared_all.data() + bh * q_tiles : tile_shared.data();
+      const T* Ds = chunked ? D_all.data() + bh * Tq : D.data();
+      const T* gs = !chunked ? g.data() : p.laser ? G_all + bh * Tq * d : nullptr;
       bool any_shared = false;
-      if (shared) {
-        shared_shift(s, bh, u.data(), static_cast<T*>(nullptr));
-        for (int64_t t = 0; t < q_tiles; ++t) {
-          int beyond = 0;  // branch-free rows, so that they vectorise
-          for (int64_t i = t * kTileQ; i < std::min(Tq, (t + 1) * kTileQ) && !beyond; ++i) {
-            if (F[bh * Tq + i] || !(L[bh * Tq + i] < kInf<T>)) continue;  // their G is 0
-            for (int64_t c = 0; c < d; ++c) beyond |= !(u[c] - o[i * os + c] <= kSharedGap<T>);
-          }
-          tile_shared[t] = !beyond;
-          any_shared = any_shared || !beyond;
-        }
-      }
-      // D_i = sum_j P_ij dP_ij: rowsum(dO * O) for softmax, rowsum(dO) for LASER,
-      // whose upstream gradient through Y = exp(O - r) is G = dO exp(r - O).
-      for (int64_t i = 0; i < Tq; ++i) {
-        const T* orow = o + i * os;
-        const T* grow = go + i * gos;
-        T acc = 0;
-        if (!p.laser) {
-          for (int64_t c = 0; c < d; ++c) acc += grow[c] * orow[c];
-          D[i] = acc;
-          continue;
-        }
-        T* gi = g.data() + i * d;
-        if (F[bh * Tq + i] || !(L[bh * Tq + i] < kInf<T>)) {  // exact path or no attended key
-          std::fill(gi, gi + d, T(0));
-          D[i] = 0;
-          continue;
-        }
-        const T* r = shared && tile_shared[i / kTileQ] ? u.data() : R + (bh * Tq + i) * d;
-        for (int64_t c = 0; c < d; ++c) {
-          gi[c] = r[c] - orow[c];
-          acc += grow[c];
-        }
-        exp_inplace(gi, d);
-        for (int64_t c = 0; c < d; ++c) gi[c] *= grow[c];
-        D[i] = acc;
-      }
+      for (int64_t t = q_begin / kTileQ; t < q_tiles; ++t) any_shared = any_shared || uses_u[t];
 
-      for (int64_t k0 = 0; k0 < Tk; k0 += kTileK) {
+      for (int64_t k0 = k_begin; k0 < k_end; k0 += kTileK) {
         const int64_t nk = std::min(kTileK, Tk - k0);
         // Shared-shift tiles: dV = EU ⊙ sum over tiles of Pᵀ G, one product per key tile.
         if (any_shared) {
           for (int64_t jj = 0; jj < nk; ++jj) {
             T* row = eu.data() + jj * d;
             const T* vrow = s.v(bh) + (k0 + jj) * s.vs;
-            for (int64_t c = 0; c < d; ++c) row[c] = vrow[c] - u[c];
+            for (int64_t c = 0; c < d; ++c) row[c] = vrow[c] - U[c];
             exp_inplace(row, d);
           }
           std::fill(de_sum.begin(), de_sum.begin() + nk * d, T(0));
         }
         // Query tiles (aligned as in the forward) with a row that can see this key tile.
-        const int64_t first_row = p.causal ? std::max<int64_t>(0, k0 - s.causal_offset()) : 0;
-        for (int64_t q0 = first_row / kTileQ * kTileQ; q0 < Tq; q0 += kTileQ) {
+        for (int64_t q0 = first_query_tile(k0); q0 < Tq; q0 += kTileQ) {
           const int64_t nq = std::min(kTileQ, Tq - q0);
           T* P = prob.data();
           score_tile(s, bh, q0, nq, k0, nk, P);
-          const bool tile_uses_u = shared && tile_shared[q0 / kTileQ];
+          const bool tile_uses_u = uses_u[q0 / kTileQ];
           if (p.laser && !tile_uses_u) attended_keys(s, P, q0, nq, k0, nk, attended);
           for (int64_t ii = 0; ii < nq; ++ii) {
             T* row = P + ii * kTileK;
@@ -504,11 +612,11 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
           }
           T* dP = dprob.data();
           if (tile_uses_u) {
-            const T* gi = g.data() + q0 * d;
+            const T* gi = gs + q0 * d;
             gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, gi, d, T(1), de_sum.data(), d);
             gemm<T>(false, true, nq, nk, d, T(1), gi, d, eu.data(), d, T(0), dP, kTileK);
           } else if (p.laser) {
-            const T* gi = g.data() + q0 * d;
+            const T* gi = gs + q0 * d;
             shifted_exp_values(s.v(bh), s.vs, k0, nk, d, R + (bh * Tq + q0) * d, attended,
                                e.data());
             gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, gi, d, T(0), de.data(), d);
@@ -523,13 +631,13 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
                     T(0), dP, kTileK);
           }
           for (int64_t ii = 0; ii < nq; ++ii) {
-            const T Di = D[q0 + ii];
+            const T Di = Ds[q0 + ii];
             T* dsrow = dP + ii * kTileK;
             const T* prow = P + ii * kTileK;
             for (int64_t jj = 0; jj < nk; ++jj) dsrow[jj] = prow[jj] * (dsrow[jj] - Di);
           }
           gemm<T>(false, false, nq, d, nk, scale, dP, kTileK, s.k(bh) + k0 * s.ks, s.ks, T(1),
-                  dq + q0 * dqs, dqs);
+                  dq + (q0 - q_begin) * dq_ld, dq_ld);
           gemm<T>(true, false, nk, d, nq, scale, dP, kTileK, s.q(bh) + q0 * s.qs, s.qs, T(1),
                   dk + k0 * dks, dks);
         }
@@ -538,13 +646,28 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
             for (int64_t c = 0; c < d; ++c)
               dv[(k0 + jj) * dvs + c] += eu[jj * d + c] * de_sum[jj * d + c];
       }
-      if (p.laser)
-        for (int64_t i = 0; i < Tq; ++i)
-          if (F[bh * Tq + i])
-            exact_laser_row_backward(s, bh, i, L[bh * Tq + i], o + i * os, go + i * gos, dq, dqs,
-                                     dk, dks, dv, dvs, exact_scores);
+      if (p.laser && !chunked) exact_rows(bh);
     };
-    worker.for_each(0, BH, Schedule::Dynamic, slice_backward);
+    worker.for_each(0, tasks, Schedule::Dynamic, chunk_backward);
+    if (!chunked) return;
+
+    worker.barrier();  // every chunk's dQ buffer is complete
+    worker.for_each(0, BH * q_tiles, Schedule::Dynamic, [&](int64_t t) {
+      const int64_t bh = t / q_tiles, q0 = t % q_tiles * kTileQ;
+      const int64_t nq = std::min(kTileQ, Tq - q0);
+      T* dq = DQ.at(bh) + q0 * dqs;
+      for (int64_t chunk = 1; chunk < chunks && first_row[chunk] <= q0; ++chunk) {
+        const T* part =
+            partial + bh * partial_slice + partial_offset[chunk] + (q0 - first_row[chunk]) * d;
+        for (int64_t ii = 0; ii < nq; ++ii)
+          for (int64_t c = 0; c < d; ++c) dq[ii * dqs + c] += part[ii * d + c];
+      }
+    });
+    if (!exact_phase) return;
+    // Flagged rows write dQ, dK and dV across all of a slice's keys: once per
+    // slice, after every chunk and the dQ sum.
+    worker.barrier();
+    worker.for_each(0, BH, Schedule::Dynamic, exact_rows);
   });
 }
 
