@@ -25,11 +25,11 @@ case $trainer in
   vit)  # higher is better
     me=vit_compare.sh program=lg-vit binary=${LG_VIT:-$root/build/examples/vit/lg-vit}
     metric=test_accuracy metric_name="test accuracy" curve=val_acc curve_file=val_accuracy
-    curve_name="validation accuracy" ;;
+    curve_name="validation accuracy" log_y=0 ;;
   speech)  # lower is better
     me=speech_compare.sh program=lg-speech binary=${LG_SPEECH:-$root/build/examples/speech/lg-speech}
     metric=test_wer metric_name="test WER" curve=val_wer curve_file=val_wer
-    curve_name="validation WER" ;;
+    curve_name="validation WER" log_y=1 ;;  # from ~100% down to ~1%: a log axis shows the end
   *) echo "attention_compare.sh: --trainer must be vit or speech, not '$trainer'" >&2; exit 2 ;;
 esac
 shift 2
@@ -193,7 +193,7 @@ if command -v gnuplot > /dev/null; then
   png=$out/$curve_file.png
   tmp=$png.tmp.$$
   # The file names go in as gnuplot variables (-e), so no quote in them can break the script.
-  if ! gnuplot -e "csv = '$(printf %s "$csv" | sed "s/'/''/g")'; png = '$(printf %s "$tmp" | sed "s/'/''/g")'; nlaser = ${#seed_list[@]}; nruns = ${#runs[@]}; program = '$program'; curve = '$curve_name'" - <<'GNUPLOT'
+  if ! gnuplot -e "csv = '$(printf %s "$csv" | sed "s/'/''/g")'; png = '$(printf %s "$tmp" | sed "s/'/''/g")'; nlaser = ${#seed_list[@]}; nruns = ${#runs[@]}; program = '$program'; curve = '$curve_name'; log_y = $log_y" - <<'GNUPLOT'
 set terminal pngcairo size 900,560 noenhanced
 set output png
 set datafile separator ','
@@ -203,6 +203,7 @@ set xlabel 'step'
 set ylabel curve . ' (%)'
 set key outside right
 set grid
+if (log_y) set logscale y
 # Column i: blue for LASER, red for softmax; one dash pattern per seed.
 colour(i) = i <= nlaser + 1 ? '#1f77b4' : '#d62728'
 dash(i) = 1 + (i - 2) % nlaser
