@@ -27,6 +27,10 @@
 #include <cstdlib>
 #include <cstring>
 
+// Defined in runtime/runtime.cpp (lg::openmp_wait_policy reads it), which
+// every program linking lasergrad has.
+extern "C" const char* lg_startup_spin_record;
+
 namespace {
 
 // Spin iterations before an idle thread sleeps (libgomp's default: 300000).
@@ -34,8 +38,6 @@ constexpr const char* kSpinCount = LG_OMP_SPIN_COUNT;
 constexpr const char* kSpinVariable = "GOMP_SPINCOUNT=" LG_OMP_SPIN_COUNT;
 // Marks the copy started here (its GOMP_SPINCOUNT is lasergrad's, not the user's).
 constexpr const char* kMarker = "LG_OMP_SPIN_SET=1";
-
-const char* what_was_set = nullptr;
 
 // Whether envp has a variable `name` (the C library's getenv cannot be used
 // yet: its environment is not set up when .preinit_array functions run).
@@ -54,7 +56,7 @@ bool under_valgrind(char** envp) {
 
 void start_with_short_spin(int, char** argv, char** envp) {
   if (has(envp, "LG_OMP_SPIN_SET")) {  // the second copy
-    what_was_set = kSpinCount;
+    lg_startup_spin_record = kSpinCount;
     return;
   }
   if (has(envp, "OMP_WAIT_POLICY") || has(envp, "GOMP_SPINCOUNT") ||
@@ -75,7 +77,7 @@ void start_with_short_spin(int, char** argv, char** envp) {
 // A static initialiser of the executable: it runs after every shared
 // library's, libgomp's included.
 const bool environment_restored = [] {
-  if (what_was_set) {
+  if (lg_startup_spin_record) {
     ::unsetenv("GOMP_SPINCOUNT");
     ::unsetenv("LG_OMP_SPIN_SET");
   }
@@ -85,8 +87,6 @@ const bool environment_restored = [] {
 }  // namespace
 
 extern "C" {
-// Read by lg::openmp_wait_policy() (weak there: null where this object is not linked).
-const char* lg_startup_spin_count() { return what_was_set; }
 // Referenced by the --undefined link option executables get, so that this
 // object is linked from the static archive.
 extern const int lg_startup_anchor;

@@ -19,9 +19,13 @@
 #include "backends/cuda/cuda_backend.h"
 #endif
 
-// runtime/openmp_startup.cpp's record of what it set; absent (null) where
-// that object is not linked (a shared library).
-extern "C" const char* lg_startup_spin_count() __attribute__((weak));
+// The spin count runtime/openmp_startup.cpp set, which it writes here from
+// .preinit_array (so this object refers to nothing above it); null where it
+// set none or is not linked (a shared library).
+extern "C" {
+extern const char* lg_startup_spin_record;
+const char* lg_startup_spin_record = nullptr;
+}
 
 namespace lg {
 
@@ -44,7 +48,7 @@ std::string openmp_wait_policy() {
       user.append(name).append("=").append(value);
     }
   if (!user.empty()) return user + " (environment)";
-  if (const char* spin = lg_startup_spin_count ? lg_startup_spin_count() : nullptr)
+  if (const char* spin = lg_startup_spin_record)
     return std::string("GOMP_SPINCOUNT=") + spin + " (lasergrad's start-up)";
   return "libgomp's default";
 }
