@@ -46,15 +46,15 @@ void report_machine(const Common& common) {
   if (done) return;
   done = true;
   const double gflops = common.device == "cpu" ? measure_sgemm_gflops() : 0.0;
+  const std::string cpu = cpu_name(), wait = openmp_wait_policy();
   std::printf(
       "{\"bench\":\"machine\",\"cpu\":\"%s\",\"isa\":\"%s\",\"openblas_core\":\"%s\","
       "\"openmp_wait\":\"%s\",\"threads\":%d,\"sgemm_gflops\":%.1f}\n",
-      cpu_name().c_str(), cpu_isa(), openblas_core(), openmp_wait_policy().c_str(),
-      get_num_threads(), gflops);
+      cpu.c_str(), cpu_isa(), openblas_core(), wait.c_str(), get_num_threads(), gflops);
   std::fflush(stdout);
   std::fprintf(stderr, "machine: %s; CPU path %s, OpenBLAS %s, %d threads, sgemm %.1f GFLOP/s\n",
-               cpu_name().c_str(), cpu_isa(), openblas_core(), get_num_threads(), gflops);
-  std::fprintf(stderr, "OpenMP wait: %s\n", openmp_wait_policy().c_str());
+               cpu.c_str(), cpu_isa(), openblas_core(), get_num_threads(), gflops);
+  std::fprintf(stderr, "OpenMP wait: %s\n", wait.c_str());
 }
 
 void report(const Result& r) {

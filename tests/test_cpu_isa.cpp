@@ -60,3 +60,13 @@ TEST_CASE("LG_CPU_ISA chooses the path at start-up, and a bad value is an lg::Er
     CHECK(std::string(cpu_isa()) == want);
   }
 }
+
+TEST_CASE("measure_sgemm_gflops gives a positive rate and leaves the random stream alone") {
+  manual_seed(3);
+  const RngState before = get_rng_state();
+  const std::vector<double> want = randn({4}).to_vector<double>();
+  set_rng_state(before);
+  CHECK(measure_sgemm_gflops(64, 3) > 0);
+  CHECK(randn({4}).to_vector<double>() == want);
+  CHECK_ERROR(measure_sgemm_gflops(0, 1), "measure_sgemm_gflops: need n >= 1");
+}
