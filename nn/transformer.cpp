@@ -1,4 +1,5 @@
 #include <lasergrad/core/error.h>
+#include <lasergrad/nn/attention_diagnostics.h>
 #include <lasergrad/nn/init.h>
 #include <lasergrad/nn/transformer.h>
 #include <lasergrad/ops/activation.h>
@@ -44,8 +45,11 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) const {
            x.defined() ? x.describe() : std::string("undefined"));
   const int64_t b = x.size(0), t = x.size(1);
   AttentionOptions attn{.causal = options.causal, .mask = mask};
-  Tensor q = project(x, 0), k = project(x, 1), v = project(x, 2);
-  Tensor o = options.attention == AttentionKind::Laser ? laser_attention(q, k, v, attn)
+  const Tensor input = probe_ ? probing::probe_attention_input(probe_, x) : x;
+  Tensor q = project(input, 0), k = project(input, 1), v = project(input, 2);
+  const bool laser = options.attention == AttentionKind::Laser;
+  if (probe_) probing::probe_attention_scores(*probe_, q, k, v, attn, laser);
+  Tensor o = laser ? laser_attention(q, k, v, attn)
                                                        : scaled_dot_product_attention(q, k, v, attn);
   o = o.permute({0, 2, 1, 3}).reshape({b, t, embed_dim});
   return dropout(out_proj(o), options.dropout, is_training());

@@ -33,6 +33,13 @@ inline void add_bucket_flag(CLI::App& app, double& bucket_mb) {
       ->capture_default_str();
 }
 
+// --diagnose-gradients (LoopSettings::diagnose_gradients).
+inline void add_diagnose_gradients_flag(CLI::App& app, bool& diagnose) {
+  app.add_flag("--diagnose-gradients", diagnose,
+               "At every --log-every step, write each attention layer's gradient norms (W_Q, "
+               "W_K, W_V, its input) and Jacobian magnitudes to gradients.jsonl/csv in --out");
+}
+
 template <typename Config>
 void add_optimisation_flags(CLI::App& app, Config& c, const LoopFlagWords& words) {
   const CLI::Validator positive = number_check(true, 1, true),
@@ -84,6 +91,7 @@ void add_schedule_flags(CLI::App& app, Config& c, const LoopFlagWords& words) {
                  "(0: run to the end)")
       ->check(non_negative)
       ->capture_default_str();
+  add_diagnose_gradients_flag(app, c.diagnose_gradients);
 }
 
 template <typename Config>
@@ -116,6 +124,7 @@ LoopSettings loop_settings_from(const Config& c, int64_t steps_per_epoch) {
   s.eval_every = c.eval_every > 0 ? c.eval_every : steps_per_epoch;
   s.checkpoint_every = c.checkpoint_every;
   s.log_every = c.log_every;
+  s.diagnose_gradients = c.diagnose_gradients;
   s.items_per_step = c.batch;
   s.bucket_mb = c.bucket_mb;
   return s;

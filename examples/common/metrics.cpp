@@ -84,8 +84,8 @@ double peak_rss_mb() {
 }
 
 MetricsWriter::MetricsWriter(const std::filesystem::path& dir, std::vector<std::string> columns,
-                             std::optional<int64_t> keep_through_step)
-    : dir_(dir), columns_(std::move(columns)) {
+                             std::optional<int64_t> keep_through_step, std::string name)
+    : dir_(dir), name_(std::move(name)), columns_(std::move(columns)) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw std::runtime_error(dir_.string() + ": " + ec.message());
@@ -99,7 +99,8 @@ MetricsWriter::MetricsWriter(const std::filesystem::path& dir, std::vector<std::
   jsonl_.open(jsonl_path(), std::ios::out | mode);
   csv_.open(csv_path(), std::ios::out | mode);
   if (!jsonl_ || !csv_)
-    throw std::runtime_error(dir_.string() + ": cannot write the metrics files");
+    throw std::runtime_error(dir_.string() + ": cannot write " + jsonl_path().filename().string() +
+                             " and " + csv_path().filename().string());
   if (!csv_header) {
     std::string header = "step";
     for (const std::string& c : columns_) header += ',' + c;

@@ -1,5 +1,6 @@
 // Training metrics of the example trainers, one row per logged step, written
-// to <dir>/metrics.jsonl and <dir>/metrics.csv (flushed after every row, so a
+// to <dir>/metrics.jsonl and <dir>/metrics.csv (and the gradient diagnostics
+// to gradients.jsonl/csv) (flushed after every row, so a
 // crash loses nothing logged). The first column is always the integer "step";
 // a value not measured at a step (validation loss between evaluations) is
 // null in JSONL and empty in CSV.
@@ -39,18 +40,21 @@ class MetricsWriter {
   // columns: the names after "step". keep_through_step: continue files written
   // by an earlier run, dropping their rows after that step (a resumed run
   // repeats the steps after its checkpoint); without it, start new files.
+  // name: the files' stem ("gradients" writes gradients.jsonl and gradients.csv).
   MetricsWriter(const std::filesystem::path& dir, std::vector<std::string> columns,
-                std::optional<int64_t> keep_through_step = std::nullopt);
+                std::optional<int64_t> keep_through_step = std::nullopt,
+                std::string name = "metrics");
 
   // values: one per column, in order. Each row is written and flushed to both
   // files and checked; a failure throws MetricsWriteError naming the file.
   void write(int64_t step, const std::vector<std::optional<double>>& values);
 
-  std::filesystem::path jsonl_path() const { return dir_ / "metrics.jsonl"; }
-  std::filesystem::path csv_path() const { return dir_ / "metrics.csv"; }
+  std::filesystem::path jsonl_path() const { return dir_ / (name_ + ".jsonl"); }
+  std::filesystem::path csv_path() const { return dir_ / (name_ + ".csv"); }
 
  private:
   std::filesystem::path dir_;
+  std::string name_;
   std::vector<std::string> columns_;
   std::ofstream jsonl_, csv_;
 };

@@ -1,6 +1,7 @@
 #include "common/training_loop.h"
 
 #include <lasergrad/distributed/data_parallel.h>
+#include <lasergrad/nn/attention_diagnostics.h>
 #include <lasergrad/nn/clip_grad.h>
 #include <lasergrad/nn/files.h>
 
@@ -28,7 +29,8 @@ double seconds_since(Clock::time_point start) {
 
 std::vector<std::string> run_files(const LoopSettings& settings) {
   std::vector<std::string> files = {checkpoint_path(settings.out).filename().string(),
-                                    "metrics.jsonl", "metrics.csv"};
+                                    "metrics.jsonl", "metrics.csv", "gradients.jsonl",
+                                    "gradients.csv"};
   files.insert(files.end(), settings.other_files.begin(), settings.other_files.end());
   return files;
 }
@@ -61,6 +63,8 @@ class Loop {
   double agree(double loss);
   double train_step(double lr);  // the step's loss
   void after_step(double loss, double lr, double step_seconds);
+  void start_diagnostics();
+  std::vector<std::optional<double>> gradient_row() const;
   void report() const;
   LoopResult result(int exit_code, bool finished) const {
     return {.exit_code = exit_code,
@@ -76,6 +80,10 @@ class Loop {
   lg::optim::Optimizer& optimizer_;
   lg::Metadata metadata_;
   std::optional<MetricsWriter> metrics_;
+  // --diagnose-gradients: the layers watched, their file (rank 0), the last measurement
+  std::optional<lg::nn::AttentionDiagnostics> diagnostics_;
+  std::optional<MetricsWriter> gradients_;
+  std::vector<lg::nn::AttentionGradients> measured_;
   std::optional<ProgressLine> progress_;
   int64_t step_ = 0, first_step_ = 0, last_step_ = 0;
   Clock::time_point start_;
@@ -189,9 +197,13 @@ double Loop::agree(double loss) {
 
 double Loop::train_step(double lr) {
   optimizer_.set_lr(lr);
+  const bool diagnose = diagnostics_ && (step_ + 1) % s_.log_every == 0;
+  if (diagnose) diagnostics_->arm();
   lg::Tensor loss = task_.loss(step_ + 1);
   optimizer_.zero_grad();
   loss.backward();
+  // The gradients as backward left them (averaged over ranks), before clipping.
+  if (diagnose) measured_ = diagnostics_->collect();
   if (s_.grad_clip > 0) lg::nn::clip_grad_norm(task_.model().parameters(), s_.grad_clip);
   optimizer_.step();
   const double value = agree(loss.item<double>());
@@ -223,6 +235,8 @@ void Loop::after_step(double loss, double lr, double step_seconds) {
   row.insert(row.end(), {lr, throughput, elapsed, peak_rss_mb()});
   try {
     if (metrics_) metrics_->write(step_, row);
+    if (gradients_ && !measured_.empty()) gradients_->write(step_, gradient_row());
+    measured_.clear();
   } catch (const MetricsWriteError& e) {
     progress_->finish();
     stop_after_metrics_error(
@@ -230,6 +244,33 @@ void Loop::after_step(double loss, double lr, double step_seconds) {
   }
   const int64_t every = s_.checkpoint_every > 0 ? s_.checkpoint_every : s_.eval_every;
   if (step_ % every == 0 || step_ == last_step_) save();
+}
+
+// The columns of gradients.jsonl/csv: per attention layer, its name and the
+// measurement ("blocks.0.self_attn.w_q").
+const char* const kGradientColumns[] = {"w_q", "w_k", "w_v", "input", "softmax_jacobian",
+                                        "score_jacobian"};
+
+void Loop::start_diagnostics() {
+  if (!s_.diagnose_gradients) return;
+  diagnostics_.emplace(task_.model());
+  if (rank_ != 0) return;
+  std::vector<std::string> columns;
+  for (const std::string& layer : diagnostics_->names())
+    for (const char* c : kGradientColumns) columns.push_back(layer + "." + c);
+  gradients_.emplace(s_.out, columns, step_ > 0 ? std::optional<int64_t>(step_) : std::nullopt,
+                     "gradients");
+  std::printf("gradient diagnostics: %zu attention layers every %lld steps, to %s\n",
+              diagnostics_->names().size(), static_cast<long long>(s_.log_every),
+              gradients_->jsonl_path().c_str());
+}
+
+std::vector<std::optional<double>> Loop::gradient_row() const {
+  std::vector<std::optional<double>> row;
+  for (const lg::nn::AttentionGradients& g : measured_)
+    for (double v : {g.w_q, g.w_k, g.w_v, g.input, g.softmax_jacobian, g.score_jacobian})
+      row.push_back(g.measured ? std::optional<double>(v) : std::nullopt);
+  return row;
 }
 
 void Loop::report() const {
@@ -257,6 +298,7 @@ LoopResult Loop::run() {
     columns.push_back(*c ? c : s_.items + "_per_s");
   if (rank_ == 0)
     metrics_.emplace(s_.out, columns, step_ > 0 ? std::optional<int64_t>(step_) : std::nullopt);
+  start_diagnostics();
   // Under mpirun stdout is a pty forwarded by mpirun, wherever it ends up: plain lines.
   progress_.emplace(stdout, world_ == 1 && ProgressLine::is_terminal(stdout), s_.log_every,
                     s_.items_short);

@@ -55,6 +55,9 @@ struct LoopSettings {
   int64_t eval_every = 100;
   int64_t checkpoint_every = 0;  // 0: with every evaluation
   int64_t log_every = 50;        // plain progress lines when stdout is not a terminal
+  // every log_every steps: each attention layer's gradient norms and Jacobian
+  // means (lg::nn::AttentionDiagnostics) to <out>/gradients.jsonl and .csv
+  bool diagnose_gradients = false;
   // throughput: items (tokens, images) per step and rank, their plural name
   // and the progress line's short form ("tokens", "tok")
   double items_per_step = 1;

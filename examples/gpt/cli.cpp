@@ -32,6 +32,16 @@ void add_flags(CLI::App& app, TrainConfig& c) {
   app.add_option("--max-data-bytes", c.max_data_bytes, "Largest --data file read, in bytes")
       ->check(positive)
       ->capture_default_str();
+  app.add_option("--objective", c.objective,
+                 "clm: predict the next character (causal attention); mlm: predict masked "
+                 "characters, BERT-style (bidirectional attention)")
+      ->check(CLI::IsMember({"clm", "mlm"}))
+      ->capture_default_str();
+  app.add_option("--mask-prob", c.mask_prob,
+                 "--objective mlm: share of positions masked (of those, 80% become [MASK], 10% a "
+                 "random character, 10% stay)")
+      ->check(number_check(false, 0, false, 0.999))
+      ->capture_default_str();
   app.add_option("--attention", c.attention, "Attention: laser or softmax")
       ->check(CLI::IsMember({"laser", "softmax"}))
       ->capture_default_str();
@@ -115,12 +125,31 @@ void add_flags(CLI::App& app, TrainConfig& c) {
         }
         return std::string();
       });
+  app.add_option("--fill", c.fill,
+                 "Print TEXT with each [MASK] filled in by the masked LM (--objective mlm) in "
+                 "--out, without training")
+      ->check([](const std::string& s) {
+        try {
+          examples::decode_utf8(s);
+        } catch (const std::exception& e) {
+          return std::string("is not UTF-8: ") + e.what();
+        }
+        return s.find(kMaskMarker) == std::string::npos
+                   ? std::string("has no ") + kMaskMarker + " to fill"
+                   : std::string();
+      });
+  examples::add_diagnose_gradients_flag(app, c.diagnose_gradients);
   app.add_flag("--bench", c.bench,
                "Time training steps of a fixed model (4 layers, d-model 256, 4 heads, seq-len 256, "
                "batch 8) and print one JSON line");
 }
 
-// --data and the checkpoint --resume or --sample reads: regular files, --data
+// The flag that reads the checkpoint in --out.
+const char* mode_flag(const TrainConfig& c) {
+  return c.resume ? "--resume" : c.sample > 0 ? "--sample" : "--fill";
+}
+
+// --data and the checkpoint --resume, --sample or --fill reads: regular files, --data
 // within --max-data-bytes (read_input_file checks again on the open file).
 std::string input_problems(const TrainConfig& c) {
   if (!c.data.empty()) {
@@ -131,8 +160,8 @@ std::string input_problems(const TrainConfig& c) {
   const std::filesystem::path ckpt = examples::checkpoint_path(c.out);
   std::error_code ec;
   // A missing checkpoint is check_flags' own message.
-  if ((c.resume || c.sample > 0) && std::filesystem::exists(ckpt, ec))
-    return examples::input_file_problem(c.resume ? "--resume" : "--sample", ckpt);
+  if ((c.resume || c.sample > 0 || !c.fill.empty()) && std::filesystem::exists(ckpt, ec))
+    return examples::input_file_problem(mode_flag(c), ckpt);
   return {};
 }
 
@@ -147,11 +176,19 @@ std::string check_flags(const TrainConfig& c, const CLI::App& app) {
   if (c.warmup >= c.steps && app.count("--warmup") > 0)
     return "--warmup " + std::to_string(c.warmup) + " must be below --steps " +
            std::to_string(c.steps);
-  if ((c.resume || c.sample > 0) && !std::filesystem::exists(examples::checkpoint_path(c.out)))
-    return std::string(c.resume ? "--resume" : "--sample") + ": no checkpoint in --out " + c.out +
-           " (expected " + examples::checkpoint_path(c.out).string() + ")";
-  if (c.resume && c.sample > 0) return "--resume and --sample exclude each other";
-  if (c.bench && (c.resume || c.sample > 0)) return "--bench excludes --resume and --sample";
+  const int modes = (c.resume ? 1 : 0) + (c.sample > 0 ? 1 : 0) + (c.fill.empty() ? 0 : 1);
+  if (modes > 1) return "--resume, --sample and --fill exclude each other";
+  if (modes > 0 && !std::filesystem::exists(examples::checkpoint_path(c.out)))
+    return std::string(mode_flag(c)) + ": no checkpoint in --out " + c.out + " (expected " +
+           examples::checkpoint_path(c.out).string() + ")";
+  if (c.bench && modes > 0) return "--bench excludes --resume, --sample and --fill";
+  if (c.objective == "mlm" && !c.prompt.empty())
+    return "--prompt is for --objective clm (a masked LM does not generate): use --fill";
+  if (c.objective == "mlm" && app.count("--top-k") + app.count("--temperature") > 0)
+    return "--top-k and --temperature are for --objective clm's sampling";
+  // With --resume the checkpoint says the objective.
+  if (app.count("--mask-prob") > 0 && c.objective != "mlm" && !c.resume)
+    return "--mask-prob is for --objective mlm";
   return {};
 }
 

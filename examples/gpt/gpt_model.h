@@ -1,6 +1,8 @@
 // The GPT of lg-gpt: token and learned position embeddings, pre-norm causal
 // transformer blocks (LASER or softmax attention), a final LayerNorm and a
-// linear head to next-character logits. Parameter names follow nanoGPT's
+// linear head to next-character logits. With causal = false the same network
+// is a BERT-style encoder (lg-gpt --objective mlm): every position attends to
+// every other, and the head predicts the character at each position. Parameter names follow nanoGPT's
 // layout with nn::TransformerBlock's (PyTorch's) names inside the blocks.
 #pragma once
 #include <lasergrad/lasergrad.h>
@@ -20,6 +22,7 @@ struct GptShape {
   int64_t heads = 0;
   lg::nn::AttentionKind attention = lg::nn::AttentionKind::Laser;
   double dropout = 0.0;
+  bool causal = true;  // false: bidirectional attention (masked language modelling)
 };
 
 // What generation keeps between steps: each block's attention cache of up to
@@ -47,7 +50,7 @@ class Gpt : public lg::nn::Module {
       blocks.emplace_back<lg::nn::TransformerBlock>(
           shape.d_model, shape.heads,
           lg::nn::TransformerBlockOptions{
-              .attention = shape.attention, .causal = true, .dropout = shape.dropout});
+              .attention = shape.attention, .causal = shape.causal, .dropout = shape.dropout});
     register_module("ln_f", ln_f);
     register_module("lm_head", lm_head);
     // GPT-2's initialisation: N(0, 0.02) embeddings and head (nn::Embedding's

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   try {
     if (config.bench) return gpt::bench(config);
     if (config.sample > 0) return gpt::sample(config);
+    if (!config.fill.empty()) return gpt::fill(config);
     return gpt::train(config);
   } catch (const std::exception& e) {
     // Bad flags and unusable inputs exit as a flag error does; anything else is a failure.

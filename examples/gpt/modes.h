@@ -1,4 +1,4 @@
-// lg-gpt's three modes; each returns the process exit status.
+// lg-gpt's modes; each returns the process exit status.
 #pragma once
 #include "train_config.h"
 
@@ -9,6 +9,8 @@ namespace gpt {
 int train(TrainConfig config);
 // --sample N: generates from the checkpoint in --out.
 int sample(TrainConfig config);
+// --fill TEXT: fills TEXT's [MASK]s with the masked LM in --out.
+int fill(TrainConfig config);
 // --bench: times training steps of the fixed benchmark model, one JSON line.
 int bench(TrainConfig config);
 

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -14,13 +15,15 @@ lg::Device setup_runtime(const TrainConfig& config) {
 }
 
 GptShape model_shape(const TrainConfig& config, int64_t vocab_size) {
-  return {.vocab_size = vocab_size,
+  const bool mlm = config.objective == "mlm";
+  return {.vocab_size = vocab_size + (mlm ? 1 : 0),  // mlm: [MASK] after the characters
           .seq_len = config.seq_len,
           .layers = config.layers,
           .d_model = config.d_model,
           .heads = config.heads,
           .attention = lg::nn::attention_kind_from_string(config.attention),
-          .dropout = config.dropout};
+          .dropout = config.dropout,
+          .causal = !mlm};
 }
 
 examples::LoopSettings loop_settings(const TrainConfig& config) {
@@ -39,6 +42,7 @@ examples::LoopSettings loop_settings(const TrainConfig& config) {
           .eval_every = config.eval_every,
           .checkpoint_every = config.checkpoint_every,
           .log_every = config.log_every,
+          .diagnose_gradients = config.diagnose_gradients,
           .items_per_step = static_cast<double>(config.batch) * config.seq_len,
           .items = "tokens",
           .items_short = "tok",
@@ -133,6 +137,48 @@ void print_sample(const Gpt& model, const examples::CharVocab& vocab, const Trai
              std::fflush(stdout);
            });
   std::printf("\n");
+}
+
+}  // namespace gpt
+
+namespace gpt {
+
+std::string fill_masks(const Gpt& model, const examples::CharVocab& vocab, const std::string& text,
+                       lg::Device device) {
+  const std::u32string chars = examples::decode_utf8(text);
+  const std::u32string marker = examples::decode_utf8(kMaskMarker);
+  const int64_t mask_id = vocab.size();
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < chars.size();) {
+    if (chars.compare(i, marker.size(), marker) == 0) {
+      ids.push_back(mask_id);
+      i += marker.size();
+      continue;
+    }
+    if (!vocab.contains(chars[i]))
+      throw UsageError("--fill: the character " + examples::code_point_name(chars[i]) +
+                       " is not in the model's vocabulary");
+    ids.push_back(vocab.id(chars[i++]));
+  }
+  const auto length = static_cast<int64_t>(ids.size());
+  if (length > model.shape().seq_len)
+    throw UsageError("--fill: the text is " + std::to_string(length) + " characters long (" +
+                     kMaskMarker + " counting one), longer than the model's context of " +
+                     std::to_string(model.shape().seq_len));
+  if (std::find(ids.begin(), ids.end(), mask_id) == ids.end())
+    throw UsageError(std::string("--fill: the text has no ") + kMaskMarker + " to fill");
+  lg::NoGradGuard no_grad;
+  // Every [MASK] at once, as BERT predicts: the likeliest character (ids 1 .. mask_id - 1).
+  const lg::Tensor logits = model(lg::from_vector(ids, {1, length}).to(device)).select(0, 0);
+  const std::vector<int64_t> best =
+      (lg::argmax(logits.slice(1, 1, mask_id), -1) + 1).to(lg::Device::cpu()).to_vector<int64_t>();
+  std::u32string out;
+  for (int64_t t = 0; t < length; ++t) {
+    const int64_t id = ids[static_cast<size_t>(t)] == mask_id ? best[static_cast<size_t>(t)]
+                                                              : ids[static_cast<size_t>(t)];
+    out += vocab.character(id);
+  }
+  return examples::encode_utf8(out);
 }
 
 }  // namespace gpt

@@ -59,6 +59,13 @@ std::string generate(const Gpt& model, const examples::CharVocab& vocab, const s
                      const GenerateOptions& options, lg::Device device,
                      const std::function<void(const std::string&)>& emit = {});
 
+// --fill: text with each kMaskMarker replaced by the masked LM's likeliest
+// character there (all predicted in one forward, as BERT does; never <unk>).
+// Throws UsageError for a character outside vocab, no marker, or a text
+// longer than the model's context (a marker counts one character).
+std::string fill_masks(const Gpt& model, const examples::CharVocab& vocab, const std::string& text,
+                       lg::Device device);
+
 // Prints "sample:" and `length` generated characters (streamed), seeded with
 // config.seed, with config's prompt, temperature and top-k.
 void print_sample(const Gpt& model, const examples::CharVocab& vocab, const TrainConfig& config,

@@ -21,6 +21,7 @@
 #include "common/progress.h"
 #include "common/utf8.h"
 #include "tests/test_util.h"
+#include "masking.h"
 #include "text_data.h"
 
 namespace {
@@ -233,6 +234,14 @@ TEST_CASE("a bad flag value is a one-line error with exit status 2") {
       {{"--sample", "10", "--out", out.string()}, "--sample: no checkpoint in --out"},
       {{"--data", "/nonexistent/text.txt"}, "/nonexistent/text.txt"},
       {{"--no-such-flag"}, "--no-such-flag"},
+      {{"--objective", "bert"}, "--objective"},
+      {{"--mask-prob", "0", "--objective", "mlm"}, "--mask-prob"},
+      {{"--mask-prob", "0.3"}, "--mask-prob is for --objective mlm"},
+      {{"--objective", "mlm", "--prompt", "In"}, "use --fill"},
+      {{"--objective", "mlm", "--top-k", "3"}, "--top-k and --temperature"},
+      {{"--fill", "no marker"}, "has no [MASK]"},
+      {{"--fill", "a[MASK]", "--out", out.string()}, "--fill: no checkpoint in --out"},
+      {{"--fill", "a[MASK]", "--sample", "3"}, "exclude each other"},
   };
   for (const auto& [args, part] : cases) {
     const ParseResult r = parse(args);
@@ -363,4 +372,113 @@ TEST_CASE(
         "another --out");
   CHECK(examples::fnv1a64_hex("") == "fnv1a64:cbf29ce484222325");  // the FNV-1a offset basis
   CHECK(examples::fnv1a64_hex("a") == "fnv1a64:af63dc4c8601ec8c");
+}
+
+TEST_CASE("BERT masking: 15% of positions, 80/10/10, a function of (stream, row, position)") {
+  const int64_t rows = 64, length = 256, mask_id = 30;
+  std::vector<int64_t> ids(static_cast<size_t>(rows * length));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = 1 + static_cast<int64_t>(i * 7 % 29);
+  const lg::Tensor windows = lg::from_vector(ids, {rows, length});
+  const gpt::MaskingOptions options{.probability = 0.15, .mask_id = mask_id};
+  const gpt::MaskedBatch m = gpt::mask_tokens(windows, options, gpt::train_mask_stream(5, 0));
+  const auto in = m.inputs.to_vector<int64_t>(), tg = m.targets.to_vector<int64_t>();
+  int64_t chosen = 0, masked = 0, replaced = 0, kept = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (tg[i] == gpt::kNotMasked) {
+      CHECK(in[i] == ids[i]);  // a position not chosen is left alone
+      continue;
+    }
+    ++chosen;
+    CHECK(tg[i] == ids[i]);  // the target is the original character
+    if (in[i] == mask_id) {
+      ++masked;
+    } else if (in[i] == ids[i]) {
+      ++kept;  // includes a random draw of the same character (1 in 29 of the 10%)
+    } else {
+      ++replaced;
+      CHECK((in[i] >= 1 && in[i] < mask_id));
+    }
+  }
+  CHECK(chosen == m.chosen);
+  // 16384 positions: the shares lie within ~4 standard deviations of p.
+  const double n = static_cast<double>(rows * length), c = static_cast<double>(chosen);
+  CHECK(std::abs(c / n - 0.15) < 4 * std::sqrt(0.15 * 0.85 / n));
+  CHECK(std::abs(masked / c - 0.8) < 4 * std::sqrt(0.8 * 0.2 / c));
+  CHECK(std::abs(replaced / c - 0.1 * 28 / 29) < 4 * std::sqrt(0.1 * 0.9 / c));
+  CHECK(std::abs(kept / c - (0.1 + 0.1 / 29)) < 4 * std::sqrt(0.1 * 0.9 / c));
+
+  // Deterministic; another step, seed or validation batch masks elsewhere.
+  const gpt::MaskedBatch again = gpt::mask_tokens(windows, options, gpt::train_mask_stream(5, 0));
+  CHECK(again.inputs.to_vector<int64_t>() == in);
+  CHECK(again.targets.to_vector<int64_t>() == tg);
+  CHECK(gpt::mask_tokens(windows, options, gpt::train_mask_stream(5, 1)).targets.to_vector<int64_t>() != tg);
+  CHECK(gpt::mask_tokens(windows, options, gpt::train_mask_stream(6, 0)).targets.to_vector<int64_t>() != tg);
+  CHECK(gpt::validation_mask_stream(0) != gpt::validation_mask_stream(1));
+  // Rows first_row.. of a larger batch (one rank's part) are masked as in the whole batch.
+  const gpt::MaskedBatch lower = gpt::mask_tokens(windows.slice(0, 32, 64), options,
+                                                  gpt::train_mask_stream(5, 0), 32);
+  const auto lower_tg = lower.targets.to_vector<int64_t>();
+  CHECK(std::vector<int64_t>(tg.begin() + 32 * length, tg.end()) == lower_tg);
+
+  // A batch in which no position was drawn still masks one (its loss is defined).
+  const gpt::MaskedBatch tiny = gpt::mask_tokens(lg::from_vector(std::vector<int64_t>{3}, {1, 1}),
+                                                 {.probability = 1e-9, .mask_id = mask_id}, 1);
+  CHECK(tiny.chosen == 1);
+  CHECK(tiny.inputs.item<int64_t>() == mask_id);
+  CHECK(tiny.targets.item<int64_t>() == 3);
+  // Bad arguments are named.
+  CHECK(contains(error_of([&] { gpt::mask_tokens(windows.view({-1}), options, 1); }), "[B, T]"));
+  CHECK(contains(error_of([&] { gpt::mask_tokens(windows, {.probability = 0.15, .mask_id = 1}, 1); }),
+                 "mask_id 1"));
+}
+
+TEST_CASE("the MLM error counts wrong arg maxes on masked positions only") {
+  // Two rows of three positions over four classes; positions 0 and 4 are masked.
+  std::vector<double> logits(2 * 3 * 4, 0.0);
+  logits[0 * 4 + 2] = 5;  // row 0 position 0 predicts 2 (target 2: right)
+  logits[1 * 4 + 1] = 5;  // unmasked: predicts 1 against nothing
+  logits[4 * 4 + 3] = 5;  // row 1 position 1 predicts 3 (target 0: wrong)
+  const lg::Tensor l = lg::from_vector(logits, {2, 3, 4});
+  const lg::Tensor targets = lg::from_vector(
+      std::vector<int64_t>{2, gpt::kNotMasked, gpt::kNotMasked, gpt::kNotMasked, 0, gpt::kNotMasked},
+      {2, 3});
+  const gpt::MaskedCounts c = gpt::count_mlm_errors(l, targets);
+  CHECK(c.chosen == 2);
+  CHECK(c.wrong == 1);
+  // The loss on the masked positions ignores the others: changing an unmasked logit changes nothing.
+  const double loss = lg::cross_entropy(l, targets).item<double>();
+  logits[1 * 4 + 0] = -40;
+  CHECK(lg::cross_entropy(lg::from_vector(logits, {2, 3, 4}), targets).item<double>() == loss);
+  // The unigram baseline: always predicting 2 gets position 0 right and position 4 wrong.
+  const gpt::MaskedCounts u = gpt::count_constant_errors(targets, 2);
+  CHECK(u.chosen == 2);
+  CHECK(u.wrong == 1);
+  CHECK(gpt::commonest_token({3, 1, 3, 2, 1, 3}) == 3);
+  CHECK(gpt::commonest_token({2, 1, 1, 2}) == 1);  // a tie: the smaller id
+  CHECK(contains(error_of([&] { gpt::count_mlm_errors(l, targets.view({-1})); }), "[B, T, V]"));
+}
+
+TEST_CASE("the objective and mask share round-trip through a checkpoint and --resume checks them") {
+  gpt::TrainConfig saved;
+  saved.objective = "mlm";
+  saved.mask_prob = 0.2;
+  std::map<std::string, std::string> m = saved.model_metadata();
+  m["gpt.seed"] = "1337";
+  CHECK(m.at("gpt.mask_prob") == "0.2");
+  gpt::TrainConfig config;
+  config.apply_resume_metadata(m);
+  CHECK(config.objective == "mlm");
+  CHECK(config.mask_prob == 0.2);
+  config.given = {"--objective"};
+  config.objective = "clm";
+  CHECK(contains(error_of([&] { config.apply_resume_metadata(m); }),
+                 "--objective clm (the checkpoint's: mlm)"));
+  // A checkpoint from before --objective is a causal LM.
+  m.erase("gpt.objective");
+  m.erase("gpt.mask_prob");
+  gpt::TrainConfig old;
+  old.apply_resume_metadata(m);
+  CHECK(old.objective == "clm");
+  m["gpt.objective"] = "bert";
+  CHECK(contains(error_of([&] { old.apply_resume_metadata(m); }), "neither clm nor mlm"));
 }

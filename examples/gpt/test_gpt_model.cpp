@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cli.h"
 #include "common/char_vocab.h"
 #include "gpt_model.h"
 #include "session.h"
@@ -61,4 +62,54 @@ TEST_CASE("sampling with the cache draws the uncached sample while the context i
   const std::string longer = gpt::generate(model, vocab, "abc", {.length = 150}, lg::Device::cpu(), {});
   CHECK(longer.size() == 150);
   CHECK(longer.substr(0, 40) == a);
+}
+
+TEST_CASE("the masked LM attends both ways, and --fill replaces each [MASK] with one character") {
+  lg::manual_seed(4);
+  gpt::TrainConfig config;
+  config.objective = "mlm";
+  config.layers = 1;
+  config.d_model = 16;
+  config.heads = 2;
+  config.seq_len = 24;
+  const examples::CharVocab vocab = examples::CharVocab::build(U"abcdefgh ");
+  const gpt::GptShape shape = gpt::model_shape(config, vocab.size());
+  CHECK(shape.vocab_size == vocab.size() + 1);  // [MASK] after the characters
+  CHECK_FALSE(shape.causal);
+  gpt::Gpt model(shape);
+  model.eval();
+  lg::NoGradGuard no_grad;
+  // Changing the last token changes the first position's logits (a causal model's would not).
+  const std::vector<int64_t> a = {1, 2, 3, 4}, b = {1, 2, 3, 5};
+  const lg::Tensor first_a = model(lg::from_vector(a, {1, 4})).select(1, 0);
+  const lg::Tensor first_b = model(lg::from_vector(b, {1, 4})).select(1, 0);
+  CHECK(max_abs_diff(first_a, first_b) > 1e-4);
+  config.objective = "clm";
+  gpt::Gpt causal(gpt::model_shape(config, vocab.size()));
+  causal.eval();
+  CHECK(max_abs_diff(causal(lg::from_vector(a, {1, 4})).select(1, 0),
+                     causal(lg::from_vector(b, {1, 4})).select(1, 0)) < 1e-6);  // LASER's shift: rounding
+
+  const std::string filled = gpt::fill_masks(model, vocab, "ab[MASK]d e[MASK]", lg::Device::cpu());
+  REQUIRE(filled.size() == 7);
+  CHECK(filled.substr(0, 2) == "ab");
+  CHECK(filled.substr(3, 3) == "d e");
+  for (size_t i : {size_t{2}, size_t{6}}) CHECK(vocab.contains(static_cast<char32_t>(filled[i])));
+  // The prediction is the arg max over the characters at the masked position.
+  const std::vector<int64_t> ids = {vocab.id(U'a'), vocab.id(U'b'), vocab.size()};
+  const lg::Tensor logits = model(lg::from_vector(ids, {1, 3})).select(0, 0).select(0, 2);
+  const int64_t best = lg::argmax(logits.slice(0, 1, vocab.size())).item<int64_t>() + 1;
+  CHECK(gpt::fill_masks(model, vocab, "ab[MASK]", lg::Device::cpu()) ==
+        std::string("ab") + static_cast<char>(vocab.character(best)));
+  auto error = [&](const std::string& text) {
+    try {
+      gpt::fill_masks(model, vocab, text, lg::Device::cpu());
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error("xyz[MASK]").find("U+0078 is not in the model's vocabulary") != std::string::npos);
+  CHECK(error("abc").find("no [MASK]") != std::string::npos);
+  CHECK(error(std::string(30, 'a') + "[MASK]").find("31 characters long") != std::string::npos);
 }

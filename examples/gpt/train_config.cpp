@@ -1,11 +1,20 @@
 #include "train_config.h"
 
+#include <charconv>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "cli.h"
 
 namespace gpt {
 namespace {
+
+// The shortest text that reads back as x (0.15, not 0.14999999999999999).
+std::string shortest_text(double x) {
+  char text[32];
+  const auto result = std::to_chars(text, text + sizeof text, x);
+  return std::string(text, result.ptr);
+}
 
 int get_int(const std::map<std::string, std::string>& m, const std::string& key) {
   auto it = m.find(key);
@@ -53,6 +62,10 @@ void apply_saved_settings(TrainConfig& config, const std::map<std::string, std::
     conflicts +=
         (conflicts.empty() ? "" : ", ") + flag + " " + mine + " (the checkpoint's: " + theirs + ")";
   };
+  check("--objective", config.objective, saved.objective);
+  if (with_seed)
+    check("--mask-prob", shortest_text(config.mask_prob),
+          shortest_text(saved.mask_prob));
   check("--attention", config.attention, saved.attention);
   check("--layers", std::to_string(config.layers), std::to_string(saved.layers));
   check("--d-model", std::to_string(config.d_model), std::to_string(saved.d_model));
@@ -71,8 +84,10 @@ void TrainConfig::apply_resume_metadata(const std::map<std::string, std::string>
   apply_saved_settings(*this, m, "--resume", true, "train into another --out");
 }
 
-void TrainConfig::apply_sample_metadata(const std::map<std::string, std::string>& m) {
-  apply_saved_settings(*this, m, "--sample", false, "sample from another --out");
+void TrainConfig::apply_sample_metadata(const std::map<std::string, std::string>& m,
+                                        const std::string& mode) {
+  apply_saved_settings(*this, m, mode, false,
+                       mode == "--fill" ? "fill from another --out" : "sample from another --out");
 }
 
 void check_resume_text(const std::map<std::string, std::string>& m, const std::string& source,
@@ -88,7 +103,9 @@ void check_resume_text(const std::map<std::string, std::string>& m, const std::s
 }
 
 std::map<std::string, std::string> TrainConfig::model_metadata() const {
-  return {{"gpt.attention", attention},
+  return {{"gpt.objective", objective},
+          {"gpt.mask_prob", shortest_text(mask_prob)},
+          {"gpt.attention", attention},
           {"gpt.layers", std::to_string(layers)},
           {"gpt.d_model", std::to_string(d_model)},
           {"gpt.heads", std::to_string(heads)},
@@ -102,6 +119,19 @@ void TrainConfig::apply_model_metadata(const std::map<std::string, std::string>&
     throw std::runtime_error(
         "checkpoint metadata \"gpt.attention\" is neither laser nor softmax: " + it->second);
   attention = it->second;
+  // Checkpoints from before masked language modelling are causal.
+  const auto objective_entry = m.find("gpt.objective");
+  objective = objective_entry == m.end() ? "clm" : objective_entry->second;
+  if (objective != "clm" && objective != "mlm")
+    throw std::runtime_error("checkpoint metadata \"gpt.objective\" is neither clm nor mlm: " +
+                             objective);
+  if (const auto p = m.find("gpt.mask_prob"); p != m.end()) {
+    char* end = nullptr;
+    mask_prob = std::strtod(p->second.c_str(), &end);
+    if (end == p->second.c_str() || *end != '\0' || !(mask_prob > 0 && mask_prob < 1))
+      throw std::runtime_error("checkpoint metadata \"gpt.mask_prob\" is not in (0, 1): " +
+                               p->second);
+  }
   layers = get_int(m, "gpt.layers");
   d_model = get_int(m, "gpt.d_model");
   heads = get_int(m, "gpt.heads");

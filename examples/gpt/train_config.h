@@ -13,6 +13,9 @@ struct TrainConfig {
   // data
   std::string data;                           // a UTF-8 text file; empty: the King James Bible
   int64_t max_data_bytes = int64_t{1} << 30;  // --data larger than this is refused
+  // objective
+  std::string objective = "clm";  // clm: next character (causal); mlm: masked characters (BERT)
+  double mask_prob = 0.15;        // mlm: the share of positions masked
   // model
   std::string attention = "laser";  // laser | softmax
   int layers = 4;
@@ -44,6 +47,8 @@ struct TrainConfig {
   double temperature = 0.8;
   int top_k = 0;  // 0: sample from every character
   std::string prompt;
+  std::string fill;  // mlm: text with [MASK]s for the checkpoint in --out to fill
+  bool diagnose_gradients = false;
   bool bench = false;
   std::set<std::string> given;  // the flags given on the command line ("--layers", ...)
 
@@ -59,7 +64,9 @@ struct TrainConfig {
   void apply_resume_metadata(const std::map<std::string, std::string>& metadata);
   // For --sample: the same for the model flags (--seed seeds the sample, so it
   // may differ), "--sample: the checkpoint was trained with other settings: ...".
-  void apply_sample_metadata(const std::map<std::string, std::string>& metadata);
+  // --fill (mode) checks the same.
+  void apply_sample_metadata(const std::map<std::string, std::string>& metadata,
+                             const std::string& mode = "--sample");
 };
 
 // For --resume: throws UsageError when the text (its source, content hash and
@@ -67,6 +74,9 @@ struct TrainConfig {
 // from before gpt.text_hash is checked by length only.
 void check_resume_text(const std::map<std::string, std::string>& metadata,
                        const std::string& source, const std::string& hash, int64_t chars);
+
+// The token --fill's text marks a character to predict with.
+inline constexpr const char* kMaskMarker = "[MASK]";
 
 // Characters printed after training when --sample is not given.
 inline constexpr int kSampleAfterTraining = 300;

@@ -42,6 +42,7 @@ struct SpeechConfig {
   int eval_every = 0;        // steps; 0: once per epoch
   int checkpoint_every = 0;  // 0: with every evaluation
   int log_every = 50;
+  bool diagnose_gradients = false;  // gradients.jsonl/csv at log steps
   int worst = 10;  // rows of the worst-errors table
   uint64_t seed = 1;
   int threads = 0;

@@ -44,6 +44,7 @@ struct VitConfig {
   int eval_every = 0;        // steps; 0: once per epoch
   int checkpoint_every = 0;  // 0: with every evaluation
   int log_every = 50;
+  bool diagnose_gradients = false;  // gradients.jsonl/csv at log steps
   uint64_t seed = 1;
   int threads = 0;
   std::string device = "cpu";

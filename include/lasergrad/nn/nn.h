@@ -3,6 +3,7 @@
 // training checkpoints and the atomic file writer and bounded reader they use.
 #pragma once
 #include "activation.h"
+#include "attention_diagnostics.h"
 #include "checkpoint.h"
 #include "clip_grad.h"
 #include "container.h"

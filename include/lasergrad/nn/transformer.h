@@ -5,6 +5,7 @@
 // norm_first=True, activation="gelu", batch_first=True), so their state dicts
 // load into those PyTorch modules.
 #pragma once
+#include <memory>
 #include <string>
 
 #include "activation.h"
@@ -15,6 +16,7 @@
 namespace lg::nn {
 
 enum class AttentionKind { Softmax, Laser };
+struct AttentionProbe;  // attention_diagnostics.h
 AttentionKind attention_kind_from_string(const std::string& name);  // "softmax" or "laser"
 const char* attention_kind_name(AttentionKind kind);
 
@@ -75,8 +77,11 @@ class MultiHeadAttention : public Module {
   Linear out_proj;
 
  private:
+  friend class AttentionDiagnostics;
   // q (i = 0), k (1) or v (2) of x [B, T, C] as [B, H, T, d], a view of the projection.
   Tensor project(const Tensor& x, int64_t i) const;
+  // Set while an AttentionDiagnostics watches this layer.
+  mutable std::shared_ptr<AttentionProbe> probe_;
 };
 
 struct TransformerBlockOptions {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/laser_study.sh on tiny GPT and masked-LM settings (3 seeds each):
+# the results page has both rows with means, the paired t-test and the
+# gradient tables, says why the ViT and speech rows are missing, and a second
+# start trains nothing again; a run whose study marker is gone continues from
+# its checkpoint. Also the t-test's p-values against known quantiles.
+# Usage: study_test.sh BUILD_DIR RUNS_DIR DATA_FILE
+set -euo pipefail
+build=$1 runs=$2 data=$3
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+rm -rf "$runs"
+mkdir -p "$runs"
+
+# Student's t: two-sided p at the 5% quantiles of 1, 2 and 4 degrees of freedom, and t = 2 at 30.
+for case in "12.7062 1 0.0500" "4.3027 2 0.0500" "2.7764 4 0.0500" "2 30 0.0546" "0 3 1.0000"; do
+  read -r t df want <<<"$case"
+  printf 'BEGIN { printf "%%.4f", t_test_p(%s, %s) }\n' "$t" "$df" > "$runs/p.awk"
+  got=$(awk -f "$root/scripts/study_stats.awk" -f "$runs/p.awk" /dev/null)
+  [[ $got == "$want" ]] || fail "t = $t, df = $df: p = $got, want $want"
+done
+
+tiny="--data $data --layers 1 --d-model 32 --heads 2 --seq-len 32 --batch 8 --eval-batches 2 --steps 30 --eval-every 15 --log-every 10"
+study=(bash "$root/scripts/laser_study.sh" --build "$build" --out "$runs/study" --results "$runs/page/results.md"
+       --trainers "gpt mlm" --seeds "1 2 3" --threads 1 --jobs 2 --gpt-flags "$tiny" --mlm-flags "$tiny")
+"${study[@]}" > "$runs/first.log" 2>&1 || fail "the study failed: $(tail -5 "$runs/first.log")"
+page=$runs/page/results.md
+number='[0-9]+\.[0-9]+'
+grep -Eq "^\| GPT \(lg-gpt, next character\) \| validation loss \(lower is better\) \| $number ± $number \| $number ± $number \| [+−]$number ± $number \| -?$number \(2\) \| $number \| 3 \+ 3 \|" "$page" ||
+  fail "no GPT row with means, a difference and t (2): $(grep -F '| GPT' "$page")"
+grep -Eq "^\| masked LM .* \| validation MLM error \(lower is better\) \| $number% ± $number \| $number% ± $number \|" "$page" ||
+  fail "no masked-LM row in percent: $(grep -F '| masked LM' "$page")"
+grep -Fq "| ViT (lg-vit, Fashion-MNIST) | test accuracy | not run: not in --trainers (gpt mlm) |" "$page" ||
+  fail "the ViT row does not say why it is missing: $(grep -F '| ViT' "$page")"
+grep -Fq "| Conformer (lg-speech, spoken digits) | test WER | not run: not in --trainers" "$page" ||
+  fail "the speech row does not say why it is missing"
+[[ $(grep -Ec '^\| `w_q` \| [0-9.e+-]+ \| [0-9.e+-]+ \| [0-9.]+× \|$' "$page") == 2 ]] ||
+  fail "no W_Q gradient rows for both settings: $(grep -F 'w_q' "$page")"
+if command -v gnuplot > /dev/null; then
+  for t in gpt mlm; do
+    [[ -s $runs/page/images/study_${t}_gradients.png ]] || fail "no picture for $t"
+    grep -Fq "(images/study_${t}_gradients.png)" "$page" || fail "the page does not show the $t picture"
+  done
+fi
+
+# A second start trains nothing; the page comes out the same but for the date.
+"${study[@]}" > "$runs/second.log" 2>&1 || fail "the second start failed: $(tail -5 "$runs/second.log")"
+[[ $(grep -c 'done before' "$runs/second.log") == 12 ]] || fail "the second start trained again: $(cat "$runs/second.log")"
+# A run that lost its marker (stopped mid-way) continues from its checkpoint.
+rm "$runs/study/gpt/laser-seed2/study.done"
+"${study[@]}" > "$runs/third.log" 2>&1 || fail "the third start failed: $(tail -5 "$runs/third.log")"
+grep -q "resuming from" "$runs/study/gpt/laser-seed2.log" || fail "the run did not resume from its checkpoint"
+[[ -f $runs/study/gpt/laser-seed2/study.done ]] || fail "the resumed run was not marked done"
+echo "ok: $(grep -c '^| ' "$page") table rows"
