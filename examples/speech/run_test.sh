@@ -28,11 +28,23 @@ column() {  # $1: metrics.csv, $2: column name; prints the column's non-empty va
                          c && $c != "" { print $c }' "$1"
 }
 
+# --diagnose-gradients: gradients.csv has every attention layer's columns and
+# $2 rows of positive finite values.
+check_gradients() {
+  head -n 1 "$1/gradients.csv" | grep -q "self_attn\.w_q,.*self_attn\.score_jacobian" ||
+    fail "gradients.csv columns: $(head -n 1 "$1/gradients.csv" 2>&1)"
+  awk -F, -v want="$2" 'NR > 1 { n++; for (i = 2; i <= NF; i++) if (!($i > 0 && $i < 1e9)) bad = 1 }
+    END { exit bad || n != want }' "$1/gradients.csv" ||
+    fail "gradients.csv: want $2 rows of positive finite values, got: $(cat "$1/gradients.csv")"
+}
+
 case $mode in
 smoke)
   run --prepare-only >"$out/prep" 2>&1 || fail "--prepare-only failed: $(tail -n 3 "$out/prep")"
   [ -s "$out/corpus/manifest.jsonl" ] || fail "no manifest.jsonl"
-  run --epochs 12 --out "$out/run" >"$out/log" 2>&1 || fail "training failed: $(tail "$out/log")"
+  run --epochs 12 --diagnose-gradients --out "$out/run" >"$out/log" 2>&1 ||
+    fail "training failed: $(tail "$out/log")"
+  check_gradients "$out/run" "$(($(tail -n 1 "$out/run/metrics.csv" | cut -d, -f1) / 20))"  # --log-every 20
   grep -q "reus" "$out/log" || fail "the second run did not reuse the corpus: $(head -n 3 "$out/log")"
   first=$(column "$out/run/metrics.csv" train_loss | head -n 1)
   last=$(column "$out/run/metrics.csv" train_loss | tail -n 1)

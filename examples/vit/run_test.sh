@@ -24,9 +24,21 @@ one_line_error() {  # $1: stderr file, $2: regex the line must match
 # metrics.csv's step, train_loss, val_loss, val_acc and lr columns (not the timings).
 losses() { cut -d, -f1-5 "$1/metrics.csv"; }
 
+# --diagnose-gradients: gradients.csv has every attention layer's columns and
+# $2 rows of positive finite values.
+check_gradients() {
+  head -n 1 "$1/gradients.csv" | grep -q "self_attn\.w_q,.*self_attn\.score_jacobian" ||
+    fail "gradients.csv columns: $(head -n 1 "$1/gradients.csv" 2>&1)"
+  awk -F, -v want="$2" 'NR > 1 { n++; for (i = 2; i <= NF; i++) if (!($i > 0 && $i < 1e9)) bad = 1 }
+    END { exit bad || n != want }' "$1/gradients.csv" ||
+    fail "gradients.csv: want $2 rows of positive finite values, got: $(cat "$1/gradients.csv")"
+}
+
 case $mode in
 smoke)
-  run --epochs 30 --no-augment --out "$out/run" >"$out/log" 2>&1 || fail "training failed: $(tail "$out/log")"
+  run --epochs 30 --no-augment --diagnose-gradients --out "$out/run" >"$out/log" 2>&1 ||
+    fail "training failed: $(tail "$out/log")"
+  check_gradients "$out/run" 15  # 300 steps, --log-every 20
   acc=$(json_number "$out/run/report.json" test_accuracy)
   awk -v a="$acc" 'BEGIN { exit !(a > 0.5) }' || fail "test accuracy $acc, want > 0.5 (chance 0.1)"
   grep -q "test accuracy:" "$out/log" || fail "no test accuracy printed"
