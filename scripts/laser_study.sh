@@ -10,15 +10,16 @@
 # Usage: scripts/laser_study.sh [--out DIR] [--results FILE] [--seeds "1 2 3"]
 #          [--trainers "gpt mlm vit speech"] [--jobs N] [--threads N] [--build DIR]
 #          [--gpt-flags "..."] [--mlm-flags "..."] [--vit-flags "..."] [--speech-flags "..."]
-#          [--table-only]
+#          [--note TEXT] [--table-only]
 # Runs go to OUT/<trainer>/<attention>-seed<S> (default OUT runs/laser-study).
 # A finished run is kept (OUT/.../study.done) and not trained again; an
 # interrupted one continues from its checkpoint (--resume) when the study is
 # started again, so the study can be stopped and resumed at any time.
 # --jobs N trains N runs at a time, each with --threads T (default: the cores
-# divided by N). --table-only rewrites the results page from the finished runs.
-# The figures go to images/ beside the results page (gnuplot; without it the
-# page says so). Extra flags per trainer are recorded on the page.
+# divided by N). --table-only rewrites the results page from the finished runs;
+# --note adds a paragraph under the page's header (e.g. why a setting is not run).
+# The figures (scripts/plot_gradients.sh) go to images/ beside the results
+# page (gnuplot; without it the page says so). Extra flags per trainer are recorded on the page.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +32,7 @@ jobs=1
 threads=
 build=$root/build
 table_only=0
+note=""
 declare -A extra=([gpt]="" [mlm]="" [vit]="" [speech]="")
 die() { echo "$me: $*" >&2; exit 2; }
 while (($#)); do
@@ -45,6 +47,7 @@ while (($#)); do
     --gpt-flags|--mlm-flags|--vit-flags|--speech-flags)
       t=${1#--}; extra[${t%-flags}]=${2?$1 needs a string of flags}; shift 2 ;;
     --table-only) table_only=1; shift ;;
+    --note) note=${2?--note needs a text}; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -226,54 +229,17 @@ grad_table() {
     }'
 }
 
-# plot TRAINER PNG: the gradient norms per layer over steps, LASER against
-# softmax, for the first seed both finished.
+# plot TRAINER PNG: scripts/plot_gradients.sh on the first seed both attentions finished.
 plot() {
-  local trainer=$1 png=$2 seed soft="" laser=""
+  local trainer=$1 png=$2 seed
   for seed in "${seed_list[@]}"; do
     if [[ -f $out/$trainer/softmax-seed$seed/gradients.csv && -f $out/$trainer/laser-seed$seed/gradients.csv ]]; then
-      soft=$out/$trainer/softmax-seed$seed/gradients.csv laser=$out/$trainer/laser-seed$seed/gradients.csv
-      break
+      bash "$root/scripts/plot_gradients.sh" "$out/$trainer/softmax-seed$seed" "$out/$trainer/laser-seed$seed" \
+        "$png" "$(label "$trainer"), seed $seed"
+      return
     fi
   done
-  [[ -n $soft ]] || return 1
-  local data=$out/$trainer/gradients-seed$seed.tsv
-  # step, then per field (w_q, input, score_jacobian) per layer: softmax, LASER.
-  paste -d, "$soft" <(cut -d, -f2- "$laser") | awk -F, -v OFS='\t' '
-    NR == 1 { half = (NF - 1) / 2
-      for (i = 2; i <= NF; i++) { f = $i; sub(/.*\./, "", f)
-        if (f == "w_q") wq[++nq] = i; if (f == "input") inp[++ni] = i; if (f == "score_jacobian") jac[++nj] = i }
-      layers = nq / 2; print layers > "/dev/stderr"; next }
-    { line = $1
-      for (l = 1; l <= nq; l++) line = line OFS $(wq[l])
-      for (l = 1; l <= ni; l++) line = line OFS $(inp[l])
-      for (l = 1; l <= nj; l++) line = line OFS $(jac[l])
-      print line }' > "$data" 2> "$data.layers"
-  local layers
-  layers=$(cat "$data.layers"); rm -f "$data.layers"
-  local tmp=$png.tmp.$$ script=$data.gp
-  # gnuplot 5.4 reads a do-for block from a file, not from standard input.
-  cat > "$script" <<'GNUPLOT'
-set terminal pngcairo size 1200,420 noenhanced
-set output png
-set datafile separator '\t'
-set multiplot layout 1,3 title plot_title
-set logscale y
-set xlabel 'step'
-set key top right font ',8'
-set grid
-# columns: 1 step; then for w_q, input, score_jacobian: L softmax layers, L LASER layers
-do for [panel = 0:2] {
-  set title (panel == 0 ? 'gradient norm of W_Q' : panel == 1 ? 'gradient norm at the attention input' : 'mean |dO/dS| (score Jacobian)')
-  base = 2 + panel * 2 * L
-  plot for [l = 0:L-1] data using 1:(column(base + l)) with lines dt 2 lc l+1 title sprintf('softmax, layer %d', l), \
-       for [l = 0:L-1] data using 1:(column(base + L + l)) with lines dt 1 lw 2 lc l+1 title sprintf('LASER, layer %d', l)
-}
-unset multiplot
-GNUPLOT
-  gnuplot -e "data = '$(printf %s "$data" | sed "s/'/''/g")'; png = '$(printf %s "$tmp" | sed "s/'/''/g")'; L = $layers; plot_title = '$(label "$trainer") seed $seed'" "$script" ||
-    { rm -f "$tmp"; return 1; }
-  mv -f "$tmp" "$png"
+  return 1
 }
 
 {
@@ -285,6 +251,7 @@ GNUPLOT
   echo "Seeds: ${seed_list[*]}. Every run is the trainer at its defaults plus the flags listed below,"
   echo "once per attention and seed, with \`--diagnose-gradients\`."
   echo
+  [[ -z $note ]] || { echo "$note"; echo; }
   echo "| setting | metric | softmax | LASER | LASER − softmax (paired) | t (df) | p | runs (softmax + LASER) | wall time per run (softmax / LASER) | verdict |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   awk -F'\t' -v order="gpt mlm vit speech" -v names="$names" -v metrics="$metrics" -v missing="$missing" \

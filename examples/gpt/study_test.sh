@@ -23,8 +23,9 @@ done
 tiny="--data $data --layers 1 --d-model 32 --heads 2 --seq-len 32 --batch 8 --eval-batches 2 --steps 30 --eval-every 15 --log-every 10"
 study=(bash "$root/scripts/laser_study.sh" --build "$build" --out "$runs/study" --results "$runs/page/results.md"
        --trainers "gpt mlm" --seeds "1 2 3" --threads 1 --jobs 2 --gpt-flags "$tiny" --mlm-flags "$tiny")
-"${study[@]}" > "$runs/first.log" 2>&1 || fail "the study failed: $(tail -5 "$runs/first.log")"
+"${study[@]}" --note "A note." > "$runs/first.log" 2>&1 || fail "the study failed: $(tail -5 "$runs/first.log")"
 page=$runs/page/results.md
+grep -qx "A note." "$page" || fail "no --note paragraph"
 number='[0-9]+\.[0-9]+'
 grep -Eq "^\| GPT \(lg-gpt, next character\) \| validation loss \(lower is better\) \| $number ± $number \| $number ± $number \| [+−]$number ± $number \| -?$number \(2\) \| $number \| 3 \+ 3 \|" "$page" ||
   fail "no GPT row with means, a difference and t (2): $(grep -F '| GPT' "$page")"
@@ -51,4 +52,16 @@ rm "$runs/study/gpt/laser-seed2/study.done"
 "${study[@]}" > "$runs/third.log" 2>&1 || fail "the third start failed: $(tail -5 "$runs/third.log")"
 grep -q "resuming from" "$runs/study/gpt/laser-seed2.log" || fail "the run did not resume from its checkpoint"
 [[ -f $runs/study/gpt/laser-seed2/study.done ]] || fail "the resumed run was not marked done"
+# plot_gradients.sh refuses a run without diagnostics, and runs of other models, with one line.
+err=$(bash "$root/scripts/plot_gradients.sh" "$runs/study/gpt/softmax-seed1" "$runs" "$runs/x.png" 2>&1) &&
+  fail "plot_gradients.sh accepted a folder without gradients.csv"
+[[ $err == "plot_gradients.sh: no $runs/gradients.csv (train with --diagnose-gradients)" ]] || fail "plot_gradients.sh said: $err"
+if command -v gnuplot > /dev/null; then
+  err=$(bash "$root/scripts/plot_gradients.sh" "$runs/study/gpt/softmax-seed1" "$runs/study/mlm/laser-seed1" "$runs/x.png" 2>&1) ||
+    fail "plot_gradients.sh failed on two runs of the same shape: $err"
+  cut -d, -f1-3 "$runs/study/gpt/laser-seed1/gradients.csv" > "$runs/gradients.csv"
+  err=$(bash "$root/scripts/plot_gradients.sh" "$runs/study/gpt/softmax-seed1" "$runs" "$runs/x.png" 2>&1) &&
+    fail "plot_gradients.sh accepted runs with other columns"
+  [[ $err == *"have other columns"* ]] || fail "plot_gradients.sh said: $err"
+fi
 echo "ok: $(grep -c '^| ' "$page") table rows"
