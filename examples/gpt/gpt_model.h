@@ -2,7 +2,8 @@
 // transformer blocks (LASER or softmax attention), a final LayerNorm and a
 // linear head to next-character logits. With causal = false the same network
 // is a BERT-style encoder (lg-gpt --objective mlm): every position attends to
-// every other, and the head predicts the character at each position. Parameter names follow nanoGPT's
+// every other, with ALiBi's distance penalty added to the scores (see
+// alibi_bias), and the head predicts the character at each position. Parameter names follow nanoGPT's
 // layout with nn::TransformerBlock's (PyTorch's) names inside the blocks.
 #pragma once
 #include <lasergrad/lasergrad.h>
@@ -34,6 +35,15 @@ struct GptCache {
     for (lg::nn::AttentionCache& c : blocks) c.clear();
   }
 };
+
+// ALiBi's attention bias (Press et al. 2022) in its symmetric form for an
+// encoder (as MosaicBERT): -m_h |i - j| for head h = 1..heads with slopes
+// m_h = 2^(-8 h / heads); float32 [1, heads, length, length]. With learned
+// absolute positions alone, bidirectional attention has no cheap way to
+// prefer nearby characters, and the masked LM stays at the unigram plateau
+// (measured on the Bible: MLM error 0.756 at step 600 and still 0.754 at
+// 1500; with the bias, 0.49 at step 600).
+lg::Tensor alibi_bias(int64_t heads, int64_t length);
 
 class Gpt : public lg::nn::Module {
  public:
@@ -70,7 +80,8 @@ class Gpt : public lg::nn::Module {
   // ids int64 [B, T] (T <= seq_len) -> logits [B, T, vocab_size].
   lg::Tensor forward(const lg::Tensor& ids) const {
     lg::Tensor x = pos_emb(tok_emb(ids));
-    for (size_t i = 0; i < blocks.size(); ++i) x = blocks.at<lg::nn::TransformerBlock>(i)(x);
+    const lg::Tensor bias = shape_.causal ? lg::Tensor() : encoder_bias(ids.size(1), x.device());
+    for (size_t i = 0; i < blocks.size(); ++i) x = blocks.at<lg::nn::TransformerBlock>(i)(x, bias);
     return lm_head(ln_f(x));
   }
   lg::Tensor operator()(const lg::Tensor& ids) const { return forward(ids); }
@@ -91,7 +102,15 @@ class Gpt : public lg::nn::Module {
   const GptShape& shape() const { return shape_; }
 
  private:
+  // alibi_bias for `length` positions on `device`, built once per length.
+  lg::Tensor encoder_bias(int64_t length, lg::Device device) const {
+    if (!bias_.defined() || bias_.size(2) != length || bias_.device() != device)
+      bias_ = alibi_bias(shape_.heads, length).to(device);
+    return bias_;
+  }
+
   GptShape shape_;
+  mutable lg::Tensor bias_;
 
  public:
   lg::nn::Embedding tok_emb;

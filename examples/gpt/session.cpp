@@ -143,6 +143,18 @@ void print_sample(const Gpt& model, const examples::CharVocab& vocab, const Trai
 
 namespace gpt {
 
+lg::Tensor alibi_bias(int64_t heads, int64_t length) {
+  std::vector<float> bias(static_cast<size_t>(heads * length * length));
+  for (int64_t h = 0; h < heads; ++h) {
+    const double slope = std::pow(2.0, -8.0 * static_cast<double>(h + 1) / static_cast<double>(heads));
+    for (int64_t i = 0; i < length; ++i)
+      for (int64_t j = 0; j < length; ++j)
+        bias[static_cast<size_t>((h * length + i) * length + j)] =
+            static_cast<float>(-slope * static_cast<double>(std::abs(i - j)));
+  }
+  return lg::from_vector(bias, {1, heads, length, length});
+}
+
 std::string fill_masks(const Gpt& model, const examples::CharVocab& vocab, const std::string& text,
                        lg::Device device) {
   const std::u32string chars = examples::decode_utf8(text);

@@ -113,3 +113,13 @@ TEST_CASE("the masked LM attends both ways, and --fill replaces each [MASK] with
   CHECK(error("abc").find("no [MASK]") != std::string::npos);
   CHECK(error(std::string(30, 'a') + "[MASK]").find("31 characters long") != std::string::npos);
 }
+
+TEST_CASE("the masked LM's ALiBi bias is -slope |i - j| with slopes 2^(-8h/H)") {
+  const lg::Tensor bias = gpt::alibi_bias(2, 3);
+  CHECK(bias.shape() == lg::Shape{1, 2, 3, 3});
+  const std::vector<float> b = bias.to_vector<float>();
+  const float m1 = 1.0f / 16, m2 = 1.0f / 256;  // 2^-4, 2^-8
+  const std::vector<float> want = {0, -m1, -2 * m1, -m1, 0, -m1, -2 * m1, -m1, 0,
+                                   0, -m2, -2 * m2, -m2, 0, -m2, -2 * m2, -m2, 0};
+  CHECK(b == want);
+}
