@@ -91,12 +91,12 @@ metric_spec() {
     speech) echo "test WER:lower:percent" ;;
   esac
 }
-trainer_flags() {  # the flags of every run of trainer $1
-  local -a flags=()
+trainer_flags() {  # the flags of every run of trainer $1, one per line (none: no line)
+  local -a flags=() more=()
   [[ $1 == mlm ]] && flags+=(--objective mlm)
-  local -a more
   read -r -a more <<<"${extra[$1]}"
-  printf '%s\n' "${flags[@]}" "${more[@]}"
+  flags+=("${more[@]}")
+  ((${#flags[@]} == 0)) || printf '%s\n' "${flags[@]}"
 }
 
 # json_last FILE KEY: KEY's last non-null number in the JSON lines of FILE.

@@ -52,6 +52,22 @@ rm "$runs/study/gpt/laser-seed2/study.done"
 "${study[@]}" > "$runs/third.log" 2>&1 || fail "the third start failed: $(tail -5 "$runs/third.log")"
 grep -q "resuming from" "$runs/study/gpt/laser-seed2.log" || fail "the run did not resume from its checkpoint"
 [[ -f $runs/study/gpt/laser-seed2/study.done ]] || fail "the resumed run was not marked done"
+# A trainer without extra flags gets no empty argument (a fake lg-gpt that refuses one).
+mkdir -p "$runs/fake/examples/gpt"
+cat > "$runs/fake/examples/gpt/lg-gpt" <<'FAKE'
+#!/usr/bin/env bash
+out=
+while (($#)); do
+  [[ -n $1 ]] || { echo "lg-gpt: an empty argument" >&2; exit 2; }
+  [[ $1 == --out ]] && out=$2
+  shift
+done
+mkdir -p "$out" && echo '{"step":1,"val_loss":1.5}' > "$out/metrics.jsonl"
+FAKE
+chmod +x "$runs/fake/examples/gpt/lg-gpt"
+bash "$root/scripts/laser_study.sh" --build "$runs/fake" --out "$runs/fake-study" --results "$runs/fake-page/results.md" \
+  --trainers gpt --seeds 1 > "$runs/fake.log" 2>&1 || fail "the study with no extra flags failed: $(cat "$runs/fake.log")"
+
 # plot_gradients.sh refuses a run without diagnostics, and runs of other models, with one line.
 err=$(bash "$root/scripts/plot_gradients.sh" "$runs/study/gpt/softmax-seed1" "$runs" "$runs/x.png" 2>&1) &&
   fail "plot_gradients.sh accepted a folder without gradients.csv"
