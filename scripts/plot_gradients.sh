@@ -52,7 +52,7 @@ set datafile separator '\t'
 set multiplot layout 1,3 title plot_title
 set logscale y
 set xlabel 'step'
-set key top right font ',8'
+set key bottom right font ',8'
 set grid
 do for [panel = 0:2] {
   set title (panel == 0 ? 'gradient norm of W_Q' : panel == 1 ? 'gradient norm at the attention input' : 'mean |dO/dS| (score Jacobian)')
