@@ -182,6 +182,7 @@ std::string check_flags(const TrainConfig& c, const CLI::App& app) {
     return std::string(mode_flag(c)) + ": no checkpoint in --out " + c.out + " (expected " +
            examples::checkpoint_path(c.out).string() + ")";
   if (c.bench && modes > 0) return "--bench excludes --resume, --sample and --fill";
+  if (c.bench && c.objective == "mlm") return "--bench times the causal model: drop --objective mlm";
   if (c.objective == "mlm" && !c.prompt.empty())
     return "--prompt is for --objective clm (a masked LM does not generate): use --fill";
   if (c.objective == "mlm" && app.count("--top-k") + app.count("--temperature") > 0)
