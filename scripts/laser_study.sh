@@ -10,11 +10,15 @@
 # Usage: scripts/laser_study.sh [--out DIR] [--results FILE] [--seeds "1 2 3"]
 #          [--trainers "gpt mlm vit speech"] [--jobs N] [--threads N] [--build DIR]
 #          [--gpt-flags "..."] [--mlm-flags "..."] [--vit-flags "..."] [--speech-flags "..."]
-#          [--note TEXT] [--table-only]
+#          [--record DIR] [--note TEXT] [--table-only]
 # Runs go to OUT/<trainer>/<attention>-seed<S> (default OUT runs/laser-study).
-# A finished run is kept (OUT/.../study.done) and not trained again; an
-# interrupted one continues from its checkpoint (--resume) when the study is
-# started again, so the study can be stopped and resumed at any time.
+# A finished run is recorded in RECORD/<trainer>/<attention>-seed<S>
+# (result.tsv: metric, wall seconds, flags; and its gradients.csv; default
+# RECORD: study-runs/ beside the results page, small enough to commit) and
+# not trained again while its flags stay the same; the page is written from
+# the records, so a study can be finished on another machine. An interrupted
+# run continues from its checkpoint (--resume) when the study is started
+# again, so the study can be stopped and resumed at any time.
 # --jobs N trains N runs at a time, each with --threads T (default: the cores
 # divided by N). --table-only rewrites the results page from the finished runs;
 # --note adds a paragraph under the page's header (e.g. why a setting is not run).
@@ -33,6 +37,7 @@ threads=
 build=$root/build
 table_only=0
 note=""
+record=
 declare -A extra=([gpt]="" [mlm]="" [vit]="" [speech]="")
 die() { echo "$me: $*" >&2; exit 2; }
 while (($#)); do
@@ -48,6 +53,7 @@ while (($#)); do
       t=${1#--}; extra[${t%-flags}]=${2?$1 needs a string of flags}; shift 2 ;;
     --table-only) table_only=1; shift ;;
     --note) note=${2?--note needs a text}; shift 2 ;;
+    --record) record=${2:?--record needs a folder}; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -66,6 +72,9 @@ mkdir -p "$out" "$(dirname "$results")"
 out=$(cd "$out" && pwd)
 images=$(cd "$(dirname "$results")" && pwd)/images
 mkdir -p "$images"
+[[ -n $record ]] || record=$(dirname "$images")/study-runs
+mkdir -p "$record"
+record=$(cd "$record" && pwd)
 
 binary() {
   case $1 in
@@ -99,6 +108,26 @@ trainer_flags() {  # the flags of every run of trainer $1, one per line (none: n
   ((${#flags[@]} == 0)) || printf '%s\n' "${flags[@]}"
 }
 
+# The flags of trainer $1 on one line.
+flags_line() { trainer_flags "$1" | tr '\n' ' ' | sed 's/ *$//'; }
+# The record of a run, and whether it is a finished run with the current flags.
+record_dir() { echo "$record/$1/$2-seed$3"; }
+recorded() {
+  local r
+  r=$(record_dir "$@")/result.tsv
+  [[ -f $r ]] && [[ $(cut -f3 "$r") == "$(flags_line "$1")" ]]
+}
+# write_record TRAINER ATTENTION SEED: from the finished run in OUT.
+write_record() {
+  local dir=$out/$1/$2-seed$3 r
+  r=$(record_dir "$@")
+  mkdir -p "$r"
+  [[ -f $dir/gradients.csv ]] && cp "$dir/gradients.csv" "$r/gradients.csv.tmp" && mv -f "$r/gradients.csv.tmp" "$r/gradients.csv"
+  printf '%s\t%s\t%s\n' "$(run_metric "$1" "$dir")" "$(cat "$dir/study.seconds" 2>/dev/null || echo 0)" \
+    "$(flags_line "$1")" > "$r/result.tsv.tmp"
+  mv -f "$r/result.tsv.tmp" "$r/result.tsv"
+}
+
 # json_last FILE KEY: KEY's last non-null number in the JSON lines of FILE.
 json_last() {
   awk -v key="\"$2\":" '
@@ -125,7 +154,11 @@ train_one() {
   local dir=$out/$trainer/$attention-seed$seed start rc=0 bin
   start=$(date +%s.%N)
   bin=$(binary "$trainer")
-  [[ -f $dir/study.done ]] && return 0
+  recorded "$trainer" "$attention" "$seed" && return 0
+  if [[ -f $dir/study.done && $(tr '\n' ' ' < "$dir/study.done" | sed 's/ *$//') == "$(flags_line "$trainer")" ]]; then
+    write_record "$trainer" "$attention" "$seed"
+    return 0
+  fi
   local -a flags resume=()
   mapfile -t flags < <(trainer_flags "$trainer")
   [[ -f $dir/checkpoint.safetensors ]] && resume=(--resume)
@@ -144,7 +177,8 @@ train_one() {
   fi
   run_metric "$trainer" "$dir" > /dev/null ||
     { echo "$me: $trainer ($attention, seed $seed) finished without its metric ($dir)" >&2; return 1; }
-  printf '%s\n' "${flags[@]}" > "$dir/study.done"
+  flags_line "$trainer" > "$dir/study.done"
+  write_record "$trainer" "$attention" "$seed"
 }
 
 failed=0
@@ -164,8 +198,8 @@ if ((!table_only)); then
     ((failed)) && break
     started=$((started + 1))
     dir=$out/$trainer/$attention-seed$seed
-    if [[ -f $dir/study.done ]]; then
-      echo "[$started/$total] $trainer, $attention, seed $seed: done before"
+    if recorded "$trainer" "$attention" "$seed"; then
+      echo "[$started/$total] $trainer, $attention, seed $seed: done before ($(record_dir "$trainer" "$attention" "$seed"))"
       continue
     fi
     echo "[$started/$total] $trainer, $attention, seed $seed -> $dir (output: $dir.log; $(date +%H:%M:%S))"
@@ -183,15 +217,14 @@ for trainer in gpt mlm vit speech; do
   found=0
   for seed in "${seed_list[@]}"; do
     for attention in softmax laser; do
-      dir=$out/$trainer/$attention-seed$seed
-      [[ -f $dir/study.done ]] || continue
-      printf '%s\t%s\t%s\t%s\t%s\n' "$trainer" "$attention" "$seed" "$(run_metric "$trainer" "$dir")" \
-        "$(cat "$dir/study.seconds" 2>/dev/null || echo 0)" >> "$tsv"
+      recorded "$trainer" "$attention" "$seed" || continue
+      printf '%s\t%s\t%s\t%s\n' "$trainer" "$attention" "$seed" \
+        "$(cut -f1,2 "$(record_dir "$trainer" "$attention" "$seed")/result.tsv")" >> "$tsv"
       found=1
     done
   done
   if ((!found)); then
-    why="no finished run in $out/$trainer"
+    why="no finished run recorded in $(basename "$record")/$trainer"
     [[ " ${trainer_list[*]} " == *" $trainer "* ]] || why="not in --trainers ($trainers)"
     [[ -x $(binary "$trainer") ]] || why="$(basename "$(binary "$trainer")") is not built"
     missing+="$trainer=$why;"
@@ -208,8 +241,8 @@ grad_table() {
   local trainer=$1 seed attention dir
   for seed in "${seed_list[@]}"; do
     for attention in softmax laser; do
-      dir=$out/$trainer/$attention-seed$seed
-      [[ -f $dir/study.done && -f $dir/gradients.csv ]] || continue
+      dir=$(record_dir "$trainer" "$attention" "$seed")
+      recorded "$trainer" "$attention" "$seed" && [[ -f $dir/gradients.csv ]] || continue
       awk -F, -v a="$attention" -v fields="$grad_fields" '
         NR == 1 { for (i = 2; i <= NF; i++) { f = $i; sub(/.*\./, "", f); field[i] = f }; next }
         { for (i = 2; i <= NF; i++) if ($i != "" && $i > 0) { s[field[i]] += log($i); n[field[i]]++ } }
@@ -233,8 +266,11 @@ grad_table() {
 plot() {
   local trainer=$1 png=$2 seed
   for seed in "${seed_list[@]}"; do
-    if [[ -f $out/$trainer/softmax-seed$seed/gradients.csv && -f $out/$trainer/laser-seed$seed/gradients.csv ]]; then
-      bash "$root/scripts/plot_gradients.sh" "$out/$trainer/softmax-seed$seed" "$out/$trainer/laser-seed$seed" \
+    local soft laser
+    soft=$(record_dir "$trainer" softmax "$seed") laser=$(record_dir "$trainer" laser "$seed")
+    if recorded "$trainer" softmax "$seed" && recorded "$trainer" laser "$seed" &&
+       [[ -f $soft/gradients.csv && -f $laser/gradients.csv ]]; then
+      bash "$root/scripts/plot_gradients.sh" "$soft" "$laser" \
         "$png" "$(label "$trainer"), seed $seed"
       return
     fi
@@ -245,7 +281,7 @@ plot() {
 {
   echo "# LASER vs softmax: the study"
   echo
-  echo "Generated by \`scripts/laser_study.sh\` from the runs in \`$(basename "$out")\`"
+  echo "Generated by \`scripts/laser_study.sh\` from the runs recorded in \`$(basename "$record")/\`"
   echo "($(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores;"
   echo "$jobs run(s) at a time with --threads $threads); do not edit by hand: run the script again."
   echo "Seeds: ${seed_list[*]}. Every run is the trainer at its defaults plus the flags listed below,"

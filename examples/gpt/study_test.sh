@@ -47,11 +47,18 @@ fi
 # A second start trains nothing; the page comes out the same but for the date.
 "${study[@]}" > "$runs/second.log" 2>&1 || fail "the second start failed: $(tail -5 "$runs/second.log")"
 [[ $(grep -c 'done before' "$runs/second.log") == 12 ]] || fail "the second start trained again: $(cat "$runs/second.log")"
-# A run that lost its marker (stopped mid-way) continues from its checkpoint.
-rm "$runs/study/gpt/laser-seed2/study.done"
+# The page comes from the records alone (a study finished on another machine).
+grep '^| ' "$page" > "$runs/rows.before"
+mv "$runs/study" "$runs/study.moved"
+"${study[@]}" --table-only > "$runs/table.log" 2>&1 || fail "--table-only failed: $(cat "$runs/table.log")"
+grep '^| ' "$page" | cmp -s - "$runs/rows.before" || fail "the page from the records differs: $(grep '^| ' "$page" | diff - "$runs/rows.before")"
+rm -rf "$runs/study" && mv "$runs/study.moved" "$runs/study"
+# A run stopped mid-way (no record, no marker) continues from its checkpoint.
+rm -r "$runs/study/gpt/laser-seed2/study.done" "$runs/page/study-runs/gpt/laser-seed2"
 "${study[@]}" > "$runs/third.log" 2>&1 || fail "the third start failed: $(tail -5 "$runs/third.log")"
 grep -q "resuming from" "$runs/study/gpt/laser-seed2.log" || fail "the run did not resume from its checkpoint"
-[[ -f $runs/study/gpt/laser-seed2/study.done ]] || fail "the resumed run was not marked done"
+[[ -f $runs/study/gpt/laser-seed2/study.done && -f $runs/page/study-runs/gpt/laser-seed2/result.tsv ]] ||
+  fail "the resumed run was not marked done and recorded"
 # A trainer without extra flags gets no empty argument (a fake lg-gpt that refuses one).
 mkdir -p "$runs/fake/examples/gpt"
 cat > "$runs/fake/examples/gpt/lg-gpt" <<'FAKE'
