@@ -42,57 +42,66 @@ struct Head {
   const unsigned char* keep;  // [Tq, Tk], 1 where kept, or null
 };
 
-// Adds one head's Jacobian sums to `sum` (per row, already divided by the
-// row's entry count) and counts the rows with an attended key.
+constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
+
+// Row i's scores (-inf where not attended); returns how many keys it attends.
+int64_t row_scores(const Head& h, int64_t i, int64_t tq, int64_t tk, int64_t d, double scale,
+                   bool causal, std::vector<double>& s) {
+  int64_t n = 0;
+  for (int64_t j = 0; j < tk; ++j) {
+    double score = 0;
+    for (int64_t c = 0; c < d; ++c) score += h.q[i * d + c] * h.k[j * d + c];
+    score = score * scale + (h.additive ? h.additive[i * tk + j] : 0.0);
+    const bool attended = (!causal || j <= i + (tk - tq)) && (!h.keep || h.keep[i * tk + j]) &&
+                          score > kMinusInf;
+    s[static_cast<size_t>(j)] = attended ? score : kMinusInf;
+    n += attended ? 1 : 0;
+  }
+  return n;
+}
+
+// p = softmax(x) over the finite entries (0 elsewhere).
+void softmax_into(const std::vector<double>& x, std::vector<double>& p) {
+  const double top = *std::max_element(x.begin(), x.end());
+  double total = 0;
+  for (size_t j = 0; j < x.size(); ++j) total += p[j] = x[j] > kMinusInf ? std::exp(x[j] - top) : 0;
+  for (double& v : p) v /= total;
+}
+
+// Σ_k |∂O_c/∂s_k| for column c of the values (v_jc = v[j * d + c]) of a row
+// with scores s and probabilities a: Σ_k |a_k (v_kc - O_c)| for softmax
+// attention, Σ_k |w_k - a_k| with w = softmax(s + v_·c) for LASER.
+double score_jacobian_sum(const std::vector<double>& s, const std::vector<double>& a,
+                          const double* v, int64_t d, int64_t c, bool laser,
+                          std::vector<double>& scratch) {
+  double sum = 0;
+  if (!laser) {
+    double o = 0;
+    for (size_t j = 0; j < a.size(); ++j) o += a[j] * v[static_cast<int64_t>(j) * d + c];
+    for (size_t j = 0; j < a.size(); ++j) sum += std::fabs(a[j] * (v[static_cast<int64_t>(j) * d + c] - o));
+    return sum;
+  }
+  for (size_t j = 0; j < s.size(); ++j) scratch[j] = s[j] + v[static_cast<int64_t>(j) * d + c];
+  softmax_into(scratch, scratch);
+  for (size_t j = 0; j < s.size(); ++j) sum += std::fabs(scratch[j] - a[j]);
+  return sum;
+}
+
+// Adds one head's per-row Jacobian means to `sum` and counts the rows with an
+// attended key.
 void add_head(const Head& h, int64_t tq, int64_t tk, int64_t d, double scale, bool causal,
               bool laser, AttentionJacobianMeans& sum, int64_t& rows) {
-  std::vector<double> s(static_cast<size_t>(tk)), a(static_cast<size_t>(tk));
-  std::vector<char> on(static_cast<size_t>(tk));
-  const double minus_inf = -std::numeric_limits<double>::infinity();
+  std::vector<double> s(static_cast<size_t>(tk)), a(s.size()), scratch(s.size());
   for (int64_t i = 0; i < tq; ++i) {
-    double top = minus_inf;
-    int64_t n = 0;
-    for (int64_t j = 0; j < tk; ++j) {
-      double score = 0;
-      for (int64_t c = 0; c < d; ++c) score += h.q[i * d + c] * h.k[j * d + c];
-      score *= scale;
-      if (h.additive) score += h.additive[i * tk + j];
-      const bool attended = (!causal || j <= i + (tk - tq)) && (!h.keep || h.keep[i * tk + j]) &&
-                            score > minus_inf;
-      on[static_cast<size_t>(j)] = attended ? 1 : 0;
-      s[static_cast<size_t>(j)] = attended ? score : minus_inf;
-      if (attended) ++n, top = std::max(top, score);
-    }
+    const int64_t n = row_scores(h, i, tq, tk, d, scale, causal, s);
     if (n == 0) continue;
-    double total = 0, squares = 0;
-    for (int64_t j = 0; j < tk; ++j) {
-      a[static_cast<size_t>(j)] = on[static_cast<size_t>(j)] ? std::exp(s[static_cast<size_t>(j)] - top) : 0;
-      total += a[static_cast<size_t>(j)];
-    }
-    for (double& p : a) p /= total, squares += p * p;
+    softmax_into(s, a);
+    double squares = 0;
+    for (double p : a) squares += p * p;
     // Σ_jk |a_j (δ_jk - a_k)| = 2 (1 - Σ a²), over n² entries.
     sum.softmax_jacobian += 2 * (1 - squares) / static_cast<double>(n * n);
     double score_sum = 0;
-    for (int64_t c = 0; c < d; ++c) {
-      if (!laser) {
-        double o = 0;
-        for (int64_t j = 0; j < tk; ++j) o += a[static_cast<size_t>(j)] * h.v[j * d + c];
-        for (int64_t j = 0; j < tk; ++j)
-          score_sum += std::fabs(a[static_cast<size_t>(j)] * (h.v[j * d + c] - o));
-        continue;
-      }
-      // w = softmax over attended j of s_j + v_jc.
-      double m = minus_inf, z = 0;
-      for (int64_t j = 0; j < tk; ++j)
-        if (on[static_cast<size_t>(j)]) m = std::max(m, s[static_cast<size_t>(j)] + h.v[j * d + c]);
-      for (int64_t j = 0; j < tk; ++j)
-        if (on[static_cast<size_t>(j)]) z += std::exp(s[static_cast<size_t>(j)] + h.v[j * d + c] - m);
-      for (int64_t j = 0; j < tk; ++j) {
-        if (!on[static_cast<size_t>(j)]) continue;
-        const double w = std::exp(s[static_cast<size_t>(j)] + h.v[j * d + c] - m) / z;
-        score_sum += std::fabs(w - a[static_cast<size_t>(j)]);
-      }
-    }
+    for (int64_t c = 0; c < d; ++c) score_sum += score_jacobian_sum(s, a, h.v, d, c, laser, scratch);
     sum.score_jacobian += score_sum / static_cast<double>(n * d);
     ++rows;
   }

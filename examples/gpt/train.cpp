@@ -164,7 +164,7 @@ int train(TrainConfig config) {
               static_cast<long long>(data.val_unknown()));
   if (mlm)
     std::printf("objective: masked characters (BERT): %.0f%% of positions, of those 80%% [MASK], "
-                "10%% a random character, 10%% unchanged; bidirectional attention\n",
+                "10%% a random character, 10%% unchanged; bidirectional attention with ALiBi\n",
                 100 * config.mask_prob);
   std::printf(
       "model: %s attention, %d layers, d-model %d, %d heads, seq-len %d: %lld parameters; "
