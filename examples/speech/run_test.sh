@@ -28,15 +28,8 @@ column() {  # $1: metrics.csv, $2: column name; prints the column's non-empty va
                          c && $c != "" { print $c }' "$1"
 }
 
-# --diagnose-gradients: gradients.csv has every attention layer's columns and
-# $2 rows of positive finite values.
-check_gradients() {
-  head -n 1 "$1/gradients.csv" | grep -q "self_attn\.w_q,.*self_attn\.score_jacobian" ||
-    fail "gradients.csv columns: $(head -n 1 "$1/gradients.csv" 2>&1)"
-  awk -F, -v want="$2" 'NR > 1 { n++; for (i = 2; i <= NF; i++) if (!($i > 0 && $i < 1e9)) bad = 1 }
-    END { exit bad || n != want }' "$1/gradients.csv" ||
-    fail "gradients.csv: want $2 rows of positive finite values, got: $(cat "$1/gradients.csv")"
-}
+# check_gradients RUN_DIR ROWS (--diagnose-gradients)
+source "$(dirname "${BASH_SOURCE[0]}")/../common/check_gradients.sh"
 
 case $mode in
 smoke)

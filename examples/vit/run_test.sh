@@ -24,15 +24,8 @@ one_line_error() {  # $1: stderr file, $2: regex the line must match
 # metrics.csv's step, train_loss, val_loss, val_acc and lr columns (not the timings).
 losses() { cut -d, -f1-5 "$1/metrics.csv"; }
 
-# --diagnose-gradients: gradients.csv has every attention layer's columns and
-# $2 rows of positive finite values.
-check_gradients() {
-  head -n 1 "$1/gradients.csv" | grep -q "self_attn\.w_q,.*self_attn\.score_jacobian" ||
-    fail "gradients.csv columns: $(head -n 1 "$1/gradients.csv" 2>&1)"
-  awk -F, -v want="$2" 'NR > 1 { n++; for (i = 2; i <= NF; i++) if (!($i > 0 && $i < 1e9)) bad = 1 }
-    END { exit bad || n != want }' "$1/gradients.csv" ||
-    fail "gradients.csv: want $2 rows of positive finite values, got: $(cat "$1/gradients.csv")"
-}
+# check_gradients RUN_DIR ROWS (--diagnose-gradients)
+source "$(dirname "${BASH_SOURCE[0]}")/../common/check_gradients.sh"
 
 case $mode in
 smoke)
