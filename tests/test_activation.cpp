@@ -87,7 +87,7 @@ TEST_CASE(
   for_each_cpu_isa([&] {
     for (bool tanh_form : {false, true}) {
       CAPTURE(tanh_form);
-      // Lengths with every tail (n % 16) through the partial-vector path.
+      // Lengths with a tail (n % 16, 8 or 4) through the partial-vector path.
       for (int64_t n : {static_cast<int64_t>(x.size()), int64_t(1), int64_t(15), int64_t(17)}) {
         std::vector<float> y(n), dx(n);
         cpu::gelu_float(y.data(), x.data(), n, tanh_form);

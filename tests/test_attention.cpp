@@ -358,6 +358,10 @@ TEST_CASE("the vectorised float exp matches std::exp and its edge cases on every
   x.push_back(-INFINITY);
   x.push_back(INFINITY);
   x.push_back(NAN);
+  // Reversed too, so that the edge cases go through the vector loop on every
+  // path's width, not only through its scalar tail.
+  std::vector<float> reversed(x.rbegin(), x.rend());
+  x.insert(x.end(), reversed.begin(), reversed.end());
   for_each_cpu_isa([&] {
     std::vector<float> y = x;
     cpu::exp_inplace(y.data(), static_cast<int64_t>(y.size()));
@@ -383,6 +387,8 @@ TEST_CASE("the vectorised float log matches std::log and its edge cases on every
   for (float v = 0.5f; v < 2.0f; v += 0.00037f) x.push_back(v);
   for (float v : {1.0f, 0.0f, -0.0f, -1.0f, FLT_TRUE_MIN, FLT_MIN, FLT_MAX, INFINITY, NAN})
     x.push_back(v);
+  std::vector<float> reversed(x.rbegin(), x.rend());  // edge cases in the vector loop too
+  x.insert(x.end(), reversed.begin(), reversed.end());
   for_each_cpu_isa([&] {
     std::vector<float> y = x;
     cpu::log_inplace(y.data(), static_cast<int64_t>(y.size()));

@@ -41,9 +41,11 @@ TEST_CASE("set_cpu_isa refuses unknown names and paths this CPU lacks, naming wh
               "avx512, avx2, baseline or best", "this CPU has ");
   const std::vector<std::string> paths = supported_cpu_isas();
   for (const char* path : {"avx512", "avx2"})
-    if (std::find(paths.begin(), paths.end(), path) == paths.end())
-      CHECK_ERROR(set_cpu_isa(path), ("set_cpu_isa: this CPU has no " + std::string(path)).c_str(),
-                  "it supports");
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) {
+      // A named string: CHECK_ERROR's list of parts would outlive a temporary's c_str().
+      const std::string lacks = "set_cpu_isa: this CPU has no " + std::string(path);
+      CHECK_ERROR(set_cpu_isa(path), lacks.c_str(), "it supports");
+    }
   CHECK(std::string(cpu_isa()) == before);  // a refused choice changes nothing
 }
 

@@ -6,20 +6,23 @@
 #include "cpu_isa.h"
 
 // The vector helpers below are always inlined into each ISA variant of the
-// functions at the end, so their by-value vector ABI never crosses a call.
-#pragma GCC diagnostic ignored "-Wpsabi"
+// functions at the end, so their by-value vector ABI never crosses a call
+// (CMakeLists.txt builds this file with -Wno-psabi).
 
-// LG_ISA_VARIANTS(name, (params), (args)): name_body (always inlined) compiled
-// three times, for AVX-512, AVX2 and baseline x86-64, and `name` calling the
-// one active_isa() picks (cpu_isa.h), so that a test or LG_CPU_ISA can run
-// any path the CPU supports. The switch costs one relaxed load per call.
+// LG_ISA_VARIANTS(name, (params), (args)): name_body<W> (always inlined)
+// compiled three times, for AVX-512, AVX2 and baseline x86-64, each on
+// vectors of W floats, the width of that ISA's registers (16, 8, 4: a wider
+// vector is split by the compiler, and its selects then fall apart into
+// scalar code), and `name` calling the one active_isa() picks (cpu_isa.h),
+// so that a test or LG_CPU_ISA can run any path the CPU supports. The switch
+// costs one relaxed load per call.
 #if LG_HAVE_ISA_VARIANTS
-#define LG_ISA_VARIANTS(name, params, args)                        \
-  namespace {                                                      \
-  LG_TARGET_AVX512 void name##_avx512 params { name##_body args; } \
-  LG_TARGET_AVX2 void name##_avx2 params { name##_body args; }     \
-  void name##_baseline params { name##_body args; }                \
-  }                                                                \
+#define LG_ISA_VARIANTS(name, params, args)                            \
+  namespace {                                                          \
+  LG_TARGET_AVX512 void name##_avx512 params { name##_body<16> args; } \
+  LG_TARGET_AVX2 void name##_avx2 params { name##_body<8> args; }      \
+  void name##_baseline params { name##_body<4> args; }                 \
+  }                                                                    \
   void name params {                                               \
     switch (active_isa()) {                                        \
       case Isa::Avx512:                                            \
@@ -33,54 +36,68 @@
   }
 #else
 #define LG_ISA_VARIANTS(name, params, args) \
-  void name params { name##_body args; }
+  void name params { name##_body<4> args; }
 #endif
 
 namespace lg::cpu {
 namespace {
 
-// exp_float on 16 lanes with GCC vector extensions: the compiler does not
-// if-convert the scalar version's selects, so the vector form spells them out.
-using vf16 = float __attribute__((vector_size(64)));
-using vi16 = int32_t __attribute__((vector_size(64)));
+// Vectors of W floats and of W int32s (GCC vector extensions); a comparison
+// of two float vectors gives the int one (lanes -1 where true, else 0).
+template <int W>
+struct Lanes {
+  typedef float F __attribute__((vector_size(4 * W)));
+  typedef int32_t I __attribute__((vector_size(4 * W)));
+};
+template <class VF>
+using IntLanes = decltype(VF{} < VF{});
 
-[[gnu::always_inline]] inline vf16 splat(float v) { return vf16{} + v; }
+template <class VF>
+[[gnu::always_inline]] inline VF splat(float v) {
+  return VF{} + v;
+}
 
-[[gnu::always_inline]] inline vf16 exp16(vf16 x) {
-  vf16 c = x < -104.0f ? splat(-104.0f) : x;
-  c = c > 88.8f ? splat(88.8f) : c;
-  const vf16 t = c * 1.44269504088896341f;
-  const vi16 ni = __builtin_convertvector(t + (t < 0.0f ? splat(-0.5f) : splat(0.5f)), vi16);
-  const vf16 n = __builtin_convertvector(ni, vf16);
-  vf16 r = c - n * 0.693359375f;
+// exp_float on a vector: the compiler does not if-convert the scalar
+// version's selects, so the vector form spells them out.
+template <class VF>
+[[gnu::always_inline]] inline VF exp_v(VF x) {
+  using VI = IntLanes<VF>;
+  VF c = x < -104.0f ? splat<VF>(-104.0f) : x;
+  c = c > 88.8f ? splat<VF>(88.8f) : c;
+  const VF t = c * 1.44269504088896341f;
+  const VI ni = __builtin_convertvector(t + (t < 0.0f ? splat<VF>(-0.5f) : splat<VF>(0.5f)), VI);
+  const VF n = __builtin_convertvector(ni, VF);
+  VF r = c - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  vf16 p = splat(1.9875691500e-4f);
+  VF p = splat<VF>(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const vi16 half = ni >> 1;
-  const vf16 s1 = reinterpret_cast<vf16>((half + 127) << 23);
-  const vf16 s2 = reinterpret_cast<vf16>((ni - half + 127) << 23);
-  vf16 y = p * s1 * s2;
-  y = x < -104.0f ? splat(0.0f) : y;
-  y = x > 88.8f ? splat(INFINITY) : y;
+  const VI half = ni >> 1;
+  const VF s1 = reinterpret_cast<VF>((half + 127) << 23);
+  const VF s2 = reinterpret_cast<VF>((ni - half + 127) << 23);
+  VF y = p * s1 * s2;
+  y = x < -104.0f ? splat<VF>(0.0f) : y;
+  y = x > 88.8f ? splat<VF>(INFINITY) : y;
   return x != x ? x : y;
 }
 
-// log on 16 lanes of normal, finite, positive floats (the caller checks):
+// log on a vector of normal, finite, positive floats (the caller checks):
 // x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m by the Cephes logf polynomial.
-[[gnu::always_inline]] inline vf16 log16(vf16 x) {
-  const vi16 bits = reinterpret_cast<vi16>(x);
-  vi16 e = ((bits >> 23) & 0xff) - 126;
-  vf16 m = reinterpret_cast<vf16>((bits & 0x807fffff) | 0x3f000000);  // in [0.5, 1)
-  const vi16 small = m < 0.707106781186547524f;
+template <class VF>
+[[gnu::always_inline]] inline VF log_v(VF x) {
+  using VI = IntLanes<VF>;
+  const VI bits = reinterpret_cast<VI>(x);
+  VI e = ((bits >> 23) & 0xff) - 126;
+  VF m = reinterpret_cast<VF>((bits & 0x807fffff) | 0x3f000000);  // in [0.5, 1)
+  const VI small = m < 0.707106781186547524f;
   e = e + small;  // small is -1 (all bits) where true
   m = (small ? m + m : m) - 1.0f;
-  const vf16 z = m * m;
-  vf16 y = splat(7.0376836292e-2f);
+  const VF z = m * m;
+  VF y = splat<VF>(7.0376836292e-2f);
   y = y * m - 1.1514610310e-1f;
   y = y * m + 1.1676998740e-1f;
   y = y * m - 1.2420140846e-1f;
@@ -90,130 +107,146 @@ using vi16 = int32_t __attribute__((vector_size(64)));
   y = y * m - 2.4999993993e-1f;
   y = y * m + 3.3333331174e-1f;
   y = y * m * z;
-  const vf16 ef = __builtin_convertvector(e, vf16);
+  const VF ef = __builtin_convertvector(e, VF);
   y = y + ef * -2.12194440e-4f;
   y = y - 0.5f * z;
   return m + y + ef * 0.693359375f;
 }
 
-// erf on 16 lanes: the rational approximation x P(x²) / Q(x²) on [-4, 4] of
+// erf on a vector: the rational approximation x P(x²) / Q(x²) on [-4, 4] of
 // XLA and Eigen (under 2e-7 absolute error in float), exactly ±1 from |x| =
 // 3.9 on (as float erf is) so that 1 + erf(x) is exactly 0 there, never
 // negative. NaN stays NaN.
-[[gnu::always_inline]] inline vf16 erf16(vf16 x) {
-  vf16 c = x < -4.0f ? splat(-4.0f) : x;
-  c = c > 4.0f ? splat(4.0f) : c;
-  const vf16 z = c * c;
-  vf16 p = splat(-2.72614225801306e-10f);
+template <class VF>
+[[gnu::always_inline]] inline VF erf_v(VF x) {
+  VF c = x < -4.0f ? splat<VF>(-4.0f) : x;
+  c = c > 4.0f ? splat<VF>(4.0f) : c;
+  const VF z = c * c;
+  VF p = splat<VF>(-2.72614225801306e-10f);
   p = p * z + 2.77068142495902e-08f;
   p = p * z - 2.10102402082508e-06f;
   p = p * z - 5.69250639462346e-05f;
   p = p * z - 7.34990630326855e-04f;
   p = p * z - 2.95459980854025e-03f;
   p = p * z - 1.60960333262415e-02f;
-  vf16 q = splat(-1.45660718464996e-05f);
+  VF q = splat<VF>(-1.45660718464996e-05f);
   q = q * z - 2.13374055278905e-04f;
   q = q * z - 1.68282697438203e-03f;
   q = q * z - 7.37332916720468e-03f;
   q = q * z - 1.42647390514189e-02f;
-  vf16 r = c * p / q;
-  r = c >= 3.9f ? splat(1.0f) : r;
-  return c <= -3.9f ? splat(-1.0f) : r;
+  VF r = c * p / q;
+  r = c >= 3.9f ? splat<VF>(1.0f) : r;
+  return c <= -3.9f ? splat<VF>(-1.0f) : r;
 }
 
 // tanh as 1 - 2 / (e^2u + 1): exact limits ±1, about 1e-7 absolute error.
-[[gnu::always_inline]] inline vf16 tanh16(vf16 u) { return 1.0f - 2.0f / (exp16(u + u) + 1.0f); }
+template <class VF>
+[[gnu::always_inline]] inline VF tanh_v(VF u) {
+  return 1.0f - 2.0f / (exp_v(u + u) + 1.0f);
+}
 
 constexpr float kSqrtHalf = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 constexpr float kSqrt2OverPi = 0.79788456080286535588f;
 constexpr float kGeluCubic = 0.044715f;
 
-// gelu and its derivative on 16 lanes, exact (erf) or tanh form.
-[[gnu::always_inline]] inline vf16 gelu16(vf16 x, bool tanh_form) {
-  if (tanh_form) return 0.5f * x * (1.0f + tanh16(kSqrt2OverPi * (x + kGeluCubic * x * x * x)));
-  return 0.5f * x * (1.0f + erf16(x * kSqrtHalf));
+// gelu and its derivative on a vector, exact (erf) or tanh form.
+template <class VF>
+[[gnu::always_inline]] inline VF gelu_v(VF x, bool tanh_form) {
+  if (tanh_form) return 0.5f * x * (1.0f + tanh_v(kSqrt2OverPi * (x + kGeluCubic * x * x * x)));
+  return 0.5f * x * (1.0f + erf_v(x * kSqrtHalf));
 }
 
-[[gnu::always_inline]] inline vf16 gelu_grad16(vf16 x, bool tanh_form) {
+template <class VF>
+[[gnu::always_inline]] inline VF gelu_grad_v(VF x, bool tanh_form) {
   if (tanh_form) {
-    const vf16 t = tanh16(kSqrt2OverPi * (x + kGeluCubic * x * x * x));
-    const vf16 inner = kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * x * x);
+    const VF t = tanh_v(kSqrt2OverPi * (x + kGeluCubic * x * x * x));
+    const VF inner = kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * x * x);
     return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * inner;
   }
-  return 0.5f * (1.0f + erf16(x * kSqrtHalf)) + x * exp16(-0.5f * x * x) * kInvSqrt2Pi;
+  return 0.5f * (1.0f + erf_v(x * kSqrtHalf)) + x * exp_v(-0.5f * x * x) * kInvSqrt2Pi;
 }
 
-// Loads n < 16 floats (zeros after them) and stores the first n lanes back:
+// Loads n < W floats (zeros after them) and stores the first n lanes back:
 // the tails of the loops below.
-[[gnu::always_inline]] inline vf16 load_partial(const float* p, int64_t n) {
-  vf16 v = splat(0.0f);
+template <class VF>
+[[gnu::always_inline]] inline VF load_partial(const float* p, int64_t n) {
+  VF v = splat<VF>(0.0f);
   std::memcpy(&v, p, static_cast<size_t>(n) * sizeof(float));
   return v;
 }
-[[gnu::always_inline]] inline void store_partial(float* p, vf16 v, int64_t n) {
+template <class VF>
+[[gnu::always_inline]] inline void store_partial(float* p, VF v, int64_t n) {
   std::memcpy(p, &v, static_cast<size_t>(n) * sizeof(float));
 }
 
+template <int W>
 [[gnu::always_inline]] inline void gelu_float_body(float* out, const float* x, int64_t n,
                                                    bool tanh_form) {
+  using VF = typename Lanes<W>::F;
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {  // fixed-size copies: plain vector loads and stores
-    vf16 v;
+  for (; i + W <= n; i += W) {  // fixed-size copies: plain vector loads and stores
+    VF v;
     std::memcpy(&v, x + i, sizeof v);
-    v = gelu16(v, tanh_form);
+    v = gelu_v(v, tanh_form);
     std::memcpy(out + i, &v, sizeof v);
   }
-  if (i < n) store_partial(out + i, gelu16(load_partial(x + i, n - i), tanh_form), n - i);
+  if (i < n) store_partial(out + i, gelu_v(load_partial<VF>(x + i, n - i), tanh_form), n - i);
 }
 
+template <int W>
 [[gnu::always_inline]] inline void gelu_backward_float_body(float* grad_in, const float* grad_out,
                                                             const float* x, int64_t n,
                                                             bool tanh_form) {
+  using VF = typename Lanes<W>::F;
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    vf16 g, v;
+  for (; i + W <= n; i += W) {
+    VF g, v;
     std::memcpy(&g, grad_out + i, sizeof g);
     std::memcpy(&v, x + i, sizeof v);
-    g = g * gelu_grad16(v, tanh_form);
+    g = g * gelu_grad_v(v, tanh_form);
     std::memcpy(grad_in + i, &g, sizeof g);
   }
   if (i < n) {
     const int64_t m = n - i;
-    const vf16 g = load_partial(grad_out + i, m);
-    store_partial(grad_in + i, g * gelu_grad16(load_partial(x + i, m), tanh_form), m);
+    const VF g = load_partial<VF>(grad_out + i, m);
+    store_partial(grad_in + i, g * gelu_grad_v(load_partial<VF>(x + i, m), tanh_form), m);
   }
 }
 
+template <int W>
 [[gnu::always_inline]] inline void log_inplace_float_body(float* x, int64_t n) {
+  using VF = typename Lanes<W>::F;
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    vf16 v;
+  for (; i + W <= n; i += W) {
+    VF v;
     std::memcpy(&v, x + i, sizeof v);
     // Zero, negative, denormal, inf or NaN lanes take the exact scalar path.
     // On the raw bits, as a loop the compiler vectorises (a lane-by-lane test
-    // of a vector compare's result costs more than log16 itself): a normal
+    // of a vector compare's result costs more than log_v itself): a normal
     // positive float's bits lie in [0x00800000, 0x7f7fffff].
-    uint32_t bits[16];
+    uint32_t bits[W];
     std::memcpy(bits, x + i, sizeof bits);
     uint32_t any_bad = 0;
     for (uint32_t b : bits) any_bad |= static_cast<uint32_t>(b - 0x00800000u) >= 0x7f000000u;
     if (!any_bad) {
-      v = log16(v);
+      v = log_v(v);
       std::memcpy(x + i, &v, sizeof v);
     } else {
-      for (int k = 0; k < 16; ++k) x[i + k] = std::log(x[i + k]);
+      for (int k = 0; k < W; ++k) x[i + k] = std::log(x[i + k]);
     }
   }
   for (; i < n; ++i) x[i] = std::log(x[i]);
 }
 
+template <int W>
 [[gnu::always_inline]] inline void exp_inplace_float_body(float* x, int64_t n) {
+  using VF = typename Lanes<W>::F;
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    vf16 v;
+  for (; i + W <= n; i += W) {
+    VF v;
     std::memcpy(&v, x + i, sizeof v);
-    v = exp16(v);
+    v = exp_v(v);
     std::memcpy(x + i, &v, sizeof v);
   }
   for (; i < n; ++i) x[i] = exp_float(x[i]);
