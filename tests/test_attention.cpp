@@ -6,6 +6,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <random>
 
 #include "backends/cpu/vector_math.h"
 #include "test_util.h"
@@ -400,6 +401,41 @@ TEST_CASE("the vectorised float log matches std::log and its edge cases on every
       else bad += std::fabs(y[i] - want) > 2e-7f * std::max(1.0f, std::fabs(want));
     }
     CHECK(bad == 0);
+  });
+}
+
+TEST_CASE("the fused exp(x - shift) with its sum, and the row max, match scalar loops on every CPU path") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(-30.0f, 5.0f);
+  for_each_cpu_isa([&] {
+    // Every tail length of every path's width, and rows with -inf (masked
+    // keys), a NaN (passed over by the max, carried by the exp) and +inf.
+    for (int64_t n : {0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 64, 100}) {
+      for (int special = 0; special < 4; ++special) {
+        CAPTURE(n);
+        CAPTURE(special);
+        std::vector<float> x(n);
+        for (float& v : x) v = uniform(rng);
+        if (n > 0 && special == 1) x[n / 2] = -INFINITY;
+        if (n > 0 && special == 2) x[n - 1] = NAN;
+        if (n > 0 && special == 3) std::fill(x.begin(), x.end(), -INFINITY);
+        float want_max = -INFINITY;
+        for (float v : x) want_max = std::max(want_max, v);
+        CHECK(cpu::max_float(x.data(), n) == want_max);
+        const float shift = n > 0 && std::isfinite(want_max) ? want_max : 0.0f;
+        double want_sum = 0;
+        std::vector<float> want(n);
+        for (int64_t i = 0; i < n; ++i) want_sum += want[i] = std::exp(x[i] - shift);
+        std::vector<float> y = x;
+        const float sum = cpu::exp_shifted_sum_float(y.data(), n, shift);
+        int bad = 0;
+        for (int64_t i = 0; i < n; ++i)
+          bad += std::isnan(want[i]) ? !std::isnan(y[i]) : std::fabs(y[i] - want[i]) > 4e-7f * want[i];
+        CHECK(bad == 0);
+        if (std::isnan(want_sum)) CHECK(std::isnan(sum));
+        else CHECK(sum == doctest::Approx(want_sum).epsilon(1e-6));
+      }
+    }
   });
 }
 

@@ -264,19 +264,13 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
         // Online softmax: rescale the rows whose running max grows.
         for (int64_t ii = 0; ii < nq; ++ii) {
           T* row = scores.data() + ii * kTileK;
-          T tile_max = -kInf<T>;
-          for (int64_t jj = 0; jj < nk; ++jj) tile_max = std::max(tile_max, row[jj]);
-          const T m_new = std::max(m[ii], tile_max);
+          const T m_new = std::max(m[ii], max_of(row, nk));
           if (m_new == -kInf<T>) {  // nothing attended yet: keep the row empty
             std::fill(row, row + nk, T(0));
             continue;
           }
           const T alpha = std::exp(m[ii] - m_new);
-          for (int64_t jj = 0; jj < nk; ++jj) row[jj] -= m_new;
-          exp_inplace(row, nk);
-          T row_sum = 0;
-          for (int64_t jj = 0; jj < nk; ++jj) row_sum += row[jj];
-          l[ii] = l[ii] * alpha + row_sum;
+          l[ii] = l[ii] * alpha + exp_shifted_sum(row, nk, m_new);
           m[ii] = m_new;
           if (alpha != T(1))
             for (int64_t c = 0; c < d; ++c) acc[ii * d + c] *= alpha;

@@ -9,34 +9,34 @@
 // functions at the end, so their by-value vector ABI never crosses a call
 // (CMakeLists.txt builds this file with -Wno-psabi).
 
-// LG_ISA_VARIANTS(name, (params), (args)): name_body<W> (always inlined)
-// compiled three times, for AVX-512, AVX2 and baseline x86-64, each on
-// vectors of W floats, the width of that ISA's registers (16, 8, 4: a wider
-// vector is split by the compiler, and its selects then fall apart into
-// scalar code), and `name` calling the one active_isa() picks (cpu_isa.h),
-// so that a test or LG_CPU_ISA can run any path the CPU supports. The switch
-// costs one relaxed load per call.
+// LG_ISA_VARIANTS(result, name, (params), (args)): name_body<W> (always
+// inlined) compiled three times, for AVX-512, AVX2 and baseline x86-64, each
+// on vectors of W floats, the width of that ISA's registers (16, 8, 4: a
+// wider vector is split by the compiler, and its selects then fall apart into
+// scalar code), and `result name(params)` calling the one active_isa() picks
+// (cpu_isa.h), so that a test or LG_CPU_ISA can run any path the CPU
+// supports. The switch costs one relaxed load per call.
 #if LG_HAVE_ISA_VARIANTS
-#define LG_ISA_VARIANTS(name, params, args)                            \
-  namespace {                                                          \
-  LG_TARGET_AVX512 void name##_avx512 params { name##_body<16> args; } \
-  LG_TARGET_AVX2 void name##_avx2 params { name##_body<8> args; }      \
-  void name##_baseline params { name##_body<4> args; }                 \
-  }                                                                    \
-  void name params {                                               \
-    switch (active_isa()) {                                        \
-      case Isa::Avx512:                                            \
-        return name##_avx512 args;                                 \
-      case Isa::Avx2:                                              \
-        return name##_avx2 args;                                   \
-      case Isa::Baseline:                                          \
-        break;                                                     \
-    }                                                              \
-    name##_baseline args;                                          \
+#define LG_ISA_VARIANTS(result, name, params, args)                               \
+  namespace {                                                                     \
+  LG_TARGET_AVX512 result name##_avx512 params { return name##_body<16> args; } \
+  LG_TARGET_AVX2 result name##_avx2 params { return name##_body<8> args; }      \
+  result name##_baseline params { return name##_body<4> args; }                 \
+  }                                                                               \
+  result name params {                                                            \
+    switch (active_isa()) {                                                       \
+      case Isa::Avx512:                                                           \
+        return name##_avx512 args;                                                \
+      case Isa::Avx2:                                                             \
+        return name##_avx2 args;                                                  \
+      case Isa::Baseline:                                                         \
+        break;                                                                    \
+    }                                                                             \
+    return name##_baseline args;                                                  \
   }
 #else
-#define LG_ISA_VARIANTS(name, params, args) \
-  void name params { name##_body<4> args; }
+#define LG_ISA_VARIANTS(result, name, params, args) \
+  result name params { return name##_body<4> args; }
 #endif
 
 namespace lg::cpu {
@@ -251,14 +251,61 @@ template <int W>
   }
   for (; i < n; ++i) x[i] = exp_float(x[i]);
 }
+
+// The lanes of v combined by op, pairwise: the same order on every call.
+template <class VF, class Op>
+[[gnu::always_inline]] inline float combine_lanes(VF v, Op op) {
+  constexpr int w = sizeof(VF) / sizeof(float);
+  float lane[w];
+  std::memcpy(lane, &v, sizeof v);
+  for (int width = w / 2; width >= 1; width /= 2)
+    for (int k = 0; k < width; ++k) lane[k] = op(lane[k], lane[k + width]);
+  return lane[0];
+}
+
+template <int W>
+[[gnu::always_inline]] inline float exp_shifted_sum_float_body(float* x, int64_t n, float shift) {
+  using VF = typename Lanes<W>::F;
+  VF sum = splat<VF>(0.0f);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    VF v;
+    std::memcpy(&v, x + i, sizeof v);
+    v = exp_v(v - shift);
+    std::memcpy(x + i, &v, sizeof v);
+    sum += v;
+  }
+  float total = combine_lanes(sum, [](float a, float b) { return a + b; });
+  for (; i < n; ++i) total += x[i] = exp_float(x[i] - shift);
+  return total;
+}
+
+// max as `b > a ? b : a`, lane by lane: a NaN is passed over, as by the
+// scalar loops' std::max(a, b) with a the running max.
+template <int W>
+[[gnu::always_inline]] inline float max_float_body(const float* x, int64_t n) {
+  using VF = typename Lanes<W>::F;
+  VF m = splat<VF>(-INFINITY);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    VF v;
+    std::memcpy(&v, x + i, sizeof v);
+    m = v > m ? v : m;
+  }
+  float best = combine_lanes(m, [](float a, float b) { return b > a ? b : a; });
+  for (; i < n; ++i) best = x[i] > best ? x[i] : best;
+  return best;
+}
 }  // namespace
 
-LG_ISA_VARIANTS(gelu_float, (float* out, const float* x, int64_t n, bool tanh_form),
+LG_ISA_VARIANTS(void, gelu_float, (float* out, const float* x, int64_t n, bool tanh_form),
                 (out, x, n, tanh_form))
-LG_ISA_VARIANTS(gelu_backward_float,
+LG_ISA_VARIANTS(void, gelu_backward_float,
                 (float* grad_in, const float* grad_out, const float* x, int64_t n, bool tanh_form),
                 (grad_in, grad_out, x, n, tanh_form))
-LG_ISA_VARIANTS(log_inplace_float, (float* x, int64_t n), (x, n))
-LG_ISA_VARIANTS(exp_inplace_float, (float* x, int64_t n), (x, n))
+LG_ISA_VARIANTS(void, log_inplace_float, (float* x, int64_t n), (x, n))
+LG_ISA_VARIANTS(void, exp_inplace_float, (float* x, int64_t n), (x, n))
+LG_ISA_VARIANTS(float, exp_shifted_sum_float, (float* x, int64_t n, float shift), (x, n, shift))
+LG_ISA_VARIANTS(float, max_float, (const float* x, int64_t n), (x, n))
 
 }  // namespace lg::cpu

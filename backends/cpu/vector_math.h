@@ -2,9 +2,12 @@
 // the compiler can use AVX-512/AVX2 without -ffast-math (which would turn on
 // flush-to-zero for the whole process: LASER's thresholds need denormals).
 #pragma once
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 
 namespace lg::cpu {
 
@@ -51,6 +54,36 @@ void log_inplace_float(float* x, int64_t n);
 void gelu_float(float* out, const float* x, int64_t n, bool tanh_form);
 void gelu_backward_float(float* grad_in, const float* grad_out, const float* x, int64_t n,
                          bool tanh_form);
+
+// x[i] = exp(x[i] - shift), returning the sum of the new x[i] (summed in
+// vector lanes: the order, and so the rounding, is fixed for each ISA path).
+float exp_shifted_sum_float(float* x, int64_t n, float shift);
+
+// The largest x[i], NaNs passed over (as a loop of std::max(best, x[i]));
+// -inf when n is 0 or every x[i] is -inf or NaN.
+float max_float(const float* x, int64_t n);
+
+template <typename T>
+inline T exp_shifted_sum(T* x, int64_t n, T shift) {
+  if constexpr (std::is_same_v<T, float>) {
+    return exp_shifted_sum_float(x, n, shift);
+  } else {
+    T sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += x[i] = std::exp(x[i] - shift);
+    return sum;
+  }
+}
+
+template <typename T>
+inline T max_of(const T* x, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    return max_float(x, n);
+  } else {
+    T best = -std::numeric_limits<T>::infinity();
+    for (int64_t i = 0; i < n; ++i) best = std::max(best, x[i]);
+    return best;
+  }
+}
 
 template <typename T>
 inline void log_inplace(T* x, int64_t n) {
