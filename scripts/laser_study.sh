@@ -128,11 +128,12 @@ write_record() {
   mv -f "$r/result.tsv.tmp" "$r/result.tsv"
 }
 
-# json_last FILE KEY: KEY's last non-null number in the JSON lines of FILE.
+# json_last FILE KEY: KEY's last non-null number in FILE, JSON lines or
+# pretty-printed JSON (one key per line, a space after the colon).
 json_last() {
   awk -v key="\"$2\":" '
     { i = index($0, key); if (i == 0) next
-      rest = substr($0, i + length(key))
+      rest = substr($0, i + length(key)); sub(/^[ \t]+/, "", rest)
       if (match(rest, /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?/)) v = substr(rest, 1, RLENGTH) }
     END { if (v == "") exit 1; print v }' "$1"
 }
@@ -194,8 +195,8 @@ if ((!table_only)); then
   total=${#runs[@]} started=0 running=0
   for run in "${runs[@]}"; do
     read -r trainer attention seed <<<"$run"
+    # A failed run is reported and the others go on; the script exits 1 at the end.
     if ((running == jobs)); then wait -n || failed=1; running=$((running - 1)); fi
-    ((failed)) && break
     started=$((started + 1))
     dir=$out/$trainer/$attention-seed$seed
     if recorded "$trainer" "$attention" "$seed"; then

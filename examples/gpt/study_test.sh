@@ -4,6 +4,8 @@
 # gradient tables, says why the ViT and speech rows are missing, and a second
 # start trains nothing again; a run whose study marker is gone continues from
 # its checkpoint. Also the t-test's p-values against known quantiles.
+# A pretty-printed report.json (lg-vit's, lg-speech's) gives the metric, and a failed run is
+# reported while the others go on.
 # Usage: study_test.sh BUILD_DIR RUNS_DIR DATA_FILE
 set -euo pipefail
 build=$1 runs=$2 data=$3
@@ -74,6 +76,32 @@ FAKE
 chmod +x "$runs/fake/examples/gpt/lg-gpt"
 bash "$root/scripts/laser_study.sh" --build "$runs/fake" --out "$runs/fake-study" --results "$runs/fake-page/results.md" \
   --trainers gpt --seeds 1 > "$runs/fake.log" 2>&1 || fail "the study with no extra flags failed: $(cat "$runs/fake.log")"
+
+# A pretty-printed report.json gives the metric (as lg-vit writes it), and a failed
+# run is reported while the others go on (a fake lg-vit that fails softmax, seed 2).
+mkdir -p "$runs/fake/examples/vit"
+cat > "$runs/fake/examples/vit/lg-vit" <<'FAKE'
+#!/usr/bin/env bash
+out= attention= seed=
+while (($#)); do
+  case $1 in --out) out=$2 ;; --attention) attention=$2 ;; --seed) seed=$2 ;; esac
+  shift
+done
+[[ $attention-$seed == softmax-2 ]] && { echo "lg-vit: a failure" >&2; exit 3; }
+mkdir -p "$out" && printf '{\n  "attention": "%s",\n  "test_accuracy": 0.8%s\n}\n' "$attention" "$seed" > "$out/report.json"
+FAKE
+chmod +x "$runs/fake/examples/vit/lg-vit"
+bash "$root/scripts/laser_study.sh" --build "$runs/fake" --out "$runs/fake-study" --results "$runs/fake-page/results.md" \
+  --trainers vit --seeds "1 2" --jobs 1 > "$runs/fake-vit.log" 2>&1 && fail "the study with a failed run exited 0"
+grep -q "vit (softmax, seed 2) failed with exit 3" "$runs/fake-vit.log" || fail "the failed run was not reported: $(cat "$runs/fake-vit.log")"
+for run in softmax-seed1 laser-seed1 laser-seed2; do
+  r=$runs/fake-page/study-runs/vit/$run/result.tsv
+  [[ -f $r ]] || fail "vit $run was not recorded: $(cat "$runs/fake-vit.log")"
+  [[ $(cut -f1 "$r") == 0.8${run: -1} ]] || fail "vit $run recorded metric $(cut -f1 "$r")"
+done
+[[ ! -e $runs/fake-page/study-runs/vit/softmax-seed2 ]] || fail "the failed run was recorded"
+grep -Fq '| ViT (lg-vit, Fashion-MNIST) | test accuracy (higher is better) | 81.00% | 81.50% ± 0.71 |' "$runs/fake-page/results.md" ||
+  fail "no ViT row from the recorded runs: $(grep 'ViT' "$runs/fake-page/results.md")"
 
 # plot_gradients.sh refuses a run without diagnostics, and runs of other models, with one line.
 err=$(bash "$root/scripts/plot_gradients.sh" "$runs/study/gpt/softmax-seed1" "$runs" "$runs/x.png" 2>&1) &&
