@@ -46,19 +46,19 @@ awk -F, -v OFS='\t' -v layers_file="$work/layers" '
 layers=$(cat "$work/layers")
 # gnuplot 5.4 reads a do-for block from a file, not from standard input.
 cat > "$work/plot.gp" <<'GNUPLOT'
-set terminal pngcairo size 1200,420 noenhanced
+set terminal pngcairo size 1200,460 noenhanced
 set output png
 set datafile separator '\t'
-set multiplot layout 1,3 title plot_title
+set multiplot layout 1,3 title plot_title.' (solid: LASER, dashed: softmax; colour: layer)'
 set logscale y
 set xlabel 'step'
-set key bottom right font ',8'
+set key outside bottom center horizontal font ',8'
 set grid
 do for [panel = 0:2] {
   set title (panel == 0 ? 'gradient norm of W_Q' : panel == 1 ? 'gradient norm at the attention input' : 'mean |dO/dS| (score Jacobian)')
   base = 2 + panel * 2 * L
-  plot for [l = 0:L-1] data using 1:(column(base + l)) with lines dt 2 lc l+1 title sprintf('softmax, layer %d', l), \
-       for [l = 0:L-1] data using 1:(column(base + L + l)) with lines dt 1 lw 2 lc l+1 title sprintf('LASER, layer %d', l)
+  plot for [l = 0:L-1] data using 1:(column(base + l)) with lines dt 2 lc l+1 notitle, \
+       for [l = 0:L-1] data using 1:(column(base + L + l)) with lines dt 1 lw 2 lc l+1 title sprintf('layer %d', l)
 }
 unset multiplot
 GNUPLOT

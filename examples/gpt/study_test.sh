@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/laser_study.sh on tiny GPT and masked-LM settings (3 seeds each):
 # the results page has both rows with means, the paired t-test and the
-# gradient tables, says why the ViT and speech rows are missing, and a second
+# gradient tables, where each setting's runs were trained, says why the ViT and speech rows are missing, and a second
 # start trains nothing again; a run whose study marker is gone continues from
 # its checkpoint. Also the t-test's p-values against known quantiles.
 # A pretty-printed report.json (lg-vit's, lg-speech's) gives the metric, and a failed run is
@@ -39,6 +39,13 @@ grep -Fq "| Conformer (lg-speech, spoken digits) | test WER | not run: not in --
   fail "the speech row does not say why it is missing"
 [[ $(grep -Ec '^\| `w_q` \| [0-9.e+-]+ \| [0-9.e+-]+ \| [0-9.]+× \|$' "$page") == 2 ]] ||
   fail "no W_Q gradient rows for both settings: $(grep -F 'w_q' "$page")"
+# Each record says where it was trained, and the page lists it per setting.
+machine_re='^[0-9]{4}-[0-9]{2}-[0-9]{2}, .+ \((AVX-512|AVX2|neither AVX2 nor AVX-512)\), [0-9]+ cores, 2 run\(s\) at a time with --threads 1, lasergrad .+$'
+for r in "$runs"/page/study-runs/{gpt,mlm}/*-seed*; do
+  grep -Eqx "$machine_re" "$r/machine.txt" || fail "$r/machine.txt: '$(cat "$r/machine.txt" 2>&1)'"
+done
+grep -Eq '^- GPT \(lg-gpt, next character\): 6 runs: [0-9]{4}-.* lasergrad ' "$page" ||
+  fail "the page does not say where the GPT runs were trained: $(grep -F -- '- GPT' "$page")"
 if command -v gnuplot > /dev/null; then
   for t in gpt mlm; do
     [[ -s $runs/page/images/study_${t}_gradients.png ]] || fail "no picture for $t"
@@ -102,6 +109,12 @@ done
 [[ ! -e $runs/fake-page/study-runs/vit/softmax-seed2 ]] || fail "the failed run was recorded"
 grep -Fq '| ViT (lg-vit, Fashion-MNIST) | test accuracy (higher is better) | 81.00% | 81.50% ± 0.71 |' "$runs/fake-page/results.md" ||
   fail "no ViT row from the recorded runs: $(grep 'ViT' "$runs/fake-page/results.md")"
+# A record from before machine.txt existed says so on the page.
+rm "$runs/fake-page/study-runs/vit/laser-seed2/machine.txt"
+bash "$root/scripts/laser_study.sh" --build "$runs/fake" --out "$runs/fake-study" --results "$runs/fake-page/results.md" \
+  --trainers vit --seeds "1 2" --table-only > "$runs/fake-table.log" 2>&1 || fail "--table-only failed: $(cat "$runs/fake-table.log")"
+grep -Eq '^- ViT \(lg-vit, Fashion-MNIST\): 2 runs: [0-9]{4}-.*; 1 run: not recorded$' "$runs/fake-page/results.md" ||
+  fail "the page does not say which ViT run has no machine: $(grep -F -- '- ViT' "$runs/fake-page/results.md")"
 
 # plot_gradients.sh refuses a run without diagnostics, and runs of other models, with one line.
 err=$(bash "$root/scripts/plot_gradients.sh" "$runs/study/gpt/softmax-seed1" "$runs" "$runs/x.png" 2>&1) &&
