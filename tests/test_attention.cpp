@@ -439,6 +439,61 @@ TEST_CASE("the fused exp(x - shift) with its sum, and the row max, match scalar 
   });
 }
 
+TEST_CASE("the attention backward's row helpers match scalar loops on every CPU path") {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(-20.0f, 3.0f);
+  auto random_row = [&](int64_t n) {
+    std::vector<float> x(n);
+    for (float& v : x) v = uniform(rng);
+    return x;
+  };
+  // Relative to the larger of |want| and 1e-30 (exp's results are positive); NaN and inf exactly.
+  auto count_bad = [](const std::vector<float>& got, const std::vector<double>& want, double tol) {
+    int bad = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+      bad += std::isnan(want[i])   ? !std::isnan(got[i])
+             : std::isinf(want[i]) ? double(got[i]) != want[i]
+                                   : !(std::fabs(got[i] - want[i]) <= tol * std::max(std::fabs(want[i]), 1e-30));
+    return bad;
+  };
+  for_each_cpu_isa([&] {
+    for (int64_t n : {0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 64, 100}) {
+      CAPTURE(n);
+      const std::vector<float> a = random_row(n), b = random_row(n), p = random_row(n);
+      std::vector<float> a_special = a;  // -inf (a masked key's score), NaN, +inf
+      if (n > 2) {
+        a_special[0] = -INFINITY;
+        a_special[n / 2] = NAN;
+        a_special[n - 1] = INFINITY;
+      }
+      std::vector<float> e(n);
+      std::vector<double> want(n);
+      cpu::exp_difference_float(e.data(), a_special.data(), b.data(), n);
+      for (int64_t i = 0; i < n; ++i) want[i] = std::exp(double(a_special[i] - b[i]));
+      CHECK(count_bad(e, want, 4e-7) == 0);
+      std::vector<float> in_place = a_special;  // out may be a
+      cpu::exp_difference_float(in_place.data(), in_place.data(), b.data(), n);
+      CHECK(count_bad(in_place, want, 4e-7) == 0);
+
+      const float d = 0.37f;
+      std::vector<float> dp = b;
+      cpu::softmax_grad_row_float(dp.data(), p.data(), n, d);
+      for (int64_t i = 0; i < n; ++i) want[i] = double(p[i]) * (double(b[i]) - d);
+      CHECK(count_bad(dp, want, 2e-7) == 0);
+
+      std::vector<float> acc = p;
+      cpu::multiply_add_float(acc.data(), a.data(), b.data(), n);
+      int bad = 0;  // one rounding or two: within 2 ulp of the larger term
+      for (int64_t i = 0; i < n; ++i) {
+        const double exact = double(p[i]) + double(a[i]) * double(b[i]);
+        const double scale = std::max(std::fabs(double(p[i])), std::fabs(double(a[i]) * b[i]));
+        bad += std::fabs(acc[i] - exact) > 2.5e-7 * scale;
+      }
+      CHECK(bad == 0);
+    }
+  });
+}
+
 // docs/laser.md's float32 bound: the gradients lose accuracy as u·max|V|
 // (u = 2^-24) since W = exp(v - O) takes v - O from two float32 numbers of
 // magnitude |V|; the output is accurate to a few u relative to max|V|.

@@ -158,8 +158,7 @@ void shifted_exp_values(const T* v, int64_t vs, int64_t k0, int64_t nk, int64_t 
       std::fill(row, row + d, T(0));
       continue;
     }
-    for (int64_t c = 0; c < d; ++c) row[c] = vrow[c] - r[c];
-    exp_inplace(row, d);
+    exp_difference(row, vrow, r, d);
   }
 }
 
@@ -172,11 +171,7 @@ void shared_shift(const Slice<T>& s, int64_t bh, T* u, T* eu) {
   for (int64_t j = 0; j < s.Tk; ++j)
     for (int64_t c = 0; c < d; ++c) u[c] = std::max(u[c], v[j * vs + c]);
   if (!eu) return;
-  for (int64_t j = 0; j < s.Tk; ++j) {
-    T* row = eu + j * d;
-    for (int64_t c = 0; c < d; ++c) row[c] = v[j * vs + c] - u[c];
-    exp_inplace(row, d);
-  }
+  for (int64_t j = 0; j < s.Tk; ++j) exp_difference(eu + j * d, v + j * vs, u, d);
 }
 
 // Exact LASER output for one row: O_c = logsumexp_j (s_j - L + v_jc) over attended keys.
@@ -514,11 +509,8 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
           continue;
         }
         const T* r = tile_shared[t] ? u : R + (bh * Tq + i) * d;
-        for (int64_t c = 0; c < d; ++c) {
-          gi[c] = r[c] - orow[c];
-          acc += grow[c];
-        }
-        exp_inplace(gi, d);
+        for (int64_t c = 0; c < d; ++c) acc += grow[c];
+        exp_difference(gi, r, orow, d);
         for (int64_t c = 0; c < d; ++c) gi[c] *= grow[c];
         D[i] = acc;
       }
@@ -587,12 +579,8 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
         const int64_t nk = std::min(kTileK, Tk - k0);
         // Shared-shift tiles: dV = EU ⊙ sum over tiles of Pᵀ G, one product per key tile.
         if (any_shared) {
-          for (int64_t jj = 0; jj < nk; ++jj) {
-            T* row = eu.data() + jj * d;
-            const T* vrow = s.v(bh) + (k0 + jj) * s.vs;
-            for (int64_t c = 0; c < d; ++c) row[c] = vrow[c] - U[c];
-            exp_inplace(row, d);
-          }
+          for (int64_t jj = 0; jj < nk; ++jj)
+            exp_difference(eu.data() + jj * d, s.v(bh) + (k0 + jj) * s.vs, U, d);
           std::fill(de_sum.begin(), de_sum.begin() + nk * d, T(0));
         }
         // Query tiles (aligned as in the forward) with a row that can see this key tile.
@@ -602,11 +590,8 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
           score_tile(s, bh, q0, nq, k0, nk, P);
           const bool tile_uses_u = uses_u[q0 / kTileQ];
           if (p.laser && !tile_uses_u) attended_keys(s, P, q0, nq, k0, nk, attended);
-          for (int64_t ii = 0; ii < nq; ++ii) {
-            T* row = P + ii * kTileK;
-            for (int64_t jj = 0; jj < nk; ++jj) row[jj] -= L[bh * Tq + q0 + ii];
-            exp_inplace(row, nk);
-          }
+          for (int64_t ii = 0; ii < nq; ++ii)  // P = exp(S - L), row by row (the sums unused)
+            exp_shifted_sum(P + ii * kTileK, nk, L[bh * Tq + q0 + ii]);
           T* dP = dprob.data();
           if (tile_uses_u) {
             const T* gi = gs + q0 * d;
@@ -618,8 +603,7 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
                                e.data());
             gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, gi, d, T(0), de.data(), d);
             for (int64_t jj = 0; jj < nk; ++jj)
-              for (int64_t c = 0; c < d; ++c)
-                dv[(k0 + jj) * dvs + c] += e[jj * d + c] * de[jj * d + c];
+              multiply_add(dv + (k0 + jj) * dvs, e.data() + jj * d, de.data() + jj * d, d);
             gemm<T>(false, true, nq, nk, d, T(1), gi, d, e.data(), d, T(0), dP, kTileK);
           } else {
             gemm<T>(true, false, nk, d, nq, T(1), P, kTileK, go + q0 * gos, gos, T(1),
@@ -627,12 +611,8 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
             gemm<T>(false, true, nq, nk, d, T(1), go + q0 * gos, gos, s.v(bh) + k0 * s.vs, s.vs,
                     T(0), dP, kTileK);
           }
-          for (int64_t ii = 0; ii < nq; ++ii) {
-            const T Di = Ds[q0 + ii];
-            T* dsrow = dP + ii * kTileK;
-            const T* prow = P + ii * kTileK;
-            for (int64_t jj = 0; jj < nk; ++jj) dsrow[jj] = prow[jj] * (dsrow[jj] - Di);
-          }
+          for (int64_t ii = 0; ii < nq; ++ii)
+            softmax_grad_row(dP + ii * kTileK, P + ii * kTileK, nk, Ds[q0 + ii]);
           gemm<T>(false, false, nq, d, nk, scale, dP, kTileK, s.k(bh) + k0 * s.ks, s.ks, T(1),
                   dq + (q0 - q_begin) * dq_ld, dq_ld);
           gemm<T>(true, false, nk, d, nq, scale, dP, kTileK, s.q(bh) + q0 * s.qs, s.qs, T(1),
@@ -640,8 +620,7 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
         }
         if (any_shared)
           for (int64_t jj = 0; jj < nk; ++jj)
-            for (int64_t c = 0; c < d; ++c)
-              dv[(k0 + jj) * dvs + c] += eu[jj * d + c] * de_sum[jj * d + c];
+            multiply_add(dv + (k0 + jj) * dvs, eu.data() + jj * d, de_sum.data() + jj * d, d);
       }
       if (p.laser && !chunked) exact_rows(bh);
     };

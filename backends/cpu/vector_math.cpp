@@ -296,6 +296,52 @@ template <int W>
   for (; i < n; ++i) best = x[i] > best ? x[i] : best;
   return best;
 }
+
+template <int W>
+[[gnu::always_inline]] inline void exp_difference_float_body(float* out, const float* a,
+                                                             const float* b, int64_t n) {
+  using VF = typename Lanes<W>::F;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    VF u, v;
+    std::memcpy(&u, a + i, sizeof u);
+    std::memcpy(&v, b + i, sizeof v);
+    u = exp_v(u - v);
+    std::memcpy(out + i, &u, sizeof u);
+  }
+  for (; i < n; ++i) out[i] = exp_float(a[i] - b[i]);
+}
+
+template <int W>
+[[gnu::always_inline]] inline void softmax_grad_row_float_body(float* dp, const float* p,
+                                                               int64_t n, float d) {
+  using VF = typename Lanes<W>::F;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    VF g, q;
+    std::memcpy(&g, dp + i, sizeof g);
+    std::memcpy(&q, p + i, sizeof q);
+    g = q * (g - d);
+    std::memcpy(dp + i, &g, sizeof g);
+  }
+  for (; i < n; ++i) dp[i] = p[i] * (dp[i] - d);
+}
+
+template <int W>
+[[gnu::always_inline]] inline void multiply_add_float_body(float* acc, const float* a,
+                                                           const float* b, int64_t n) {
+  using VF = typename Lanes<W>::F;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    VF s, u, v;
+    std::memcpy(&s, acc + i, sizeof s);
+    std::memcpy(&u, a + i, sizeof u);
+    std::memcpy(&v, b + i, sizeof v);
+    s += u * v;
+    std::memcpy(acc + i, &s, sizeof s);
+  }
+  for (; i < n; ++i) acc[i] += a[i] * b[i];
+}
 }  // namespace
 
 LG_ISA_VARIANTS(void, gelu_float, (float* out, const float* x, int64_t n, bool tanh_form),
@@ -307,5 +353,11 @@ LG_ISA_VARIANTS(void, log_inplace_float, (float* x, int64_t n), (x, n))
 LG_ISA_VARIANTS(void, exp_inplace_float, (float* x, int64_t n), (x, n))
 LG_ISA_VARIANTS(float, exp_shifted_sum_float, (float* x, int64_t n, float shift), (x, n, shift))
 LG_ISA_VARIANTS(float, max_float, (const float* x, int64_t n), (x, n))
+LG_ISA_VARIANTS(void, exp_difference_float, (float* out, const float* a, const float* b, int64_t n),
+                (out, a, b, n))
+LG_ISA_VARIANTS(void, softmax_grad_row_float, (float* dp, const float* p, int64_t n, float d),
+                (dp, p, n, d))
+LG_ISA_VARIANTS(void, multiply_add_float, (float* acc, const float* a, const float* b, int64_t n),
+                (acc, a, b, n))
 
 }  // namespace lg::cpu

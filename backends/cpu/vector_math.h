@@ -63,6 +63,16 @@ float exp_shifted_sum_float(float* x, int64_t n, float shift);
 // -inf when n is 0 or every x[i] is -inf or NaN.
 float max_float(const float* x, int64_t n);
 
+// out[i] = exp(a[i] - b[i]) (out may be a).
+void exp_difference_float(float* out, const float* a, const float* b, int64_t n);
+
+// dp[i] = p[i] * (dp[i] - d): one row of the softmax backward, from the
+// probabilities p, the gradient dp reaching them and d = sum_i p[i] dp[i].
+void softmax_grad_row_float(float* dp, const float* p, int64_t n, float d);
+
+// acc[i] += a[i] * b[i] (the compiler may fuse the two where the ISA has FMA).
+void multiply_add_float(float* acc, const float* a, const float* b, int64_t n);
+
 template <typename T>
 inline T exp_shifted_sum(T* x, int64_t n, T shift) {
   if constexpr (std::is_same_v<T, float>) {
@@ -100,6 +110,33 @@ inline void exp_inplace(T* x, int64_t n) {
     exp_inplace_float(x, n);
   } else {
     for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+  }
+}
+
+template <typename T>
+inline void exp_difference(T* out, const T* a, const T* b, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    exp_difference_float(out, a, b, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = std::exp(a[i] - b[i]);
+  }
+}
+
+template <typename T>
+inline void softmax_grad_row(T* dp, const T* p, int64_t n, T d) {
+  if constexpr (std::is_same_v<T, float>) {
+    softmax_grad_row_float(dp, p, n, d);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dp[i] = p[i] * (dp[i] - d);
+  }
+}
+
+template <typename T>
+inline void multiply_add(T* acc, const T* a, const T* b, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    multiply_add_float(acc, a, b, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) acc[i] += a[i] * b[i];
   }
 }
 
