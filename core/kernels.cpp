@@ -39,6 +39,21 @@ const char* op_name(BinaryOp op) {
   return names[static_cast<int>(op)];
 }
 
+// Every slot is a function pointer, so a table is exactly that many pointers
+// when LG_KERNEL_SLOTS names them all.
+static_assert(sizeof(KernelTable) == kKernelSlotCount * sizeof(void (*)()),
+              "LG_KERNEL_SLOTS in core/kernels.h must list every KernelTable member");
+
+std::vector<std::string> missing_kernels(Device device, DType dtype) {
+  const KernelTable& table = kernel_table(device, dtype);
+  std::vector<std::string> missing;
+#define LG_NOTE_MISSING(slot) \
+  if (table.slot == nullptr) missing.emplace_back(#slot);
+  LG_KERNEL_SLOTS(LG_NOTE_MISSING)
+#undef LG_NOTE_MISSING
+  return missing;
+}
+
 void register_kernels(DeviceType device, DType dtype, const KernelTable& table) {
   auto lock = guard().lock_for_write("register_kernels");
   tables()[static_cast<size_t>(device)][static_cast<size_t>(dtype)] = table;

@@ -12,10 +12,10 @@
 #include <lasergrad/core/tensor.h>
 
 #include <atomic>
-#include <mutex>
-
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace lg {
@@ -207,6 +207,22 @@ struct KernelTable {
                     const Tensor& exp_avg_sq, const AdamStepArgs& args) = nullptr;
 };
 
+// Every slot of KernelTable, in declaration order: the one list that code
+// walking the table (missing_kernels, the coverage tests) expands, so a slot
+// added above and not here fails the size check in core/kernels.cpp.
+#define LG_KERNEL_SLOTS(X)                                                                   \
+  X(fill) X(copy) X(unary) X(activation_backward) X(binary) X(reduce) X(arg_reduce)          \
+  X(matmul) X(linear) X(uniform) X(normal) X(dropout_mask) X(all_finite) X(layer_norm)       \
+  X(layer_norm_backward) X(index_select) X(index_add) X(gather) X(scatter_add) X(softmax)    \
+  X(softmax_backward) X(cross_entropy) X(cross_entropy_backward) X(pick_class)               \
+  X(pick_class_backward) X(ctc_loss) X(attention_forward) X(attention_backward) X(im2col)    \
+  X(col2im) X(conv2d_direct) X(conv2d_direct_backward_input)                                 \
+  X(conv2d_direct_backward_weight) X(where) X(cumsum) X(multinomial) X(topk) X(adam_step)
+
+#define LG_KERNEL_SLOT_COUNT_ONE(slot) +1
+inline constexpr size_t kKernelSlotCount = 0 LG_KERNEL_SLOTS(LG_KERNEL_SLOT_COUNT_ONE);
+#undef LG_KERNEL_SLOT_COUNT_ONE
+
 // Per device (not per dtype): moving bytes across devices.
 struct DeviceKernels {
   // Copies src into dst: same dtype and shape, both contiguous, one of them on
@@ -225,11 +241,19 @@ bool has_kernels(DeviceType device);
 // kernel: for backends, which must not call ops (Tensor::contiguous is an op).
 Tensor contiguous_copy(const Tensor& t);
 
-// Fetches one kernel, throwing "op: not implemented for float32 on cuda:0" if absent.
+// The names of the slots (LG_KERNEL_SLOTS) that device's table for dtype
+// leaves empty, in declaration order; throws like kernel_table if the device
+// has no kernels registered.
+std::vector<std::string> missing_kernels(Device device, DType dtype);
+
+// Fetches one kernel, throwing "op: not implemented for float32 on cuda:0 (that
+// table lacks 12 of the 38 kernels)" if absent.
 template <typename Fn>
 Fn kernel(Fn KernelTable::*member, Device device, DType dtype, const char* op) {
   Fn fn = kernel_table(device, dtype).*member;
-  LG_CHECK(fn != nullptr, op, ": not implemented for ", dtype_name(dtype), " on ", device.str());
+  LG_CHECK(fn != nullptr, op, ": not implemented for ", dtype_name(dtype), " on ", device.str(),
+           " (that table lacks ", missing_kernels(device, dtype).size(), " of the ",
+           kKernelSlotCount, " kernels)");
   return fn;
 }
 

@@ -1,4 +1,5 @@
-// CUDA matrix products on cuBLAS (sgemm/dgemm, strided batched). cuBLAS is
+// CUDA matrix products on cuBLAS (sgemm/dgemm, strided batched): matmul and
+// linear. cuBLAS is
 // column-major: a row-major product C = A B is computed as C^T = B^T A^T, and
 // operands are passed transposed or not as their strides allow, as on the CPU.
 #include <cublas_v2.h>
@@ -34,11 +35,12 @@ const Cublas& cublas() {
     if (!lib) lib = dlopen((LG_CUDA_LIBRARY_DIR "/" + soname).c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
       const char* why = dlerror();
-      detail::fail("matmul: cannot load cuBLAS (", soname, "): ", why ? why : "unknown error");
+      detail::fail("matmul/linear: cannot load cuBLAS (", soname,
+                   "): ", why ? why : "unknown error");
     }
     auto symbol = [&](const char* name) {
       void* p = dlsym(lib, name);
-      LG_CHECK(p != nullptr, "matmul: ", soname, " has no symbol ", name);
+      LG_CHECK(p != nullptr, "matmul/linear: ", soname, " has no symbol ", name);
       return p;
     };
     return Cublas{
@@ -53,14 +55,14 @@ const Cublas& cublas() {
   return api;
 }
 
-void check_cublas(cublasStatus_t status, const char* call) {
+void check_cublas(cublasStatus_t status, const char* op, const char* call) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    detail::fail("matmul: ", call, " failed: ", cublas().status_string(status));
+    detail::fail(op, ": ", call, " failed: ", cublas().status_string(status));
 }
 
 // cuBLAS handles must not be used by two host threads at once: one per thread,
 // created on first use (on cuda:0, current inside the kernel's DeviceScope).
-cublasHandle_t blas_handle() {
+cublasHandle_t blas_handle(const char* op) {
   struct Handle {
     cublasHandle_t handle = nullptr;
     ~Handle() {
@@ -69,17 +71,62 @@ cublasHandle_t blas_handle() {
     }
   };
   thread_local Handle h;
-  if (!h.handle) check_cublas(cublas().create(&h.handle), "cublasCreate");
+  if (!h.handle) check_cublas(cublas().create(&h.handle), op, "cublasCreate");
   return h.handle;
 }
 
 // cuBLAS sees the column-major transpose of each row-major operand.
 cublasOperation_t op(const MatrixOperand& m) { return m.transposed ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
-int to_int(int64_t v, const char* what) {
-  LG_CHECK(v >= 0 && v <= INT_MAX, "matmul: ", what, " ", v,
+int to_int(int64_t v, const char* op, const char* what) {
+  LG_CHECK(v >= 0 && v <= INT_MAX, op, ": ", what, " ", v,
            " exceeds cuBLAS's 32-bit sizes on cuda");
   return static_cast<int>(v);
+}
+
+// One row-major operand of a product as cuBLAS reads it: its layout, data and
+// batch stride.
+template <typename T>
+struct GemmOperand {
+  MatrixOperand layout;
+  const T* data;
+  int64_t batch_stride;
+};
+
+// c [B,M,N] (contiguous) = a [B,M,K] @ b [B,K,N] + beta * c, K > 0.
+template <typename T>
+void gemm(const char* name, int64_t B, int64_t M, int64_t N, int64_t K, const GemmOperand<T>& a,
+          const GemmOperand<T>& b, T* c, T beta) {
+  const int m = to_int(N, name, "size"), n = to_int(M, name, "size"), k = to_int(K, name, "size");
+  const int batch = to_int(B, name, "batch size");
+  const int ld_a = to_int(a.layout.ld, name, "leading dimension");
+  const int ld_b = to_int(b.layout.ld, name, "leading dimension");
+  const T alpha = 1;
+  cublasHandle_t handle = blas_handle(name);
+  if constexpr (std::is_same_v<T, float>) {
+    check_cublas(cublas().sgemm_strided_batched(handle, op(b.layout), op(a.layout), m, n, k, &alpha,
+                                                b.data, ld_b, b.batch_stride, a.data, ld_a,
+                                                a.batch_stride, &beta, c, m, M * N, batch),
+                 name, "cublasSgemmStridedBatched");
+  } else {
+    check_cublas(cublas().dgemm_strided_batched(handle, op(b.layout), op(a.layout), m, n, k, &alpha,
+                                                b.data, ld_b, b.batch_stride, a.data, ld_a,
+                                                a.batch_stride, &beta, c, m, M * N, batch),
+                 name, "cublasDgemmStridedBatched");
+  }
+}
+
+// A rows x cols matrix view with strides (rs, cs) as cuBLAS can read it: as
+// it is where matrix_operand allows, else a contiguous copy (kept in `keep`).
+template <typename T>
+GemmOperand<T> gemm_operand(const Tensor& t, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
+                            int64_t batch_stride, Tensor& keep) {
+  if (auto layout = matrix_operand(rows, cols, rs, cs)) {
+    keep = t;
+    return {*layout, ptr<T>(t), batch_stride};
+  }
+  keep = contiguous_copy(t);
+  return {*matrix_operand(rows, cols, cols, 1), ptr<T>(keep), rows * cols};
 }
 
 template <typename T>
@@ -102,36 +149,70 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
           "cudaMemsetAsync");
     return;
   }
-  auto la = matrix_operand(M, K, a_in.strides()[1], a_in.strides()[2]);
-  auto lb = matrix_operand(K, N, b_in.strides()[1], b_in.strides()[2]);
-  Tensor a = la ? a_in : contiguous_copy(a_in);
-  Tensor b = lb ? b_in : contiguous_copy(b_in);
-  if (!la) la = matrix_operand(M, K, K, 1);
-  if (!lb) lb = matrix_operand(K, N, N, 1);
+  Tensor a, b;
+  const GemmOperand<T> ga =
+      gemm_operand<T>(a_in, M, K, a_in.strides()[1], a_in.strides()[2], a_in.strides()[0], a);
+  const GemmOperand<T> gb =
+      gemm_operand<T>(b_in, K, N, b_in.strides()[1], b_in.strides()[2], b_in.strides()[0], b);
+  gemm<T>("matmul", B, M, N, K, ga, gb, c, T(0));
+}
 
-  const int m = to_int(N, "size"), n = to_int(M, "size"), k = to_int(K, "size");
-  const int batch = to_int(B, "batch size");
-  const int ld_a = to_int(la->ld, "leading dimension"), ld_b = to_int(lb->ld, "leading dimension");
-  const T alpha = 1, beta = 0;
-  cublasHandle_t handle = blas_handle();
-  if constexpr (std::is_same_v<T, float>) {
-    check_cublas(cublas().sgemm_strided_batched(handle, op(*lb), op(*la), m, n, k, &alpha, ptr<T>(b),
-                                                ld_b, b.strides()[0], ptr<T>(a), ld_a,
-                                                a.strides()[0], &beta, c, m, M * N, batch),
-                 "cublasSgemmStridedBatched");
-  } else {
-    check_cublas(cublas().dgemm_strided_batched(handle, op(*lb), op(*la), m, n, k, &alpha, ptr<T>(b),
-                                                ld_b, b.strides()[0], ptr<T>(a), ld_a,
-                                                a.strides()[0], &beta, c, m, M * N, batch),
-                 "cublasDgemmStridedBatched");
+// PyTorch's F.linear: out [M,N] = x [M,K] @ weight [N,K]ᵀ (+ bias). As on the
+// CPU, the bias is first written into every row of out (by the copy kernel,
+// from a stride-0 view of it) and the product added to it with beta 1, so the
+// bias costs no pass of its own.
+template <typename T>
+void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Tensor& bias) {
+  DeviceScope scope("linear", {&out, &x_in, &w_in});
+  const DType dtype = dtype_of<T>();
+  LG_CHECK(out.dtype() == dtype && x_in.dtype() == dtype && w_in.dtype() == dtype &&
+               out.dim() == 2 && x_in.dim() == 2 && w_in.dim() == 2 && out.is_contiguous() &&
+               x_in.shape()[0] == out.shape()[0] && w_in.shape()[0] == out.shape()[1] &&
+               x_in.shape()[1] == w_in.shape()[1] &&
+               (!bias.defined() ||
+                (bias.dtype() == dtype && bias.dim() == 1 && bias.shape()[0] == out.shape()[1])),
+           "linear: CUDA kernel expected x [M,K], weight [N,K], bias [N] -> contiguous [M,N], "
+           "got ",
+           x_in.describe(), ", ", w_in.describe(), ", ",
+           bias.defined() ? bias.describe() : std::string("no bias"), " -> ", out.describe());
+  const int64_t M = out.shape()[0], N = out.shape()[1], K = x_in.shape()[1];
+  if (M * N == 0) return;
+  T* c = ptr<T>(out);
+  if (bias.defined()) {
+    DeviceScope bias_scope("linear", {&bias});
+    const Tensor rows = make_view(bias, {M, N}, {0, bias.strides()[0]}, bias.storage_offset());
+    kernel(&KernelTable::copy, out.device(), dtype, "linear")(out, rows);
+  } else if (K == 0) {
+    check(cudaMemsetAsync(c, 0, static_cast<size_t>(M * N) * sizeof(T)), "linear",
+          "cudaMemsetAsync");
   }
+  if (K == 0) return;
+  Tensor x, w;
+  const GemmOperand<T> gx = gemm_operand<T>(x_in, M, K, x_in.strides()[0], x_in.strides()[1], 0, x);
+  // weight [N,K] read as weightᵀ [K,N]: its strides swapped. A copy of it is
+  // contiguous weight, which is weightᵀ with strides (1, K).
+  GemmOperand<T> gw{};
+  if (auto layout = matrix_operand(K, N, w_in.strides()[1], w_in.strides()[0])) {
+    w = w_in;
+    gw = {*layout, ptr<T>(w), 0};
+  } else {
+    w = contiguous_copy(w_in);
+    gw = {*matrix_operand(K, N, 1, K), ptr<T>(w), 0};
+  }
+  gemm<T>("linear", 1, M, N, K, gx, gw, c, bias.defined() ? T(1) : T(0));
 }
 
 }  // namespace
 
 void fill_blas_kernels(KernelTable& t, DType dtype) {
-  if (dtype == kFloat32) t.matmul = matmul<float>;
-  if (dtype == kFloat64) t.matmul = matmul<double>;
+  if (dtype == kFloat32) {
+    t.matmul = matmul<float>;
+    t.linear = linear<float>;
+  }
+  if (dtype == kFloat64) {
+    t.matmul = matmul<double>;
+    t.linear = linear<double>;
+  }
 }
 
 }  // namespace lg::cuda

@@ -85,6 +85,15 @@ void register_cuda_backend() {
     cuda::fill_unary_kernels(table, dtype);
     cuda::fill_binary_kernels(table, dtype);
     cuda::fill_blas_kernels(table, dtype);
+    cuda::fill_reduce_kernels(table, dtype);
+    cuda::fill_cumsum_kernels(table, dtype);
+    cuda::fill_where_kernels(table, dtype);
+    cuda::fill_activation_kernels(table, dtype);
+    cuda::fill_indexing_kernels(table, dtype);
+    cuda::fill_softmax_kernels(table, dtype);
+    cuda::fill_normalization_kernels(table, dtype);
+    cuda::fill_loss_kernels(table, dtype);
+    cuda::fill_optimizer_kernels(table, dtype);
     register_kernels(DeviceType::CUDA, dtype, table);
   }
   register_device_kernels(DeviceType::CUDA,

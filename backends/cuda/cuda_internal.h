@@ -35,6 +35,15 @@ void fill_elementwise_kernels(KernelTable& table, DType dtype);
 void fill_unary_kernels(KernelTable& table, DType dtype);
 void fill_binary_kernels(KernelTable& table, DType dtype);
 void fill_blas_kernels(KernelTable& table, DType dtype);
+void fill_reduce_kernels(KernelTable& table, DType dtype);
+void fill_cumsum_kernels(KernelTable& table, DType dtype);
+void fill_where_kernels(KernelTable& table, DType dtype);
+void fill_activation_kernels(KernelTable& table, DType dtype);
+void fill_indexing_kernels(KernelTable& table, DType dtype);
+void fill_softmax_kernels(KernelTable& table, DType dtype);
+void fill_normalization_kernels(KernelTable& table, DType dtype);
+void fill_loss_kernels(KernelTable& table, DType dtype);
+void fill_optimizer_kernels(KernelTable& table, DType dtype);
 
 template <typename T>
 T* ptr(const Tensor& t) {
