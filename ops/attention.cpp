@@ -183,15 +183,29 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                         {.save_output = true, .fused_backward = true, .composite = composite});
 }
 
+// Whether q's device has the fused kernels for q's dtype. Where it has not
+// (CUDA, until its attention kernels land), attention runs the composite
+// formulas, differentiated op by op: softmax as reference() does and LASER in
+// log-sum-exp form, exact wherever the fused kernel is but with
+// B·H·Tq·Tk·d memory.
+bool has_fused_attention(const Tensor& q) {
+  const KernelTable& table = kernel_table(q.device(), q.dtype());
+  return table.attention_forward != nullptr && table.attention_backward != nullptr;
+}
+
 }  // namespace
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options) {
+  if (q.defined() && !has_fused_attention(q))
+    return reference(q, k, v, options, false, "scaled_dot_product_attention");
   return fused_attention(q, k, v, options, false);
 }
 
 Tensor laser_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                        const AttentionOptions& options) {
+  if (q.defined() && !has_fused_attention(q))
+    return laser_log_sum_exp(q, k, v, options, "laser_attention");
   return fused_attention(q, k, v, options, true);
 }
 

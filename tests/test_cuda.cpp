@@ -396,6 +396,39 @@ TEST_CASE("matmul on cuBLAS matches OpenBLAS") {
   }
 }
 
+// Without CUDA attention kernels the ops run their composite formulas there;
+// they must give the CPU's fused results, forward and backward, masks included.
+TEST_CASE("attention on CUDA (composite while no fused kernel) matches the CPU's fused kernels") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    for (bool laser : {false, true}) {
+      for (bool causal : {false, true}) {
+        INFO(dtype_name(dtype) << (laser ? " laser" : " softmax") << (causal ? " causal" : ""));
+        const double tol = dtype == kFloat32 ? 1e-5 : 1e-12;
+        Tensor q = random_input({2, 3, 5, 4}, dtype) * 0.3, k = random_input({2, 3, 7, 4}, dtype) * 0.3;
+        Tensor v = random_input({2, 3, 7, 4}, dtype);
+        Tensor mask = lt(rand({5, 7}), 0.8);  // keep 80% of the keys
+        AttentionOptions o{.causal = causal, .mask = mask};
+        auto run = [&](const Tensor& qq, const Tensor& kk, const Tensor& vv, const AttentionOptions& oo) {
+          return laser ? laser_attention(qq, kk, vv, oo) : scaled_dot_product_attention(qq, kk, vv, oo);
+        };
+        std::vector<Tensor> cpu_in = {q.clone().requires_grad_(), k.clone().requires_grad_(),
+                                      v.clone().requires_grad_()};
+        std::vector<Tensor> gpu_in = {gpu(q).requires_grad_(), gpu(k).requires_grad_(),
+                                      gpu(v).requires_grad_()};
+        Tensor g = random_input({2, 3, 5, 4}, dtype);
+        Tensor out = run(cpu_in[0], cpu_in[1], cpu_in[2], o);
+        AttentionOptions o_gpu = o;
+        o_gpu.mask = gpu(mask);
+        Tensor out_gpu = run(gpu_in[0], gpu_in[1], gpu_in[2], o_gpu);
+        check_close(out_gpu, out, tol, tol);
+        out.backward(g);
+        out_gpu.backward(gpu(g));
+        for (int i = 0; i < 3; ++i) check_close(gpu_in[i].grad(), cpu_in[i].grad(), tol, tol);
+      }
+    }
+  }
+}
+
 TEST_CASE("autograd runs on CUDA and gives the CPU's gradients") {
   Tensor x = random_input({3, 4}, kFloat64).requires_grad_();
   Tensor x_gpu = gpu(x).detach().requires_grad_();
