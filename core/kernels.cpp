@@ -44,6 +44,14 @@ const char* op_name(BinaryOp op) {
 static_assert(sizeof(KernelTable) == kKernelSlotCount * sizeof(void (*)()),
               "LG_KERNEL_SLOTS in core/kernels.h must list every KernelTable member");
 
+std::vector<std::string> kernel_slot_names() {
+  std::vector<std::string> names;
+#define LG_NAME_SLOT(slot) names.emplace_back(#slot);
+  LG_KERNEL_SLOTS(LG_NAME_SLOT)
+#undef LG_NAME_SLOT
+  return names;
+}
+
 std::vector<std::string> missing_kernels(Device device, DType dtype) {
   const KernelTable& table = kernel_table(device, dtype);
   std::vector<std::string> missing;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace lg {
@@ -222,6 +223,33 @@ struct KernelTable {
 #define LG_KERNEL_SLOT_COUNT_ONE(slot) +1
 inline constexpr size_t kKernelSlotCount = 0 LG_KERNEL_SLOTS(LG_KERNEL_SLOT_COUNT_ONE);
 #undef LG_KERNEL_SLOT_COUNT_ONE
+
+// The slots' names, in declaration order (LG_KERNEL_SLOTS).
+std::vector<std::string> kernel_slot_names();
+
+// A tensor seen around one dim as [outer, n, inner] (softmax-like kernels of
+// every backend walk it so); a 0-d tensor is [1, 1, 1].
+struct DimSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+inline DimSplit split_at_dim(const Tensor& t, int64_t dim) {
+  DimSplit s;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (d < dim) s.outer *= t.shape()[d];
+    if (d > dim) s.inner *= t.shape()[d];
+  }
+  s.n = t.dim() == 0 ? 1 : t.shape()[dim];
+  return s;
+}
+
+// The accumulator of a sum kernel over T, on every backend: double for
+// floating types, the unsigned type for integers (unsigned overflow wraps
+// modulo 2^64 where signed overflow would be undefined behaviour, and the
+// conversion back to T gives PyTorch's two's-complement wrap-around).
+template <typename T>
+using SumAccumulator = typename std::conditional_t<std::is_floating_point_v<T>,
+                                                   std::type_identity<double>,
+                                                   std::make_unsigned<T>>::type;
 
 // Per device (not per dtype): moving bytes across devices.
 struct DeviceKernels {

@@ -104,14 +104,6 @@ std::vector<Layout> layouts() {
 
 namespace {
 
-std::vector<std::string> slot_names() {
-  std::vector<std::string> names;
-#define LG_NAME_SLOT(slot) names.emplace_back(#slot);
-  LG_KERNEL_SLOTS(LG_NAME_SLOT)
-#undef LG_NAME_SLOT
-  return names;
-}
-
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& n : names) out += (out.empty() ? "" : " ") + n;
@@ -126,7 +118,7 @@ std::vector<std::string> filled_only_in(const std::vector<std::string>& a_missin
     return std::find(v.begin(), v.end(), name) != v.end();
   };
   std::vector<std::string> out;
-  for (const std::string& name : slot_names())
+  for (const std::string& name : kernel_slot_names())
     if (!has(a_missing, name) && has(b_missing, name)) out.push_back(name);
   return out;
 }

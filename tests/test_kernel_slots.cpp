@@ -14,14 +14,6 @@ using namespace lg;
 
 namespace {
 
-std::vector<std::string> slot_names() {
-  std::vector<std::string> names;
-#define LG_NAME_SLOT(slot) names.emplace_back(#slot);
-  LG_KERNEL_SLOTS(LG_NAME_SLOT)
-#undef LG_NAME_SLOT
-  return names;
-}
-
 std::string joined(const std::vector<std::string>& names) {
   std::ostringstream os;
   for (size_t i = 0; i < names.size(); ++i) os << (i ? " " : "") << names[i];
@@ -32,7 +24,7 @@ std::string joined(const std::vector<std::string>& names) {
 
 TEST_CASE("LG_KERNEL_SLOTS names every KernelTable member once") {
   static_assert(sizeof(KernelTable) == kKernelSlotCount * sizeof(void (*)()));
-  const std::vector<std::string> names = slot_names();
+  const std::vector<std::string> names = kernel_slot_names();
   CHECK(names.size() == kKernelSlotCount);
   CHECK(names.size() * sizeof(void (*)()) == sizeof(KernelTable));
   for (size_t i = 0; i < names.size(); ++i)
@@ -71,7 +63,7 @@ TEST_CASE("the CPU tables leave exactly the expected slots empty") {
                                                "adam_step"};
   // bool has fill, copy, binary, index_select, gather and where only.
   std::vector<std::string> bool_gaps;
-  for (const std::string& name : slot_names())
+  for (const std::string& name : kernel_slot_names())
     if (name != "fill" && name != "copy" && name != "binary" && name != "index_select" &&
         name != "gather" && name != "where")
       bool_gaps.push_back(name);

@@ -12,13 +12,10 @@
 namespace lg::cpu {
 namespace {
 
-// Sums accumulate in double for floating types and in the unsigned type for
-// integers: unsigned overflow wraps modulo 2^64 (signed overflow would be
-// undefined behaviour), and the conversion back to T gives PyTorch's
-// two's-complement wrap-around.
+// Sums accumulate in SumAccumulator<T> (core/kernels.h): double, or the
+// unsigned type that wraps as PyTorch does.
 template <typename T>
-using Acc = typename std::conditional_t<std::is_floating_point_v<T>, std::type_identity<double>,
-                                        std::make_unsigned<T>>::type;
+using Acc = SumAccumulator<T>;
 
 template <typename T>
 struct SumOp {

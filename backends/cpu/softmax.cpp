@@ -18,19 +18,9 @@ namespace {
 // unit-stride vector loops, small enough that the per-lane state stays in L1.
 constexpr int64_t kStrip = 64;
 
-struct Geometry {
-  int64_t outer = 1, n = 1, inner = 1;
-};
+using Geometry = DimSplit;
 
-Geometry geometry(const Tensor& t, int64_t dim) {
-  Geometry g;
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    if (d < dim) g.outer *= t.shape()[d];
-    if (d > dim) g.inner *= t.shape()[d];
-  }
-  g.n = t.dim() == 0 ? 1 : t.shape()[dim];
-  return g;
-}
+Geometry geometry(const Tensor& t, int64_t dim) { return split_at_dim(t, dim); }
 
 // One row of n contiguous values. A row of only -inf has max -inf: output 0.
 template <typename T>

@@ -20,8 +20,7 @@ namespace lg::cuda {
 namespace {
 
 template <typename T>
-using SumAcc = typename std::conditional_t<std::is_floating_point_v<T>, std::type_identity<double>,
-                                           std::make_unsigned<T>>::type;
+using SumAcc = SumAccumulator<T>;
 
 template <typename T>
 struct SumOp {

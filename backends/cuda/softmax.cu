@@ -26,19 +26,9 @@ __device__ inline T max_of(T m, T v) {
   return m < v ? v : m;
 }
 
-struct SoftmaxShape {
-  int64_t outer = 1, n = 1, inner = 1;
-};
+using SoftmaxShape = DimSplit;
 
-SoftmaxShape softmax_shape(const Tensor& t, int64_t dim) {
-  SoftmaxShape s;
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    if (d < dim) s.outer *= t.shape()[d];
-    if (d > dim) s.inner *= t.shape()[d];
-  }
-  s.n = t.dim() == 0 ? 1 : t.shape()[dim];
-  return s;
-}
+SoftmaxShape softmax_shape(const Tensor& t, int64_t dim) { return split_at_dim(t, dim); }
 
 // ---- rows (inner == 1): a group of G threads per row ----
 
