@@ -118,8 +118,9 @@ void run(const Common& common, int64_t batch) {
       // Conformer convolution module: depthwise K=31 and a dense K=3 at 144 channels.
       {"conv1d", {N, 144, 1, 400}, {144, 1, 1, 31}, {.padding = {0, 15}, .groups = 144}},
       {"conv1d", {N, 144, 1, 400}, {144, 144, 1, 3}, {.padding = {0, 1}}},
-      // Speech front end: strided subsampling conv on log-mel frames.
-      {"conv2d", {N, 1, 400, 80}, {64, 1, 3, 3}, {.stride = {2, 2}}},
+      // lg-speech's front end: two strided 3x3 convs on 3 s of 80 log-mel frames.
+      {"conv2d", {N, 1, 300, 80}, {144, 1, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}}},
+      {"conv2d", {N, 144, 150, 40}, {144, 144, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}}},
       // ViT patch embedding (32x32 images, 4x4 patches, 192 channels).
       {"conv2d", {N, 3, 32, 32}, {192, 3, 4, 4}, {.stride = {4, 4}}},
       // Small CNN: dense 3x3 and depthwise 3x3.

@@ -43,9 +43,11 @@ LG_HOST_DEVICE inline Block draw(uint64_t seed, uint64_t counter) {
 #ifndef __CUDACC__
 // Blocks first .. first + L - 1, each as draw(seed, counter) gives it, computed
 // side by side (one array per word) so that the compiler vectorises the
-// rounds: v[k][j] is word k of block first + j. For the CPU's bulk fills.
+// rounds (the 32x32 -> 64-bit products become pmuludq): v[k][j] is word k of
+// block first + j. For the CPU's bulk fills; always inlined, so that it takes
+// the vector width of the ISA its caller is compiled for.
 template <int L>
-inline void draw_lanes(uint64_t seed, uint64_t first, uint32_t (&v)[4][L]) {
+[[gnu::always_inline]] inline void draw_lanes(uint64_t seed, uint64_t first, uint32_t (&v)[4][L]) {
   uint32_t c0[L], c1[L], c2[L], c3[L];
   for (int j = 0; j < L; ++j) {
     const uint64_t counter = first + static_cast<uint64_t>(j);
@@ -56,6 +58,9 @@ inline void draw_lanes(uint64_t seed, uint64_t first, uint32_t (&v)[4][L]) {
   }
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int round = 0; round < 10; ++round) {
+    // Kept a loop: -O3's complete unrolling would otherwise turn it into
+    // scalar code before the vectoriser sees it.
+#pragma GCC unroll 1
     for (int j = 0; j < L; ++j) {
       const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0[j];
       const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2[j];

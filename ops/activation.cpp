@@ -47,16 +47,10 @@ std::vector<Tensor> gelu_composite_backward(const BackwardArgs& c, bool tanh_for
   return {c.grad * (cdf + v * pdf)};
 }
 
-// One kernel pass forward and, where the backend has it, one fused pass
-// backward (the composite runs under create_graph).
-Tensor gelu_impl(const Tensor& x, bool tanh_form) {
-  const UnaryOp op = tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu;
-  const DType dtype = float_dtype(x, "gelu");
-  Tensor out = activation_raw(op, x, dtype);
-  auto composite = [tanh_form](const BackwardArgs& c) {
-    return gelu_composite_backward(c, tanh_form);
-  };
-  auto fused = [op, composite](const BackwardArgs& c) {
+// An activation's backward in one kernel pass where the backend has it (the
+// composite runs under create_graph, and where the kernel is missing).
+detail::BackwardFn fused_activation_backward(UnaryOp op, detail::BackwardFn composite) {
+  return [op, composite](const BackwardArgs& c) {
     const Tensor& v = c.saved("self");
     auto fn = kernel_table(v.device(), c.grad.dtype()).activation_backward;
     if (!fn || c.grad.dtype() != v.dtype()) return composite(c);
@@ -64,7 +58,17 @@ Tensor gelu_impl(const Tensor& x, bool tanh_form) {
     fn(op, grad_in, c.grad.detach(), v.detach());
     return std::vector<Tensor>{grad_in};
   };
-  return detail::record("gelu", out, {x}, {{"self", detail::cast_raw(x, dtype)}}, fused,
+}
+
+Tensor gelu_impl(const Tensor& x, bool tanh_form) {
+  const UnaryOp op = tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu;
+  const DType dtype = float_dtype(x, "gelu");
+  Tensor out = activation_raw(op, x, dtype);
+  auto composite = [tanh_form](const BackwardArgs& c) {
+    return gelu_composite_backward(c, tanh_form);
+  };
+  return detail::record("gelu", out, {x}, {{"self", detail::cast_raw(x, dtype)}},
+                        fused_activation_backward(op, composite),
                         {.fused_backward = true, .composite = composite});
 }
 
@@ -114,12 +118,16 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
 }
 
 Tensor silu(const Tensor& x) {
-  Tensor out = activation_raw(UnaryOp::Silu, x, float_dtype(x, "silu"));
-  return detail::record("silu", out, {x}, {{"self", x}}, [](const BackwardArgs& c) {
+  const DType dtype = float_dtype(x, "silu");
+  Tensor out = activation_raw(UnaryOp::Silu, x, dtype);
+  detail::BackwardFn composite = [](const BackwardArgs& c) {
     const Tensor& v = c.saved("self");
     Tensor s = sigmoid(v);
     return std::vector<Tensor>{c.grad * s * (1 + v * (1 - s))};
-  });
+  };
+  return detail::record("silu", out, {x}, {{"self", detail::cast_raw(x, dtype)}},
+                        fused_activation_backward(UnaryOp::Silu, composite),
+                        {.fused_backward = true, .composite = composite});
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {

@@ -114,6 +114,62 @@ TEST_CASE(
   });
 }
 
+TEST_CASE(
+    "the vectorised float sigmoid and silu kernels match float64 formulas, tails and special "
+    "values, on every CPU path") {
+  std::vector<float> x;
+  for (float v = -110.0f; v < 110.0f; v += 0.0173f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f, -88.0f, 89.0f, -89.0f, 104.5f, -104.5f,
+                  INFINITY, -INFINITY})
+    x.push_back(v);
+  x.push_back(NAN);
+  std::vector<float> g(x.size());
+  for (size_t i = 0; i < g.size(); ++i) g[i] = 0.5f + static_cast<float>(i % 7);
+  // The formulas' own NaN and inf (as the scalar kernels: silu(-inf) = -inf / inf is NaN).
+  auto off = [](double got, double want, double tol) {
+    if (std::isnan(want) || std::isinf(want))
+      return !(got == want || (std::isnan(got) && std::isnan(want)));
+    return std::fabs(got - want) > tol * std::max(1.0, std::fabs(want));
+  };
+  for_each_cpu_isa([&] {
+    for (int64_t n : {static_cast<int64_t>(x.size()), int64_t(1), int64_t(15), int64_t(17)}) {
+      CAPTURE(n);
+      std::vector<float> s(n), y(n), dx(n);
+      cpu::sigmoid_float(s.data(), x.data(), n);
+      cpu::silu_float(y.data(), x.data(), n);
+      cpu::silu_backward_float(dx.data(), g.data(), x.data(), n);
+      int bad = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double v = x[i], sv = sigmoid_ref(v);
+        const double silu = std::isinf(v) ? v / (1 + std::exp(-v)) : v * sv;
+        const double dsilu = std::isinf(v) && v < 0 ? NAN : sv * (1 + v * (1 - sv));
+        bad += off(s[i], sv, 4e-7);
+        bad += off(y[i], silu, 4e-7);
+        bad += off(dx[i], g[i] * dsilu, 1e-6 * g[i]);
+      }
+      CHECK(bad == 0);
+    }
+  });
+}
+
+TEST_CASE("silu's fused float32 backward matches float64, contiguous and strided") {
+  manual_seed(34);
+  for (Tensor x64 : {rnd({70001}, kFloat64, -30, 30), rnd({30, 41}, kFloat64, -30, 30).t()}) {
+    CAPTURE(x64.describe());
+    Tensor x = x64.to(kFloat32).requires_grad_();
+    Tensor g = rnd(x.shape(), kFloat32, -1, 1);
+    Tensor y = silu(x);
+    CHECK(y.grad_fn()->has_fused_backward());
+    y.backward(g);
+    std::vector<double> want, gs = g.to_vector<double>(), xs = x.to_vector<double>();
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double s = sigmoid_ref(xs[i]);
+      want.push_back(gs[i] * s * (1 + xs[i] * (1 - s)));
+    }
+    check_close(x.grad(), want, 2e-6);
+  }
+}
+
 TEST_CASE("gelu's fused float32 backward matches float64, contiguous and strided") {
   manual_seed(33);
   for (Tensor x64 : {rnd({70001}, kFloat64, -6, 6), rnd({30, 41}, kFloat64, -6, 6).t()}) {

@@ -7,7 +7,10 @@
 
 #include <cmath>
 
+#include "backends/cpu/vector_math.h"
 #include "core/kernels.h"
+#include "core/philox.h"
+#include "test_util.h"
 
 using namespace lg;
 
@@ -94,6 +97,30 @@ TEST_CASE("the dropout_mask kernel draws uniform's words at any counter offset")
       CHECK(mask.to_vector<double>() == formula_mask(u, 0.4).to_vector<double>());
     }
   }
+}
+
+TEST_CASE("the vectorised float dropout mask is Philox's, word by word, on every CPU path") {
+  const uint64_t seed = 0x5eed1234abcdull;
+  for_each_cpu_isa([&] {
+    for (uint64_t first_block : {uint64_t{0}, uint64_t{3}, uint64_t{(1ull << 32) - 2}}) {
+      // Whole vector groups, a partial block and a partial group.
+      for (int64_t n : {int64_t{256}, int64_t{1}, int64_t{7}, int64_t{70}, int64_t{1023}}) {
+        CAPTURE(first_block);
+        CAPTURE(n);
+        for (float keep : {0.0f, 0.3f, 1.0f}) {
+          std::vector<float> got(n, -1.0f);
+          cpu::philox_dropout_mask_float(got.data(), n, seed, first_block, keep, 2.5f);
+          int bad = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            const uint32_t w = philox::word(seed, first_block * 4, static_cast<uint64_t>(i));
+            const double u = (w >> 8) * (1.0 / 16777216.0);
+            bad += got[i] != (u < keep ? 2.5f : 0.0f);
+          }
+          CHECK(bad == 0);
+        }
+      }
+    }
+  });
 }
 
 TEST_CASE("dropout errors") {

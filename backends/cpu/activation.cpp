@@ -1,8 +1,9 @@
 // CPU activation kernels (the activation values of UnaryOp): one pass over
 // the data, float math for float, so the contiguous path is a plain loop the
-// compiler can vectorise. gelu on contiguous float runs takes the vectorised
-// kernels of vector_math.h; the scalar formulas here are their reference (and
-// the strided and float64 path). gelu's backward is one fused pass too.
+// compiler can vectorise. gelu, sigmoid and silu on contiguous float runs
+// take the vectorised kernels of vector_math.h; the scalar formulas here are
+// their reference (and the strided and float64 path). gelu's and silu's
+// backwards are one fused pass too.
 #include <cmath>
 
 #include "cpu_kernels.h"
@@ -53,19 +54,37 @@ void map(const Tensor& out, const Tensor& in, F f) {
   });
 }
 
-// gelu's value on contiguous float runs through the vectorised kernel.
-template <typename T>
-void gelu_map(const Tensor& out, const Tensor& in, bool tanh_form) {
+// The scalar sigmoid, silu and silu's derivative in F's precision: the
+// reference for the vectorised float kernels, and the strided and float64 path.
+template <typename F>
+F sigmoid_reference(F x) {  // exp(-x) overflowing to inf gives 0, never NaN
+  return F(1) / (F(1) + std::exp(-x));
+}
+
+template <typename F>
+F silu_reference(F x) {
+  return x / (F(1) + std::exp(-x));
+}
+
+template <typename F>
+F silu_grad_reference(F x) {
+  const F s = sigmoid_reference(x);
+  return s * (F(1) + x * (F(1) - s));
+}
+
+// out = f(in): contiguous float runs through the vectorised kernel
+// vec(out, in, n), everything else through the scalar f.
+template <typename T, typename Scalar, typename Vector>
+void vector_map(const Tensor& out, const Tensor& in, Scalar f, Vector vec) {
   T* o = ptr<T>(out);
   const T* a = ptr<T>(in);
   for_each_run<2>(out.shape(), {&out.strides(), &in.strides()}, [&](int64_t n, auto off, auto st) {
     T* po = o + off[0];
     const T* pa = a + off[1];
-    if (std::is_same_v<T, float> && st[0] == 1 && st[1] == 1) {
-      gelu_float(reinterpret_cast<float*>(po), reinterpret_cast<const float*>(pa), n, tanh_form);
-    } else {
-      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = gelu_reference(pa[i * st[1]], tanh_form);
+    if constexpr (std::is_same_v<T, float>) {
+      if (st[0] == 1 && st[1] == 1) return vec(po, pa, n);
     }
+    for (int64_t i = 0; i < n; ++i) po[i * st[0]] = f(pa[i * st[1]]);
   });
 }
 
@@ -73,22 +92,26 @@ void gelu_map(const Tensor& out, const Tensor& in, bool tanh_form) {
 // only activation the ops layer keeps in int64 is relu).
 template <typename T, typename F>
 void activation_typed(UnaryOp op, const Tensor& out, const Tensor& in) {
-  const F one = 1;
   auto cast = [](F v) { return static_cast<T>(v); };
   switch (op) {
     case UnaryOp::Tanh:
       return map<T>(out, in, [&](T x) { return cast(std::tanh(F(x))); });
-    case UnaryOp::Sigmoid:  // exp(-x) overflowing to inf gives 0, never NaN
-      return map<T>(out, in, [&](T x) { return cast(one / (one + std::exp(-F(x)))); });
+    case UnaryOp::Sigmoid:
+      return vector_map<T>(out, in, [&](T x) { return cast(sigmoid_reference(F(x))); },
+                           sigmoid_float);
     case UnaryOp::Relu:  // x < 0 is false for NaN, so NaN propagates as in PyTorch
       return map<T>(out, in, [](T x) { return x < T(0) ? T(0) : x; });
     case UnaryOp::Gelu:
     case UnaryOp::GeluTanh:
-      if constexpr (std::is_floating_point_v<T>)
-        return gelu_map<T>(out, in, op == UnaryOp::GeluTanh);
+      if constexpr (std::is_floating_point_v<T>) {
+        const bool tanh_form = op == UnaryOp::GeluTanh;
+        return vector_map<T>(
+            out, in, [&](T x) { return gelu_reference(x, tanh_form); },
+            [&](float* o, const float* x, int64_t n) { gelu_float(o, x, n, tanh_form); });
+      }
       break;
     case UnaryOp::Silu:
-      return map<T>(out, in, [&](T x) { return cast(F(x) / (one + std::exp(-F(x)))); });
+      return vector_map<T>(out, in, [&](T x) { return cast(silu_reference(F(x))); }, silu_float);
     case UnaryOp::Softplus:  // log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)
       return map<T>(out, in, [&](T x) {
         F v = F(x);
@@ -102,8 +125,11 @@ void activation_typed(UnaryOp op, const Tensor& out, const Tensor& in) {
   LG_CHECK(false, op_name(op), ": not an activation kernel");
 }
 
-template <typename T>
-void gelu_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& x, bool tanh_form) {
+// grad_in = grad_out * f'(x): contiguous float runs through the vectorised
+// kernel vec(grad_in, grad_out, x, n), everything else through the scalar df.
+template <typename T, typename Derivative, typename Vector>
+void fused_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& x, Derivative df,
+                    Vector vec) {
   T* o = ptr<T>(grad_in);
   const T* g = ptr<T>(grad_out);
   const T* a = ptr<T>(x);
@@ -113,13 +139,23 @@ void gelu_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& 
         T* po = o + off[0];
         const T* pg = g + off[1];
         const T* pa = a + off[2];
-        if (std::is_same_v<T, float> && st[0] == 1 && st[1] == 1 && st[2] == 1) {
-          gelu_backward_float(reinterpret_cast<float*>(po), reinterpret_cast<const float*>(pg),
-                              reinterpret_cast<const float*>(pa), n, tanh_form);
-        } else {
-          for (int64_t i = 0; i < n; ++i)
-            po[i * st[0]] = pg[i * st[1]] * gelu_grad_reference(pa[i * st[2]], tanh_form);
+        if constexpr (std::is_same_v<T, float>) {
+          if (st[0] == 1 && st[1] == 1 && st[2] == 1) return vec(po, pg, pa, n);
         }
+        for (int64_t i = 0; i < n; ++i) po[i * st[0]] = pg[i * st[1]] * df(pa[i * st[2]]);
+      });
+}
+
+template <typename T>
+void activation_backward_typed(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
+                               const Tensor& x) {
+  if (op == UnaryOp::Silu)
+    return fused_backward<T>(grad_in, grad_out, x, silu_grad_reference<T>, silu_backward_float);
+  const bool tanh_form = op == UnaryOp::GeluTanh;
+  fused_backward<T>(
+      grad_in, grad_out, x, [&](T v) { return gelu_grad_reference(v, tanh_form); },
+      [&](float* gi, const float* go, const float* v, int64_t n) {
+        gelu_backward_float(gi, go, v, n, tanh_form);
       });
 }
 
@@ -141,14 +177,13 @@ void unary_activation(UnaryOp op, const Tensor& out, const Tensor& in) {
 
 void activation_backward(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
                          const Tensor& x) {
-  LG_CHECK(op == UnaryOp::Gelu || op == UnaryOp::GeluTanh, op_name(op),
+  LG_CHECK(op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Silu, op_name(op),
            ": no fused backward kernel");
-  const bool tanh_form = op == UnaryOp::GeluTanh;
   switch (grad_in.dtype()) {
     case kFloat32:
-      return gelu_backward<float>(grad_in, grad_out, x, tanh_form);
+      return activation_backward_typed<float>(op, grad_in, grad_out, x);
     case kFloat64:
-      return gelu_backward<double>(grad_in, grad_out, x, tanh_form);
+      return activation_backward_typed<double>(op, grad_in, grad_out, x);
     default:
       break;
   }

@@ -6,6 +6,7 @@
 #include "../integer_math.h"
 #include "cpu_kernels.h"
 #include "strided_loop.h"
+#include "vector_math.h"
 
 namespace lg::cpu {
 namespace {
@@ -194,10 +195,24 @@ void uniform(const Tensor& out, double low, double high, uint64_t seed, uint64_t
 
 // What lt(rand(...), 1 - p).to(T) * (1 / (1 - p)) gives in one pass: the same
 // uniform value compared and scaled in T.
+// float32 at a block boundary takes the vectorised kernel, in tiles of whole blocks.
 template <typename T>
 void dropout_mask(const Tensor& out, double p, uint64_t seed, uint64_t offset) {
   const T keep = static_cast<T>(1 - p), scale = static_cast<T>(1.0 / (1 - p));
-  fill_from_philox(ptr<T>(out), out.numel(), seed, offset,
+  T* o = ptr<T>(out);
+  const int64_t n = out.numel();
+  if constexpr (std::is_same_v<T, float>) {
+    if (offset % 4 == 0) {
+      constexpr int64_t kTile = 1024;  // elements, a multiple of 4
+      parallel_for(0, (n + kTile - 1) / kTile, kParallelGrain / kTile + 1, [&](int64_t t) {
+        const int64_t first = t * kTile;
+        philox_dropout_mask_float(o + first, std::min(kTile, n - first), seed,
+                                  offset / 4 + static_cast<uint64_t>(first / 4), keep, scale);
+      });
+      return;
+    }
+  }
+  fill_from_philox(o, n, seed, offset,
                    [&](uint32_t w) { return uniform_value<T>(w, 0.0, 1.0) < keep ? scale : T(0); });
 }
 

@@ -2,7 +2,9 @@
 
 #include <cfloat>
 #include <cstring>
+#include <utility>
 
+#include "../../core/philox.h"
 #include "cpu_isa.h"
 
 // The vector helpers below are always inlined into each ISA variant of the
@@ -167,6 +169,47 @@ template <class VF>
   return 0.5f * (1.0f + erf_v(x * kSqrtHalf)) + x * exp_v(-0.5f * x * x) * kInvSqrt2Pi;
 }
 
+// 1 / (1 + e^-x): e^-x overflowing to inf gives 0, never NaN.
+template <class VF>
+[[gnu::always_inline]] inline VF sigmoid_v(VF x) {
+  return 1.0f / (1.0f + exp_v(-x));
+}
+
+// The activations below as function objects on vectors, for the loops of
+// map_float_body and map_grad_float_body.
+struct GeluFn {
+  bool tanh_form;
+  template <class VF>
+  [[gnu::always_inline]] VF value(VF x) const {
+    return gelu_v(x, tanh_form);
+  }
+  template <class VF>
+  [[gnu::always_inline]] VF grad(VF x) const {
+    return gelu_grad_v(x, tanh_form);
+  }
+};
+
+struct SigmoidFn {
+  template <class VF>
+  [[gnu::always_inline]] VF value(VF x) const {
+    return sigmoid_v(x);
+  }
+};
+
+// silu(x) = x sigmoid(x), written x / (1 + e^-x) as the scalar kernel; its
+// derivative s (1 + x (1 - s)).
+struct SiluFn {
+  template <class VF>
+  [[gnu::always_inline]] VF value(VF x) const {
+    return x / (1.0f + exp_v(-x));
+  }
+  template <class VF>
+  [[gnu::always_inline]] VF grad(VF x) const {
+    const VF s = sigmoid_v(x);
+    return s * (1.0f + x * (1.0f - s));
+  }
+};
+
 // Loads n < W floats (zeros after them) and stores the first n lanes back:
 // the tails of the loops below.
 template <class VF>
@@ -180,38 +223,67 @@ template <class VF>
   std::memcpy(p, &v, static_cast<size_t>(n) * sizeof(float));
 }
 
-template <int W>
-[[gnu::always_inline]] inline void gelu_float_body(float* out, const float* x, int64_t n,
-                                                   bool tanh_form) {
+// out[i] = fn.value(x[i]).
+template <int W, class Fn>
+[[gnu::always_inline]] inline void map_float_body(float* out, const float* x, int64_t n, Fn fn) {
   using VF = typename Lanes<W>::F;
   int64_t i = 0;
   for (; i + W <= n; i += W) {  // fixed-size copies: plain vector loads and stores
     VF v;
     std::memcpy(&v, x + i, sizeof v);
-    v = gelu_v(v, tanh_form);
+    v = fn.value(v);
     std::memcpy(out + i, &v, sizeof v);
   }
-  if (i < n) store_partial(out + i, gelu_v(load_partial<VF>(x + i, n - i), tanh_form), n - i);
+  if (i < n) store_partial(out + i, fn.value(load_partial<VF>(x + i, n - i)), n - i);
 }
 
-template <int W>
-[[gnu::always_inline]] inline void gelu_backward_float_body(float* grad_in, const float* grad_out,
-                                                            const float* x, int64_t n,
-                                                            bool tanh_form) {
+// grad_in[i] = grad_out[i] * fn.grad(x[i]).
+template <int W, class Fn>
+[[gnu::always_inline]] inline void map_grad_float_body(float* grad_in, const float* grad_out,
+                                                       const float* x, int64_t n, Fn fn) {
   using VF = typename Lanes<W>::F;
   int64_t i = 0;
   for (; i + W <= n; i += W) {
     VF g, v;
     std::memcpy(&g, grad_out + i, sizeof g);
     std::memcpy(&v, x + i, sizeof v);
-    g = g * gelu_grad_v(v, tanh_form);
+    g = g * fn.grad(v);
     std::memcpy(grad_in + i, &g, sizeof g);
   }
   if (i < n) {
     const int64_t m = n - i;
     const VF g = load_partial<VF>(grad_out + i, m);
-    store_partial(grad_in + i, g * gelu_grad_v(load_partial<VF>(x + i, m), tanh_form), m);
+    store_partial(grad_in + i, g * fn.grad(load_partial<VF>(x + i, m)), m);
   }
+}
+
+template <int W>
+[[gnu::always_inline]] inline void gelu_float_body(float* out, const float* x, int64_t n,
+                                                   bool tanh_form) {
+  map_float_body<W>(out, x, n, GeluFn{tanh_form});
+}
+
+template <int W>
+[[gnu::always_inline]] inline void gelu_backward_float_body(float* grad_in, const float* grad_out,
+                                                            const float* x, int64_t n,
+                                                            bool tanh_form) {
+  map_grad_float_body<W>(grad_in, grad_out, x, n, GeluFn{tanh_form});
+}
+
+template <int W>
+[[gnu::always_inline]] inline void sigmoid_float_body(float* out, const float* x, int64_t n) {
+  map_float_body<W>(out, x, n, SigmoidFn{});
+}
+
+template <int W>
+[[gnu::always_inline]] inline void silu_float_body(float* out, const float* x, int64_t n) {
+  map_float_body<W>(out, x, n, SiluFn{});
+}
+
+template <int W>
+[[gnu::always_inline]] inline void silu_backward_float_body(float* grad_in, const float* grad_out,
+                                                            const float* x, int64_t n) {
+  map_grad_float_body<W>(grad_in, grad_out, x, n, SiluFn{});
 }
 
 template <int W>
@@ -342,6 +414,55 @@ template <int W>
   }
   for (; i < n; ++i) acc[i] += a[i] * b[i];
 }
+// [a0, b0, a1, b1, ...]: the lanes of two vectors interleaved, in a vector
+// twice as long.
+template <class V, size_t... I>
+[[gnu::always_inline]] inline auto zip(V a, V b, std::index_sequence<I...>) {
+  constexpr size_t w = sizeof...(I);
+  return __builtin_shufflevector(a, b, (I % 2 ? w + I / 2 : I / 2)..., (I % 2 ? w + (w + I) / 2 : (w + I) / 2)...);
+}
+template <int Lanes, class V>
+[[gnu::always_inline]] inline auto zip(V a, V b) {
+  return zip(a, b, std::make_index_sequence<Lanes>{});
+}
+
+// 16 Philox blocks at a time (draw_lanes, in the ISA's vector lanes), each
+// giving its four consecutive elements; sixteen keep several independent
+// vectors in flight on every path (the ten rounds are a dependency chain).
+// The uniform value (w >> 8) 2^-24 is exact in float, so the comparison is
+// the scalar kernels' to the bit.
+template <int W>
+[[gnu::always_inline]] inline void philox_dropout_mask_float_body(float* out, int64_t n,
+                                                                  uint64_t seed,
+                                                                  uint64_t first_block,
+                                                                  float keep, float scale) {
+  constexpr int kBlocks = 16;
+  using VF = typename Lanes<W>::F;
+  using VI = typename Lanes<W>::I;
+  typedef uint32_t U __attribute__((vector_size(4 * W)));
+  typedef uint64_t Pairs __attribute__((vector_size(8 * W)));
+  const VI scale_bits = reinterpret_cast<VI>(splat<VF>(scale));
+  for (int64_t first = 0; first < n; first += 4 * kBlocks) {
+    uint32_t words[4][kBlocks];
+    philox::draw_lanes<kBlocks>(seed, first_block + static_cast<uint64_t>(first / 4), words);
+    // W blocks at a time: scale's bits where u < keep (lanes of -1), else 0;
+    // block j's four words go to elements 4j .. 4j + 3 (zip words 0 with 1
+    // and 2 with 3, then the two results' pairs).
+    for (int64_t b0 = 0; b0 < kBlocks && first + 4 * b0 < n; b0 += W) {
+      VF m[4];
+      for (int k = 0; k < 4; ++k) {
+        U c;
+        std::memcpy(&c, &words[k][b0], sizeof c);
+        const VF u = __builtin_convertvector(c >> 8, VF) * 0x1p-24f;
+        m[k] = reinterpret_cast<VF>(scale_bits & (u < keep));
+      }
+      const auto ordered = zip<W>(reinterpret_cast<Pairs>(zip<W>(m[0], m[1])),
+                                  reinterpret_cast<Pairs>(zip<W>(m[2], m[3])));
+      const int64_t at = first + 4 * b0, count = std::min<int64_t>(4 * W, n - at);
+      std::memcpy(out + at, &ordered, static_cast<size_t>(count) * sizeof(float));
+    }
+  }
+}
 }  // namespace
 
 LG_ISA_VARIANTS(void, gelu_float, (float* out, const float* x, int64_t n, bool tanh_form),
@@ -349,6 +470,15 @@ LG_ISA_VARIANTS(void, gelu_float, (float* out, const float* x, int64_t n, bool t
 LG_ISA_VARIANTS(void, gelu_backward_float,
                 (float* grad_in, const float* grad_out, const float* x, int64_t n, bool tanh_form),
                 (grad_in, grad_out, x, n, tanh_form))
+LG_ISA_VARIANTS(void, sigmoid_float, (float* out, const float* x, int64_t n), (out, x, n))
+LG_ISA_VARIANTS(void, silu_float, (float* out, const float* x, int64_t n), (out, x, n))
+LG_ISA_VARIANTS(void, silu_backward_float,
+                (float* grad_in, const float* grad_out, const float* x, int64_t n),
+                (grad_in, grad_out, x, n))
+LG_ISA_VARIANTS(void, philox_dropout_mask_float,
+                (float* out, int64_t n, uint64_t seed, uint64_t first_block, float keep,
+                 float scale),
+                (out, n, seed, first_block, keep, scale))
 LG_ISA_VARIANTS(void, log_inplace_float, (float* x, int64_t n), (x, n))
 LG_ISA_VARIANTS(void, exp_inplace_float, (float* x, int64_t n), (x, n))
 LG_ISA_VARIANTS(float, exp_shifted_sum_float, (float* x, int64_t n, float shift), (x, n, shift))

@@ -55,6 +55,18 @@ void gelu_float(float* out, const float* x, int64_t n, bool tanh_form);
 void gelu_backward_float(float* grad_in, const float* grad_out, const float* x, int64_t n,
                          bool tanh_form);
 
+// sigmoid(x) = 1 / (1 + exp(-x)) and silu(x) = x / (1 + exp(-x)) of n
+// floats, and silu's backward grad_in = grad_out * s (1 + x (1 - s)) with
+// s = sigmoid(x): vectorised like exp_inplace_float.
+void sigmoid_float(float* out, const float* x, int64_t n);
+void silu_float(float* out, const float* x, int64_t n);
+void silu_backward_float(float* grad_in, const float* grad_out, const float* x, int64_t n);
+// The dropout mask of n floats from Philox block first_block on (element i is
+// word i % 4 of block first_block + i / 4, as philox::word): scale where the
+// element's uniform value (its word's top 24 bits times 2^-24) is below keep,
+// else 0. The Philox rounds run in the ISA's vector lanes.
+void philox_dropout_mask_float(float* out, int64_t n, uint64_t seed, uint64_t first_block,
+                               float keep, float scale);
 // x[i] = exp(x[i] - shift), returning the sum of the new x[i] (summed in
 // vector lanes: the order, and so the rounding, is fixed for each ISA path).
 float exp_shifted_sum_float(float* x, int64_t n, float shift);

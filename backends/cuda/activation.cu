@@ -1,5 +1,5 @@
-// CUDA fused activation backward: grad_in = grad_out * f'(x) for gelu and its
-// tanh approximation (the activations whose backward the CPU fuses too), with
+// CUDA fused activation backward: grad_in = grad_out * f'(x) for gelu, its
+// tanh approximation and silu (the activations whose backward the CPU fuses too), with
 // the derivative formulas of backends/cpu/activation.cpp in T's precision.
 #include <cstdint>
 #include <type_traits>
@@ -33,35 +33,56 @@ __device__ T gelu_grad(T x) {
   }
 }
 
-template <typename T, bool kTanhForm>
-struct GeluBackwardFn {
+template <typename T>
+__device__ T silu_grad(T x) {
+  const T one = T(1), s = one / (one + exp_of(-x));
+  return s * (one + x * (one - s));
+}
+
+template <typename T, UnaryOp Op>
+__device__ T activation_grad(T x) {
+  if constexpr (Op == UnaryOp::Silu) {
+    return silu_grad(x);
+  } else {
+    return gelu_grad<T, Op == UnaryOp::GeluTanh>(x);
+  }
+}
+
+template <typename T, UnaryOp Op>
+struct ActivationBackwardFn {
   T* grad_in;
   const T* grad_out;
   const T* x;
   __device__ void operator()(int64_t, const int64_t* off) const {
-    grad_in[off[0]] = grad_out[off[1]] * gelu_grad<T, kTanhForm>(x[off[2]]);
+    grad_in[off[0]] = grad_out[off[1]] * activation_grad<T, Op>(x[off[2]]);
   }
 };
 
-template <typename T, bool kTanhForm>
-void run_gelu_backward(const char* name, const Tensor& grad_in, const Tensor& grad_out,
-                       const Tensor& x) {
+template <typename T, UnaryOp Op>
+void run_backward(const char* name, const Tensor& grad_in, const Tensor& grad_out,
+                  const Tensor& x) {
   launch<3>(name, grad_in.shape(), {&grad_in.strides(), &grad_out.strides(), &x.strides()},
-            GeluBackwardFn<T, kTanhForm>{ptr<T>(grad_in), ptr<T>(grad_out), ptr<T>(x)});
+            ActivationBackwardFn<T, Op>{ptr<T>(grad_in), ptr<T>(grad_out), ptr<T>(x)});
 }
 
 template <typename T>
 void activation_backward(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
                          const Tensor& x) {
-  LG_CHECK(op == UnaryOp::Gelu || op == UnaryOp::GeluTanh,
+  LG_CHECK(op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Silu,
            op < UnaryOp::Count ? op_name(op) : "activation_backward", ": no fused backward kernel");
   const char* name = op_name(op);
   DeviceScope scope(name, {&grad_in, &grad_out, &x});
   check_operand(name, grad_in, grad_in.shape(), dtype_of<T>());
   check_operand(name, grad_out, grad_in.shape(), dtype_of<T>());
   check_operand(name, x, grad_in.shape(), dtype_of<T>());
-  if (op == UnaryOp::GeluTanh) return run_gelu_backward<T, true>(name, grad_in, grad_out, x);
-  run_gelu_backward<T, false>(name, grad_in, grad_out, x);
+  switch (op) {
+    case UnaryOp::GeluTanh:
+      return run_backward<T, UnaryOp::GeluTanh>(name, grad_in, grad_out, x);
+    case UnaryOp::Silu:
+      return run_backward<T, UnaryOp::Silu>(name, grad_in, grad_out, x);
+    default:
+      return run_backward<T, UnaryOp::Gelu>(name, grad_in, grad_out, x);
+  }
 }
 
 }  // namespace
