@@ -24,6 +24,26 @@ ValidRange valid_range(int64_t offset, int64_t stride, int64_t size, int64_t out
   return {lo, hi};
 }
 
+// o[i] = in[i * S] for i in [lo, hi): cols and x never overlap.
+template <int S, typename T>
+void copy_strided(T* __restrict o, const T* __restrict in, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; ++i) o[i] = in[i * S];
+}
+
+// dst[2i] += s[i] for i in [lo, hi). The elements between take + 0, which
+// leaves them as they are (col2im's sums start at +0, so none is -0), and
+// so the pairs load, add and store as whole vectors; the last pair's second
+// element, which may lie past the row, is left out.
+template <typename T>
+void add_stride2(T* __restrict dst, const T* __restrict s, int64_t lo, int64_t hi) {
+  if (hi <= lo) return;
+  for (int64_t i = lo; i + 1 < hi; ++i) {
+    dst[2 * i] += s[i];
+    dst[2 * i + 1] += T(0);
+  }
+  dst[2 * (hi - 1)] += s[hi - 1];
+}
+
 struct Dims {
   int64_t N, C, H, W, OH, OW;
 };
@@ -60,6 +80,8 @@ void im2col(const Tensor& cols_t, const Tensor& x_t, const ConvGeometry& g) {
       std::fill(o, o + vw.lo, T(0));
       if (g.stride[1] == 1) {
         std::memcpy(o + vw.lo, in + vw.lo, (vw.hi - vw.lo) * sizeof(T));
+      } else if (g.stride[1] == 2) {  // a constant stride the compiler vectorises
+        copy_strided<2>(o, in, vw.lo, vw.hi);
       } else {
         for (int64_t ow = vw.lo; ow < vw.hi; ++ow) o[ow] = in[ow * g.stride[1]];
       }
@@ -92,6 +114,8 @@ void col2im(const Tensor& x_t, const Tensor& cols_t, const ConvGeometry& g) {
           const T* s = src + oh * d.OW;
           if (g.stride[1] == 1) {
             for (int64_t ow = vw.lo; ow < vw.hi; ++ow) dst[ow] += s[ow];
+          } else if (g.stride[1] == 2) {
+            add_stride2(dst, s, vw.lo, vw.hi);
           } else {
             for (int64_t ow = vw.lo; ow < vw.hi; ++ow) dst[ow * g.stride[1]] += s[ow];
           }
