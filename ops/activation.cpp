@@ -49,9 +49,11 @@ std::vector<Tensor> gelu_composite_backward(const BackwardArgs& c, bool tanh_for
 
 // An activation's backward in one kernel pass where the backend has it (the
 // composite runs under create_graph, and where the kernel is missing).
-detail::BackwardFn fused_activation_backward(UnaryOp op, detail::BackwardFn composite) {
-  return [op, composite](const BackwardArgs& c) {
-    const Tensor& v = c.saved("self");
+// The kernel reads the saved tensor `slot` as its x.
+detail::BackwardFn fused_activation_backward(UnaryOp op, detail::BackwardFn composite,
+                                             const char* slot = "self") {
+  return [op, composite, slot](const BackwardArgs& c) {
+    const Tensor& v = c.saved(slot);
     auto fn = kernel_table(v.device(), c.grad.dtype()).activation_backward;
     if (!fn || c.grad.dtype() != v.dtype()) return composite(c);
     Tensor grad_in = Tensor::empty(v.shape(), v.dtype(), v.device());
@@ -98,13 +100,15 @@ Tensor relu(const Tensor& x) {
   detail::check_defined(x, "relu");
   LG_CHECK(x.dtype() != kBool, "relu: not defined for bool tensors, got ", x.describe());
   Tensor out = activation_raw(UnaryOp::Relu, x, x.dtype());
-  // The output is positive exactly where the input is, so it serves as the mask.
+  // The output is positive exactly where the input is, so it serves as the
+  // mask, and as the fused kernel's x. The gradient is selected, not
+  // multiplied, so a NaN gradient at a non-positive input gives 0.
+  detail::BackwardFn composite = [](const BackwardArgs& c) {
+    return std::vector<Tensor>{where(gt(c.saved(detail::kSavedResult), 0), c.grad, 0.0)};
+  };
   return detail::record("relu", out, {x}, {},
-                        [](const BackwardArgs& c) {
-                          return std::vector<Tensor>{
-                              c.grad * gt(c.saved(detail::kSavedResult), 0).to(c.grad.dtype())};
-                        },
-                        {.save_output = true});
+                        fused_activation_backward(UnaryOp::Relu, composite, detail::kSavedResult),
+                        {.save_output = true, .fused_backward = true, .composite = composite});
 }
 
 Tensor gelu(const Tensor& x, GeluApproximate approximate) {

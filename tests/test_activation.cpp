@@ -170,6 +170,31 @@ TEST_CASE("silu's fused float32 backward matches float64, contiguous and strided
   }
 }
 
+TEST_CASE("relu's fused backward selects the gradient where the input is positive") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    CAPTURE(dtype_name(dtype));
+    // Contiguous (with a vector tail) and strided; 0, -0, NaN and inf inputs.
+    Tensor base = from_vector(std::vector<double>{-1.5, 0.0, -0.0, 2.0, NAN, INFINITY, -INFINITY,
+                                                  3.0, 1e-30, -4.0, 0.5, 7.0, -2.0, 9.0, 1.0,
+                                                  -1.0, 6.0, 0.25})
+                      .to(dtype);
+    for (Tensor x : {base, base.reshape({3, 6}).t()}) {
+      x = x.detach().requires_grad_();
+      Tensor y = relu(x);
+      CHECK(y.grad_fn()->has_fused_backward());
+      // A NaN gradient where the input is not positive gives 0, as PyTorch's.
+      std::vector<double> gv(18, 0.5);
+      gv[0] = NAN;
+      gv[3] = -3.0;
+      Tensor g = from_vector(gv, x.shape()).to(dtype);
+      y.backward(g);
+      std::vector<double> xs = x.to_vector<double>(), gs = g.to_vector<double>(), want;
+      for (size_t i = 0; i < xs.size(); ++i) want.push_back(xs[i] > 0 ? gs[i] : 0.0);
+      CHECK(x.grad().to_vector<double>() == want);
+    }
+  }
+}
+
 TEST_CASE("gelu's fused float32 backward matches float64, contiguous and strided") {
   manual_seed(33);
   for (Tensor x64 : {rnd({70001}, kFloat64, -6, 6), rnd({30, 41}, kFloat64, -6, 6).t()}) {

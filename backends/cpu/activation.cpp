@@ -2,8 +2,8 @@
 // the data, float math for float, so the contiguous path is a plain loop the
 // compiler can vectorise. gelu, sigmoid and silu on contiguous float runs
 // take the vectorised kernels of vector_math.h; the scalar formulas here are
-// their reference (and the strided and float64 path). gelu's and silu's
-// backwards are one fused pass too.
+// their reference (and the strided and float64 path). gelu's, silu's and
+// relu's backwards are one fused pass too.
 #include <cmath>
 
 #include "cpu_kernels.h"
@@ -125,11 +125,12 @@ void activation_typed(UnaryOp op, const Tensor& out, const Tensor& in) {
   LG_CHECK(false, op_name(op), ": not an activation kernel");
 }
 
-// grad_in = grad_out * f'(x): contiguous float runs through the vectorised
-// kernel vec(grad_in, grad_out, x, n), everything else through the scalar df.
-template <typename T, typename Derivative, typename Vector>
-void fused_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& x, Derivative df,
-                    Vector vec) {
+// grad_in = element(grad_out, x) (grad_out * f'(x)): contiguous float runs
+// through the vectorised kernel vec(grad_in, grad_out, x, n), everything else
+// through the scalar element.
+template <typename T, typename Element, typename Vector>
+void fused_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& x,
+                    Element element, Vector vec) {
   T* o = ptr<T>(grad_in);
   const T* g = ptr<T>(grad_out);
   const T* a = ptr<T>(x);
@@ -142,7 +143,7 @@ void fused_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor&
         if constexpr (std::is_same_v<T, float>) {
           if (st[0] == 1 && st[1] == 1 && st[2] == 1) return vec(po, pg, pa, n);
         }
-        for (int64_t i = 0; i < n; ++i) po[i * st[0]] = pg[i * st[1]] * df(pa[i * st[2]]);
+        for (int64_t i = 0; i < n; ++i) po[i * st[0]] = element(pg[i * st[1]], pa[i * st[2]]);
       });
 }
 
@@ -150,10 +151,18 @@ template <typename T>
 void activation_backward_typed(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
                                const Tensor& x) {
   if (op == UnaryOp::Silu)
-    return fused_backward<T>(grad_in, grad_out, x, silu_grad_reference<T>, silu_backward_float);
+    return fused_backward<T>(
+        grad_in, grad_out, x, [](T g, T v) { return g * silu_grad_reference(v); },
+        silu_backward_float);
+  if (op == UnaryOp::Relu)  // a select: a NaN gradient where x <= 0 gives 0
+    return fused_backward<T>(
+        grad_in, grad_out, x, [](T g, T v) { return v > T(0) ? g : T(0); },
+        [](float* gi, const float* go, const float* v, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) gi[i] = v[i] > 0.0f ? go[i] : 0.0f;
+        });
   const bool tanh_form = op == UnaryOp::GeluTanh;
   fused_backward<T>(
-      grad_in, grad_out, x, [&](T v) { return gelu_grad_reference(v, tanh_form); },
+      grad_in, grad_out, x, [&](T g, T v) { return g * gelu_grad_reference(v, tanh_form); },
       [&](float* gi, const float* go, const float* v, int64_t n) {
         gelu_backward_float(gi, go, v, n, tanh_form);
       });
@@ -177,8 +186,9 @@ void unary_activation(UnaryOp op, const Tensor& out, const Tensor& in) {
 
 void activation_backward(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
                          const Tensor& x) {
-  LG_CHECK(op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Silu, op_name(op),
-           ": no fused backward kernel");
+  LG_CHECK(op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Silu ||
+               op == UnaryOp::Relu,
+           op_name(op), ": no fused backward kernel");
   switch (grad_in.dtype()) {
     case kFloat32:
       return activation_backward_typed<float>(op, grad_in, grad_out, x);

@@ -1,5 +1,5 @@
 // CUDA fused activation backward: grad_in = grad_out * f'(x) for gelu, its
-// tanh approximation and silu (the activations whose backward the CPU fuses too), with
+// tanh approximation, silu and relu (the activations whose backward the CPU fuses too), with
 // the derivative formulas of backends/cpu/activation.cpp in T's precision.
 #include <cstdint>
 #include <type_traits>
@@ -39,12 +39,15 @@ __device__ T silu_grad(T x) {
   return s * (one + x * (one - s));
 }
 
+// grad_out * f'(x); relu's is a select (a NaN gradient where x <= 0 gives 0), as on the CPU.
 template <typename T, UnaryOp Op>
-__device__ T activation_grad(T x) {
-  if constexpr (Op == UnaryOp::Silu) {
-    return silu_grad(x);
+__device__ T activation_grad(T g, T x) {
+  if constexpr (Op == UnaryOp::Relu) {
+    return x > T(0) ? g : T(0);
+  } else if constexpr (Op == UnaryOp::Silu) {
+    return g * silu_grad(x);
   } else {
-    return gelu_grad<T, Op == UnaryOp::GeluTanh>(x);
+    return g * gelu_grad<T, Op == UnaryOp::GeluTanh>(x);
   }
 }
 
@@ -54,7 +57,7 @@ struct ActivationBackwardFn {
   const T* grad_out;
   const T* x;
   __device__ void operator()(int64_t, const int64_t* off) const {
-    grad_in[off[0]] = grad_out[off[1]] * activation_grad<T, Op>(x[off[2]]);
+    grad_in[off[0]] = activation_grad<T, Op>(grad_out[off[1]], x[off[2]]);
   }
 };
 
@@ -68,7 +71,8 @@ void run_backward(const char* name, const Tensor& grad_in, const Tensor& grad_ou
 template <typename T>
 void activation_backward(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
                          const Tensor& x) {
-  LG_CHECK(op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Silu,
+  LG_CHECK(op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Silu ||
+               op == UnaryOp::Relu,
            op < UnaryOp::Count ? op_name(op) : "activation_backward", ": no fused backward kernel");
   const char* name = op_name(op);
   DeviceScope scope(name, {&grad_in, &grad_out, &x});
@@ -80,6 +84,8 @@ void activation_backward(UnaryOp op, const Tensor& grad_in, const Tensor& grad_o
       return run_backward<T, UnaryOp::GeluTanh>(name, grad_in, grad_out, x);
     case UnaryOp::Silu:
       return run_backward<T, UnaryOp::Silu>(name, grad_in, grad_out, x);
+    case UnaryOp::Relu:
+      return run_backward<T, UnaryOp::Relu>(name, grad_in, grad_out, x);
     default:
       return run_backward<T, UnaryOp::Gelu>(name, grad_in, grad_out, x);
   }
