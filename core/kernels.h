@@ -66,7 +66,8 @@ struct KernelTable {
   void (*copy)(const Tensor& dst, const Tensor& src) = nullptr;
   void (*unary)(UnaryOp op, const Tensor& out, const Tensor& in) = nullptr;
   // grad_in = grad_out * f'(x) for the activations with a fused backward (Gelu,
-  // GeluTanh); grad_in contiguous, grad_out and x views with its shape.
+  // GeluTanh, Silu, and Relu as a select: x > 0 ? grad_out : 0); grad_in
+  // contiguous, grad_out and x views with its shape.
   void (*activation_backward)(UnaryOp op, const Tensor& grad_in, const Tensor& grad_out,
                               const Tensor& x) = nullptr;
   void (*binary)(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) = nullptr;
@@ -87,8 +88,8 @@ struct KernelTable {
                   uint64_t offset) = nullptr;
   void (*normal)(const Tensor& out, double mean, double std, uint64_t seed,
                  uint64_t offset) = nullptr;
-  // Dropout's scaled keep mask in one pass (CPU only; ops/dropout.cpp falls back
-  // to rand and lt elsewhere): out (contiguous) element i is 1/(1-p) if the value
+  // Dropout's scaled keep mask in one pass (ops/dropout.cpp falls back to rand
+  // and lt where a table lacks it): out (contiguous) element i is 1/(1-p) if the value
   // uniform(out, 0, 1, seed, offset) gives it is below 1-p (both in out's dtype), else 0.
   void (*dropout_mask)(const Tensor& out, double p, uint64_t seed, uint64_t offset) = nullptr;
   bool (*all_finite)(const Tensor& in) = nullptr;
