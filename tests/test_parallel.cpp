@@ -134,7 +134,8 @@ TEST_CASE("reductions give identical results at 1 and 2 threads") {
   Tensor xf = randn({64, 4096});
   auto results = [&] {
     return std::vector<std::vector<double>>{
-        sum(x, std::vector<int64_t>{0, 2}).to_vector<double>(),   // generic
+        sum(x, std::vector<int64_t>{0, 2}).to_vector<double>(),   // around the kept dim
+        sum(x, std::vector<int64_t>{1}).to_vector<double>(),      // generic
         sum(x, std::vector<int64_t>{0}).to_vector<double>(),      // leading
         sum(x, std::vector<int64_t>{2}).to_vector<double>(),      // trailing
         max(x.transpose(0, 2), 1).to_vector<double>(),            // strided

@@ -1,7 +1,7 @@
 // CPU reductions: sum/max/min over any set of dims, argmax/argmin along one
 // dim, and cumsum (prefix sums) along one dim. Fast paths for the layouts
 // training hits most (reducing the innermost or the outermost dims of a
-// contiguous tensor).
+// contiguous tensor, or both around kept ones).
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -80,6 +80,27 @@ void reduce_trailing(T* out, const T* in, int64_t K, int64_t R) {
   });
 }
 
+// out[k] = reduce over r and i of in[(r * K + k) * I + i]: reduced dims
+// around the kept ones (conv's bias gradient sums [N, C, H, W] over N, H, W).
+template <typename T, typename Op>
+void reduce_around(T* out, const T* in, int64_t R, int64_t K, int64_t I) {
+  parallel_for(0, K, grain_for(R * I), [&](int64_t k) {
+    typename Op::A acc = Op::init();
+    for (int64_t r = 0; r < R; ++r) {
+      const T* block = in + (r * K + k) * I;
+      if constexpr (std::is_same_v<Op, SumOp<T>>) {
+        typename Op::A part = 0;
+#pragma omp simd reduction(+ : part)
+        for (int64_t i = 0; i < I; ++i) part += typename Op::A(block[i]);
+        acc += part;
+      } else {
+        for (int64_t i = 0; i < I; ++i) acc = Op::combine(acc, block[i]);
+      }
+    }
+    out[k] = static_cast<T>(acc);
+  });
+}
+
 template <typename T, typename Op>
 void reduce_generic(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
   // Kept dims index the output; reduced dims are walked per output element,
@@ -126,6 +147,18 @@ void reduce_with(const Tensor& out, const Tensor& in, const std::vector<int64_t>
     int64_t K = in.numel() / std::max<int64_t>(R, 1);
     if (R > 0 && trailing) return reduce_trailing<T, Op>(ptr<T>(out), ptr<T>(in), K, R);
     if (R > 0 && leading) return reduce_leading<T, Op>(ptr<T>(out), ptr<T>(in), R, K);
+    // Dims 0 .. a-1 and b .. dim-1 reduced, a < b: the kept ones between.
+    std::vector<bool> reduced(static_cast<size_t>(in.dim()), false);
+    for (int64_t d : dims) reduced[static_cast<size_t>(d)] = true;
+    int64_t a = 0, b = in.dim();
+    while (a < in.dim() && reduced[static_cast<size_t>(a)]) ++a;
+    while (b > a && reduced[static_cast<size_t>(b - 1)]) --b;
+    if (R > 0 && a > 0 && b < in.dim() && a + (in.dim() - b) == static_cast<int64_t>(dims.size())) {
+      int64_t lead = 1, inner = 1;
+      for (int64_t d = 0; d < a; ++d) lead *= in.shape()[d];
+      for (int64_t d = b; d < in.dim(); ++d) inner *= in.shape()[d];
+      return reduce_around<T, Op>(ptr<T>(out), ptr<T>(in), lead, K, inner);
+    }
   }
   reduce_generic<T, Op>(out, in, dims);
 }
