@@ -125,6 +125,16 @@ void activation_typed(UnaryOp op, const Tensor& out, const Tensor& in) {
   LG_CHECK(false, op_name(op), ": not an activation kernel");
 }
 
+// relu's backward on contiguous floats, a loop the compiler vectorises
+// (restrict: the ops layer allocates grad_in).
+void relu_backward_float(float* __restrict grad_in, const float* __restrict grad_out,
+                         const float* __restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad_out[i];  // loaded unconditionally, so the select if-converts
+    grad_in[i] = x[i] > 0.0f ? g : 0.0f;
+  }
+}
+
 // grad_in = element(grad_out, x) (grad_out * f'(x)): contiguous float runs
 // through the vectorised kernel vec(grad_in, grad_out, x, n), everything else
 // through the scalar element.
@@ -157,9 +167,7 @@ void activation_backward_typed(UnaryOp op, const Tensor& grad_in, const Tensor& 
   if (op == UnaryOp::Relu)  // a select: a NaN gradient where x <= 0 gives 0
     return fused_backward<T>(
         grad_in, grad_out, x, [](T g, T v) { return v > T(0) ? g : T(0); },
-        [](float* gi, const float* go, const float* v, int64_t n) {
-          for (int64_t i = 0; i < n; ++i) gi[i] = v[i] > 0.0f ? go[i] : 0.0f;
-        });
+        relu_backward_float);
   const bool tanh_form = op == UnaryOp::GeluTanh;
   fused_backward<T>(
       grad_in, grad_out, x, [&](T g, T v) { return g * gelu_grad_reference(v, tanh_form); },
