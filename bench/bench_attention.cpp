@@ -1,6 +1,8 @@
 // lg-bench attention: fused LASER and softmax attention against their
 // composite formulas, forward and forward+backward, with GFLOP/s, peak extra
-// memory, and OpenBLAS sgemm at 2048^3 timed in the same run for scale.
+// memory, and sgemm at 2048^3 timed in the same run for scale: OpenBLAS on
+// the CPU, cuBLAS (through matmul) with --device cuda, where each result also
+// reports its TFLOP/s and its percentage of that rate.
 #include <cblas.h>
 
 #include <algorithm>
@@ -22,6 +24,12 @@ struct AttentionConfig {
 
 double sgemm_gflops(const Common& common) {
   const int64_t n = 2048;
+  if (common.target().is_cuda()) {  // cuBLAS sgemm; median_ms waits for the device
+    const TensorOptions on_device{.device = common.target()};
+    Tensor a = randn({n, n}, on_device), b = randn({n, n}, on_device);
+    NoGradGuard no_grad;
+    return 2.0 * n * n * n / (median_ms([&] { matmul(a, b); }, common) * 1e6);
+  }
   Tensor a = randn({n, n}), b = randn({n, n}), c = empty({n, n});
   double ms = median_ms([&] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data_ptr<float>(), n,
@@ -31,9 +39,12 @@ double sgemm_gflops(const Common& common) {
 }
 
 void run(const Common& common, const AttentionConfig& cfg) {
+  const bool cuda = common.target().is_cuda();
+  const char* sgemm_impl = cuda ? "cuBLAS" : "OpenBLAS";
   const double peak_sgemm = sgemm_gflops(common);
-  std::printf("{\"bench\":\"sgemm\",\"n\":2048,\"gflops\":%.2f}\n", peak_sgemm);
-  std::fprintf(stderr, "OpenBLAS sgemm 2048^3: %.1f GFLOP/s\n", peak_sgemm);
+  std::printf("{\"bench\":\"sgemm\",\"impl\":\"%s\",\"n\":2048,\"gflops\":%.2f}\n", sgemm_impl,
+              peak_sgemm);
+  std::fprintf(stderr, "%s sgemm 2048^3: %.1f GFLOP/s\n", sgemm_impl, peak_sgemm);
   std::fprintf(stderr, "%-18s %6s %-8s %11s %9s %9s %8s\n", "impl", "T", "pass", "median ms",
                "GFLOP/s", "% sgemm", "peak MB");
   using Fn = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, const AttentionOptions&);
@@ -78,12 +89,17 @@ void run(const Common& common, const AttentionConfig& cfg) {
         double ms = median_ms(step, common);
         double flops = fwd_flops * (with_backward ? 3.5 : 1.0);
         double gflops = flops / (ms * 1e6);
+        // On CUDA also TFLOP/s and the share of the cuBLAS sgemm rate of this run.
+        char device_rate[96] = "";
+        if (cuda)
+          std::snprintf(device_rate, sizeof device_rate, ",\"tflops\":%.3f,\"pct_sgemm\":%.1f",
+                        gflops / 1e3, 100.0 * gflops / peak_sgemm);
         std::printf(
             "{\"bench\":\"attention\",\"impl\":\"%s\",\"B\":%lld,\"H\":%lld,\"T\":%lld,\"d\":%lld,"
-            "\"causal\":%s,\"pass\":\"%s\",\"median_ms\":%.3f,\"gflops\":%.2f,\"peak_mb\":%.2f}\n",
+            "\"causal\":%s,\"pass\":\"%s\",\"median_ms\":%.3f,\"gflops\":%.2f%s,\"peak_mb\":%.2f}\n",
             impl.name, static_cast<long long>(cfg.batch), static_cast<long long>(cfg.heads),
             static_cast<long long>(T), static_cast<long long>(cfg.d), cfg.causal ? "true" : "false",
-            pass, ms, gflops, peak_mb);
+            pass, ms, gflops, device_rate, peak_mb);
         std::fflush(stdout);
         std::fprintf(stderr, "%-18s %6lld %-8s %11.2f %9.1f %8.1f%% %8.1f\n", impl.name,
                      static_cast<long long>(T), pass, ms, gflops, 100.0 * gflops / peak_sgemm,

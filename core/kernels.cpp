@@ -1,5 +1,7 @@
 #include "kernels.h"
 
+#include <lasergrad/runtime.h>
+
 #include <array>
 
 #include "hooks.h"
@@ -24,7 +26,12 @@ detail::StartupOnlyTable& guard() {
   static detail::StartupOnlyTable g("kernel tables");
   return g;
 }
+std::atomic<bool> tf32_allowed{false};
 }  // namespace
+
+// Here in core, below the backends whose matrix-product kernels read it.
+void set_allow_tf32(bool allow) { tf32_allowed.store(allow, std::memory_order_relaxed); }
+bool allow_tf32() { return tf32_allowed.load(std::memory_order_relaxed); }
 
 const char* op_name(UnaryOp op) {
   static const char* names[] = {"neg",  "exp",  "log",       "sqrt", "abs",      "tanh", "sigmoid",

@@ -184,11 +184,13 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
 }
 
 // Whether q's device has the fused kernels for q's dtype. Where it has not
-// (CUDA, until its attention kernels land), attention runs the composite
-// formulas, differentiated op by op: softmax as reference() does and LASER in
-// log-sum-exp form, exact wherever the fused kernel is but with
-// B·H·Tq·Tk·d memory.
+// (float64 on CUDA, whose table fills float32 only), attention runs the
+// composite formulas, differentiated op by op: softmax as reference() does
+// and LASER in log-sum-exp form, exact wherever the fused kernel is but with
+// B·H·Tq·Tk·d memory. So do head dims above the 256 that CUDA's tiles hold.
 bool has_fused_attention(const Tensor& q) {
+  constexpr int64_t kCudaMaxHeadDim = 256;  // backends/cuda/attention.cu's largest tile
+  if (q.device().is_cuda() && q.dim() > 0 && q.size(-1) > kCudaMaxHeadDim) return false;
   const KernelTable& table = kernel_table(q.device(), q.dtype());
   return table.attention_forward != nullptr && table.attention_backward != nullptr;
 }

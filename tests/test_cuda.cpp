@@ -127,19 +127,11 @@ std::vector<std::string> filled_only_in(const std::vector<std::string>& a_missin
 
 TEST_CASE("the CUDA kernel tables lack exactly the expected slots the CPU's fill") {
   // What issue #14 still has to bring to CUDA, per dtype (update as kernels land).
-  const std::vector<std::string> float_gaps = {"dropout_mask",
-                                               "ctc_loss",
-                                               "attention_forward",
-                                               "attention_backward",
-                                               "im2col",
-                                               "col2im",
-                                               "conv2d_direct",
-                                               "conv2d_direct_backward_input",
-                                               "conv2d_direct_backward_weight",
-                                               "multinomial",
-                                               "topk"};
+  // Attention is fused for float32 (#15); float64 keeps the composite formula.
+  const std::vector<std::string> float_gaps = {"attention_forward",
+                                               "attention_backward"};
   const std::vector<std::pair<DType, std::vector<std::string>>> expected = {
-      {kFloat32, float_gaps}, {kFloat64, float_gaps}, {kInt64, {"topk"}}, {kBool, {}}};
+      {kFloat32, {}}, {kFloat64, float_gaps}, {kInt64, {}}, {kBool, {}}};
   for (const auto& [dtype, gaps] : expected) {
     INFO(dtype_name(dtype));
     const std::vector<std::string> cpu = missing_kernels(kCpu, dtype);
@@ -390,7 +382,7 @@ TEST_CASE("matmul on cuBLAS matches OpenBLAS") {
 
 // Without CUDA attention kernels the ops run their composite formulas there;
 // they must give the CPU's fused results, forward and backward, masks included.
-TEST_CASE("attention on CUDA (composite while no fused kernel) matches the CPU's fused kernels") {
+TEST_CASE("attention on CUDA (fused in float32, the composite in float64) matches the CPU's fused kernels") {
   for (DType dtype : {kFloat32, kFloat64}) {
     for (bool laser : {false, true}) {
       for (bool causal : {false, true}) {
@@ -863,10 +855,272 @@ TEST_CASE("linear on cuBLAS matches the CPU, with and without bias") {
   check_close(linear(gpu(x), gpu(w)), linear(x, w), 1e-12, 1e-12);
 }
 
+TEST_CASE("float32 products on CUDA round to TF32 only while allow_tf32 is on") {
+  REQUIRE_FALSE(allow_tf32());
+  Tensor a = random_input({64, 256}, kFloat32), b = random_input({256, 48}, kFloat32);
+  Tensor w = random_input({48, 256}, kFloat32);
+  Tensor want = matmul(a.to(kFloat64), b.to(kFloat64)).to(kFloat32);
+  Tensor want_linear = linear(a.to(kFloat64), w.to(kFloat64)).to(kFloat32);
+  // Full float32 products: sums of 256 terms of about 10, in cuBLAS's order.
+  check_close(matmul(gpu(a), gpu(b)), want, 1e-4, 1e-3);
+  check_close(linear(gpu(a), gpu(w)), want_linear, 1e-4, 1e-3);
+  struct Tf32On {
+    Tf32On() { set_allow_tf32(true); }
+    ~Tf32On() { set_allow_tf32(false); }
+  };
+  Tensor tf32_matmul, tf32_linear;
+  {
+    Tf32On on;
+    tf32_matmul = matmul(gpu(a), gpu(b));
+    tf32_linear = linear(gpu(a), gpu(w));
+  }
+  CHECK_FALSE(allow_tf32());
+  // TF32 keeps 10 of float32's 23 mantissa bits of each operand.
+  check_close(tf32_matmul, want, 1e-2, 0.5);
+  check_close(tf32_linear, want_linear, 1e-2, 0.5);
+}
+
+TEST_CASE("dropout_mask on CUDA gives the CPU's mask bit for bit") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    for (const Shape& shape : {Shape{7}, Shape{33, 65}, Shape{(1 << 18) + 3}}) {
+      // Offset 5 starts inside a Philox block (the CPU's element-by-element path).
+      for (uint64_t offset : {uint64_t{0}, uint64_t{8}, uint64_t{5}}) {
+        for (double p : {0.1, 0.5}) {
+          INFO(dtype_name(dtype) << shape_str(shape) << " offset " << offset << " p " << p);
+          Tensor want = Tensor::empty(shape, dtype, kCpu), got = Tensor::empty(shape, dtype, kCuda);
+          kernel_table(kCpu, dtype).dropout_mask(want, p, 1234, offset);
+          kernel_table(kCuda, dtype).dropout_mask(got, p, 1234, offset);
+          check_close(got, want);
+        }
+      }
+    }
+  }
+  Tensor x = random_input({40, 50}, kFloat32);
+  manual_seed(99);
+  Tensor want = dropout(x, 0.3);
+  const RngState after_cpu = get_rng_state();
+  manual_seed(99);
+  Tensor got = dropout(gpu(x), 0.3);
+  CHECK(get_rng_state() == after_cpu);
+  check_close(got, want);
+}
+
+TEST_CASE("multinomial on CUDA draws the CPU's samples for the same seed") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    for (const Shape& shape : {Shape{10}, Shape{7, 50}, Shape{3, 5000}}) {
+      Tensor probs = rand(shape, {.dtype = dtype});
+      probs.select(-1, 1).fill_(0.0);  // a category never drawn
+      for (bool replacement : {true, false}) {
+        const int64_t S = replacement ? 300 : shape.back() / 2;
+        INFO(dtype_name(dtype) << shape_str(shape) << " replacement " << replacement);
+        manual_seed(5);
+        Tensor want = multinomial(probs, S, replacement);
+        manual_seed(5);
+        Tensor got = multinomial(gpu(probs), S, replacement);
+        check_close(got, want);
+      }
+    }
+  }
+  // Weights near the largest double: scaled by each row's largest, as on the CPU.
+  Tensor huge = rand({2, 6}, {.dtype = kFloat64}) * 1e308;
+  for (bool replacement : {true, false}) {
+    manual_seed(11);
+    Tensor want = multinomial(huge, 4, replacement);
+    manual_seed(11);
+    check_close(multinomial(gpu(huge), 4, replacement), want);
+  }
+}
+
+TEST_CASE("topk on CUDA selects and orders as the CPU, ties, NaN and signed zeros included") {
+  for (DType dtype : {kFloat32, kFloat64, kInt64}) {
+    for (const Shape& shape : {Shape{9}, Shape{6, 40}, Shape{3, 5000}}) {
+      for (bool with_nan : {false, true}) {
+        for (const Tensor& x : {tied_input(shape, dtype, with_nan), random_input(shape, dtype)}) {
+          for (int64_t k : {int64_t{1}, int64_t{5}, shape.back()}) {
+            for (bool largest : {true, false}) {
+              INFO(dtype_name(dtype) << shape_str(shape) << " nan " << with_nan << " k " << k
+                                     << " largest " << largest);
+              const TopK want = topk(x, k, -1, largest), got = topk(gpu(x), k, -1, largest);
+              check_close(got.values, want.values);
+              check_close(got.indices, want.indices);
+            }
+          }
+        }
+      }
+    }
+  }
+  // -0 ties with +0 (by index), infinities rank as numbers.
+  Tensor z = tensor(std::vector<double>{0.0, -0.0, 1.0, -INFINITY, 0.0, INFINITY, -0.0, NAN});
+  for (bool largest : {true, false}) {
+    const TopK want = topk(z, 8, 0, largest), got = topk(gpu(z), 8, 0, largest);
+    check_close(got.indices, want.indices);
+    check_close(got.values, want.values);
+  }
+  Tensor x = random_input({5, 6, 7}, kFloat64);
+  check_close(topk(gpu(x), 3, 1).indices, topk(x, 3, 1).indices);
+  check_close(topk(gpu(x), 2, 0, false).values, topk(x, 2, 0, false).values);
+  check_forward_backward([](const auto& in) { return topk(in[0].t(), 3, 1).values; },
+                         {random_input({6, 5}, kFloat64)}, 0);
+}
+
+namespace {
+
+// A convolution's shapes and window; PyTorch's output size.
+struct ConvCase {
+  Shape x, w;
+  Conv2dOptions o;
+  ConvGeometry geometry() const {
+    return {.kernel = {w[2], w[3]},
+            .stride = {o.stride[0], o.stride[1]},
+            .padding = {o.padding[0], o.padding[1]},
+            .dilation = {o.dilation[0], o.dilation[1]},
+            .groups = o.groups};
+  }
+  int64_t out(int a) const {
+    return (x[2 + a] + 2 * o.padding[a] - o.dilation[a] * (w[2 + a] - 1) - 1) / o.stride[a] + 1;
+  }
+};
+
+// Padding, stride, dilation and groups alone and together; depthwise; a
+// kernel as large as the padded input; many positions per weight element.
+const std::vector<ConvCase> kConvCases = {
+    {{2, 3, 7, 6}, {4, 3, 3, 3}, {}},
+    {{2, 3, 7, 6}, {4, 3, 3, 2}, {.stride = {2, 1}, .padding = {1, 2}}},
+    {{1, 4, 9, 8},
+     {6, 2, 3, 3},
+     {.stride = {2, 3}, .padding = {2, 1}, .dilation = {2, 1}, .groups = 2}},
+    {{3, 6, 8, 8}, {6, 1, 3, 3}, {.padding = {1, 1}, .groups = 6}},
+    {{2, 2, 3, 4}, {3, 2, 5, 6}, {.padding = {1, 1}}},
+    {{4, 1, 70, 70}, {2, 1, 3, 3}, {.stride = {1, 2}, .dilation = {2, 2}}},
+};
+
+}  // namespace
+
+TEST_CASE("im2col, col2im and the direct convolution kernels match the CPU") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    for (const ConvCase& c : kConvCases) {
+      INFO(dtype_name(dtype) << " x " << shape_str(c.x) << " w " << shape_str(c.w) << " groups "
+                             << c.o.groups);
+      const ConvGeometry g = c.geometry();
+      const Shape out_shape = {c.x[0], c.w[0], c.out(0), c.out(1)};
+      const Shape cols_shape = {c.x[0], c.x[1] * c.w[2] * c.w[3], c.out(0) * c.out(1)};
+      Tensor x = random_input(c.x, dtype), w = random_input(c.w, dtype);
+      Tensor cols = random_input(cols_shape, dtype), gy = random_input(out_shape, dtype);
+      // run(table, result, on) runs one kernel, its inputs placed by on(cpu tensor).
+      auto compare = [&](const Shape& shape, double tol, const auto& run) {
+        Tensor want = Tensor::empty(shape, dtype, kCpu), got = Tensor::empty(shape, dtype, kCuda);
+        run(kernel_table(kCpu, dtype), want, [](const Tensor& t) { return t; });
+        run(kernel_table(kCuda, dtype), got, gpu);
+        check_close(got, want, tol, tol);
+      };
+      // Copies, and sums in the CPU's order (no FMA on either side): the same bits.
+      compare(cols_shape, 0,
+              [&](const KernelTable& k, const Tensor& o, auto on) { k.im2col(o, on(x), g); });
+      compare(c.x, 0,
+              [&](const KernelTable& k, const Tensor& o, auto on) { k.col2im(o, on(cols), g); });
+      compare(out_shape, 0, [&](const KernelTable& k, const Tensor& o, auto on) {
+        k.conv2d_direct(o, on(x), on(w), g);
+      });
+      compare(c.x, 0, [&](const KernelTable& k, const Tensor& o, auto on) {
+        k.conv2d_direct_backward_input(o, on(gy), on(w), g);
+      });
+      // One dot product per weight element, summed in another order (in T on
+      // both devices): the rounding grows with the number of terms.
+      const double terms = static_cast<double>(c.x[0] * c.out(0) * c.out(1));
+      compare(c.w, sum_tol(dtype) * 0.3 * terms,
+              [&](const KernelTable& k, const Tensor& o, auto on) {
+                k.conv2d_direct_backward_weight(o, on(gy), on(x), g);
+              });
+    }
+  }
+}
+
+TEST_CASE("conv2d forward and backward on CUDA match the CPU, through im2col and direct") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    // cuBLAS sums the im2col path's products in its own order, the weight
+    // gradients over up to 200 terms (the last case, of 9000 per weight, is
+    // for the kernel test above).
+    const double tol = dtype == kFloat32 ? 1e-3 : 1e-11;
+    for (const ConvCase& c : std::vector<ConvCase>(kConvCases.begin(), kConvCases.end() - 1)) {
+      for (ConvAlgorithm algorithm : {ConvAlgorithm::Im2col, ConvAlgorithm::Direct}) {
+        INFO(dtype_name(dtype) << " x " << shape_str(c.x) << " w " << shape_str(c.w)
+                               << (algorithm == ConvAlgorithm::Direct ? " direct" : " im2col"));
+        Conv2dOptions o = c.o;
+        o.algorithm = algorithm;
+        check_forward_backward(
+            [&](const auto& in) { return conv2d(in[0], in[1], in[2], o); },
+            {random_input(c.x, dtype), random_input(c.w, dtype), random_input({c.w[0]}, dtype)},
+            tol);
+      }
+    }
+  }
+}
+
+TEST_CASE("ctc_loss on CUDA matches the CPU, loss and gradient, impossible alignments included") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    // Log-space sums over the frames through exp and log1p, whose last bits
+    // differ between the devices' math libraries, and float32 grads that are
+    // exponentials of differences of sums of ~1e2.
+    const double tol = dtype == kFloat32 ? 2e-3 : 1e-10;
+    for (int64_t blank : {int64_t{0}, int64_t{4}}) {
+      // Per sample: input and target lengths; sample 0 repeats labels (blanks
+      // forced between), 3 is empty, 4 too short for its labels (infinite
+      // loss), 5 has labels but no frames (infinite).
+      struct Problem {
+        int64_t T, C, S;
+        std::vector<int64_t> in_len, tg_len;
+      };
+      for (const Problem& pr : {Problem{12, 5, 4, {12, 12, 7, 0, 3, 0}, {4, 2, 3, 0, 4, 1}},
+                                Problem{320, 8, 140, {320, 300}, {140, 100}}}) {
+        const int64_t N = static_cast<int64_t>(pr.in_len.size());
+        INFO(dtype_name(dtype) << " blank " << blank << " T " << pr.T << " S " << pr.S);
+        Tensor lp = log_softmax(random_input({pr.T, N, pr.C}, dtype), 2);
+        // Labels in [0, C) other than the blank.
+        Tensor raw = random_index({N, pr.S}, pr.C - 1);
+        Tensor targets = raw + ge(raw, Scalar(blank)).to(kInt64);
+        if (pr.T == 12) {
+          const int64_t l = blank == 0 ? 1 : 0;
+          targets.select(0, 0).slice(0, 0, 3).fill_(l);
+        }
+        Tensor in_len = tensor(pr.in_len), tg_len = tensor(pr.tg_len);
+        Tensor loss = Tensor::empty({N}, dtype, kCpu),
+               grad = Tensor::empty(lp.shape(), dtype, kCpu);
+        Tensor loss_gpu = Tensor::empty({N}, dtype, kCuda);
+        Tensor grad_gpu = Tensor::empty(lp.shape(), dtype, kCuda);
+        kernel_table(kCpu, dtype).ctc_loss(loss, grad, lp, targets, in_len, tg_len, blank);
+        kernel_table(kCuda, dtype)
+            .ctc_loss(loss_gpu, grad_gpu, gpu(lp), gpu(targets), gpu(in_len), gpu(tg_len), blank);
+        check_close(loss_gpu, loss, tol, tol);
+        check_close(grad_gpu, grad, tol, tol);
+        // Without the gradient, the loss alone.
+        Tensor loss_only = Tensor::empty({N}, dtype, kCuda);
+        kernel_table(kCuda, dtype)
+            .ctc_loss(loss_only, Tensor(), gpu(lp), gpu(targets), gpu(in_len), gpu(tg_len), blank);
+        check_close(loss_only, loss, tol, tol);
+        if (pr.T == 12) {
+          CHECK(std::isinf(loss.to_vector<double>()[4]));
+          CHECK(std::isinf(loss.to_vector<double>()[5]));
+        }
+        for (bool zero_infinity : {false, true}) {
+          const CtcLossOptions o{
+              .blank = blank, .reduction = Reduction::Mean, .zero_infinity = zero_infinity};
+          check_forward_backward(
+              [&](const auto& in) {
+                const Device d = in[0].device();
+                return ctc_loss(in[0], targets.to(d), in_len.to(d), tg_len.to(d), o);
+              },
+              {lp}, tol);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("misuse on CUDA throws lg::Error naming the op") {
   Tensor x = gpu(random_input({3}, kFloat32));
-  CHECK_THROWS_WITH_AS(topk(x, 2), doctest::Contains("not implemented for float32 on cuda:0"),
-                       Error);
+  // No backend has integer matrix products: the lookup names the table and its gaps.
+  CHECK_THROWS_WITH_AS(kernel(&KernelTable::matmul, kCuda, kInt64, "matmul"),
+                       doctest::Contains("matmul: not implemented for int64 on cuda:0"), Error);
   CHECK_THROWS_AS(x + random_input({3}, kFloat32), Error);  // devices differ
   CHECK_THROWS_WITH_AS(zeros({2}, {.device = Device::cuda(1)}),
                        doctest::Contains("runs on cuda:0 only"), Error);

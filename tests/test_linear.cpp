@@ -108,3 +108,18 @@ TEST_CASE("linear rejects bad operands naming the op and shapes") {
                      tensor(std::vector<int64_t>{1, 2, 3}, {1, 3})),
               "linear", "floating", "int64");
 }
+
+TEST_CASE("allow_tf32 is off by default, round-trips, and leaves CPU products as they are") {
+  CHECK_FALSE(allow_tf32());
+  Tensor x = randn({5, 7}), w = randn({3, 7}), b = randn({7, 4});
+  const std::vector<float> linear_off = linear(x, w).to_vector<float>();
+  const std::vector<float> matmul_off = matmul(x, b).to_vector<float>();
+  set_allow_tf32(true);
+  CHECK(allow_tf32());
+  const std::vector<float> linear_on = linear(x, w).to_vector<float>();
+  const std::vector<float> matmul_on = matmul(x, b).to_vector<float>();
+  set_allow_tf32(false);
+  CHECK_FALSE(allow_tf32());
+  CHECK(linear_on == linear_off);
+  CHECK(matmul_on == matmul_off);
+}

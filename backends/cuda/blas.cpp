@@ -1,9 +1,10 @@
-// CUDA matrix products on cuBLAS (sgemm/dgemm, strided batched): matmul and
-// linear. cuBLAS is
+// CUDA matrix products on cuBLAS (sgemm/dgemm, strided batched; float32 in
+// TF32 when lg::allow_tf32()): matmul and linear. cuBLAS is
 // column-major: a row-major product C = A B is computed as C^T = B^T A^T, and
 // operands are passed transposed or not as their strides allow, as on the CPU.
 #include <cublas_v2.h>
 #include <dlfcn.h>
+#include <lasergrad/runtime.h>
 
 #include <algorithm>
 #include <climits>
@@ -24,6 +25,12 @@ struct Cublas {
   decltype(&cublasDestroy) destroy;
   decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
   decltype(&cublasDgemmStridedBatched) dgemm_strided_batched;
+  // cublasGemmStridedBatchedEx (cublas_api.h also declares an inline overload).
+  cublasStatus_t (*gemm_strided_batched_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t,
+                                            int, int, int, const void*, const void*, cudaDataType,
+                                            int, long long, const void*, cudaDataType, int,
+                                            long long, const void*, void*, cudaDataType, int,
+                                            long long, int, cublasComputeType_t, cublasGemmAlgo_t);
   decltype(&cublasGetStatusString) status_string;
 };
 
@@ -50,6 +57,8 @@ const Cublas& cublas() {
             symbol("cublasSgemmStridedBatched")),
         reinterpret_cast<decltype(Cublas::dgemm_strided_batched)>(
             symbol("cublasDgemmStridedBatched")),
+        reinterpret_cast<decltype(Cublas::gemm_strided_batched_ex)>(
+            symbol("cublasGemmStridedBatchedEx")),
         reinterpret_cast<decltype(Cublas::status_string)>(symbol("cublasGetStatusString"))};
   }();
   return api;
@@ -104,10 +113,19 @@ void gemm(const char* name, int64_t B, int64_t M, int64_t N, int64_t K, const Ge
   const T alpha = 1;
   cublasHandle_t handle = blas_handle(name);
   if constexpr (std::is_same_v<T, float>) {
-    check_cublas(cublas().sgemm_strided_batched(handle, op(b.layout), op(a.layout), m, n, k, &alpha,
-                                                b.data, ld_b, b.batch_stride, a.data, ld_a,
-                                                a.batch_stride, &beta, c, m, M * N, batch),
-                 name, "cublasSgemmStridedBatched");
+    if (allow_tf32()) {  // operands rounded to TF32, products summed in float32
+      check_cublas(
+          cublas().gemm_strided_batched_ex(
+              handle, op(b.layout), op(a.layout), m, n, k, &alpha, b.data, CUDA_R_32F, ld_b,
+              b.batch_stride, a.data, CUDA_R_32F, ld_a, a.batch_stride, &beta, c, CUDA_R_32F, m,
+              M * N, batch, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT),
+          name, "cublasGemmStridedBatchedEx");
+    } else {
+      check_cublas(cublas().sgemm_strided_batched(handle, op(b.layout), op(a.layout), m, n, k,
+                                                  &alpha, b.data, ld_b, b.batch_stride, a.data,
+                                                  ld_a, a.batch_stride, &beta, c, m, M * N, batch),
+                   name, "cublasSgemmStridedBatched");
+    }
   } else {
     check_cublas(cublas().dgemm_strided_batched(handle, op(b.layout), op(a.layout), m, n, k, &alpha,
                                                 b.data, ld_b, b.batch_stride, a.data, ld_a,

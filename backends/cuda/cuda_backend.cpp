@@ -94,6 +94,11 @@ void register_cuda_backend() {
     cuda::fill_normalization_kernels(table, dtype);
     cuda::fill_loss_kernels(table, dtype);
     cuda::fill_optimizer_kernels(table, dtype);
+    cuda::fill_attention_kernels(table, dtype);
+    cuda::fill_random_kernels(table, dtype);
+    cuda::fill_sampling_kernels(table, dtype);
+    cuda::fill_conv_kernels(table, dtype);
+    cuda::fill_ctc_kernels(table, dtype);
     register_kernels(DeviceType::CUDA, dtype, table);
   }
   register_device_kernels(DeviceType::CUDA,

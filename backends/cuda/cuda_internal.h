@@ -44,6 +44,11 @@ void fill_softmax_kernels(KernelTable& table, DType dtype);
 void fill_normalization_kernels(KernelTable& table, DType dtype);
 void fill_loss_kernels(KernelTable& table, DType dtype);
 void fill_optimizer_kernels(KernelTable& table, DType dtype);
+void fill_attention_kernels(KernelTable& table, DType dtype);
+void fill_random_kernels(KernelTable& table, DType dtype);
+void fill_sampling_kernels(KernelTable& table, DType dtype);
+void fill_conv_kernels(KernelTable& table, DType dtype);
+void fill_ctc_kernels(KernelTable& table, DType dtype);
 
 template <typename T>
 T* ptr(const Tensor& t) {

@@ -28,6 +28,13 @@ int cuda_device_count();
 // OpenBLAS's count is one for the whole process, the last one set.
 void set_num_threads(int n);
 int get_num_threads();  // the calling thread's kernel thread count
+// Whether float32 matrix products on CUDA (matmul, linear, and the
+// convolutions built on them) may round their operands to TF32 on tensor
+// cores: faster on Ampere and newer GPUs, but products keep about 3 decimal
+// digits instead of 7. Off by default (PyTorch's
+// torch.backends.cuda.matmul.allow_tf32); process-wide; the CPU ignores it.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 // OpenBLAS's threading model: 0 sequential, 1 pthreads, 2 OpenMP (ours is 2).
 int openblas_parallel_mode();
 // The kernel set OpenBLAS runs, e.g. "SkylakeX" or "Haswell". Where OpenBLAS

@@ -1,0 +1,163 @@
+// CUDA CTC loss and its gradient with the recursions and conventions of
+// backends/cpu/loss.cpp (ctc_sample): one block per sample runs alpha
+// forward and beta backward over the frames in log space, a thread per
+// extended label position and a block barrier per frame, in T as the CPU
+// does. The gradient is 0 on frames past a sample's input length and on
+// samples whose loss is infinite. exp and log1p come from CUDA's math
+// library, so the last bits may differ from the CPU's.
+#include <cmath>
+#include <cstdint>
+
+#include "launch.cuh"
+
+namespace lg::cuda {
+namespace {
+
+__device__ inline float exp_of(float x) { return expf(x); }
+__device__ inline double exp_of(double x) { return exp(x); }
+__device__ inline float log1p_of(float x) { return log1pf(x); }
+__device__ inline double log1p_of(double x) { return log1p(x); }
+
+// log(exp(a) + exp(b)) without overflow; -inf when both are -inf.
+template <typename T>
+__device__ inline T log_add(T a, T b) {
+  if (a < b) {
+    const T t = a;
+    a = b;
+    b = t;
+  }
+  if (b == -T(INFINITY)) return a;
+  return a + log1p_of(exp_of(b - a));
+}
+
+// One sample's view of the problem: log_probs frames N*C apart, its labels,
+// and the extended sequence l' = (blank, l1, blank, ..., blank) of length L.
+template <typename T>
+struct CtcSample {
+  const T* lp;
+  int64_t frame_stride;
+  const int64_t* labels;
+  int64_t L, blank;
+  __device__ T at(int64_t t, int64_t c) const { return lp[t * frame_stride + c]; }
+  __device__ int64_t label(int64_t s) const { return s % 2 == 0 ? blank : labels[s / 2]; }
+  // Skipping the blank between s-2 and s is allowed only between different labels.
+  __device__ bool can_skip(int64_t s) const {
+    return s >= 2 && s % 2 == 1 && label(s) != label(s - 2);
+  }
+};
+
+// alpha and beta are per-sample scratch [T_max, L_max] (used as [T_in, L]).
+template <typename T>
+__global__ void ctc_kernel(T* loss, T* grad, T* alpha_all, T* beta_all, const T* log_probs,
+                           const int64_t* targets, const int64_t* input_lengths,
+                           const int64_t* target_lengths, int64_t N, int64_t C, int64_t S_max,
+                           int64_t scratch_per_sample, int64_t blank) {
+  constexpr T kNegInf = -T(INFINITY);
+  const int64_t tid = threadIdx.x, threads = blockDim.x;
+  for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
+    const int64_t T_in = input_lengths[n], S = target_lengths[n];
+    const CtcSample<T> p{log_probs + n * C, N * C, targets + n * S_max, 2 * S + 1, blank};
+    const int64_t L = p.L;
+    T* alpha = alpha_all + n * scratch_per_sample;
+    T* beta = grad ? beta_all + n * scratch_per_sample : nullptr;
+    if (T_in == 0) {
+      if (tid == 0) loss[n] = S == 0 ? T(0) : T(INFINITY);
+      continue;
+    }
+    for (int64_t s = tid; s < L; s += threads)
+      alpha[s] = s == 0 ? p.at(0, blank) : s == 1 ? p.at(0, p.label(1)) : kNegInf;
+    __syncthreads();
+    for (int64_t t = 1; t < T_in; ++t) {
+      const T* prev = alpha + (t - 1) * L;
+      for (int64_t s = tid; s < L; s += threads) {
+        T a = prev[s];
+        if (s >= 1) a = log_add(a, prev[s - 1]);
+        if (p.can_skip(s)) a = log_add(a, prev[s - 2]);
+        alpha[t * L + s] = a == kNegInf ? kNegInf : a + p.at(t, p.label(s));
+      }
+      __syncthreads();
+    }
+    const int64_t last = (T_in - 1) * L;
+    const T log_likelihood =
+        L > 1 ? log_add(alpha[last + L - 1], alpha[last + L - 2]) : alpha[last];
+    if (tid == 0) loss[n] = -log_likelihood;
+    if (!grad || log_likelihood == kNegInf) continue;  // the same for the whole block
+    for (int64_t s = tid; s < L; s += threads)
+      beta[last + s] = s == L - 1 || s == L - 2 ? p.at(T_in - 1, p.label(s)) : kNegInf;
+    __syncthreads();
+    for (int64_t t = T_in - 2; t >= 0; --t) {
+      const T* next = beta + (t + 1) * L;
+      for (int64_t s = tid; s < L; s += threads) {
+        T b = next[s];
+        if (s + 1 < L) b = log_add(b, next[s + 1]);
+        if (s + 2 < L && p.can_skip(s + 2)) b = log_add(b, next[s + 2]);
+        beta[t * L + s] = b == kNegInf ? kNegInf : b + p.at(t, p.label(s));
+      }
+      __syncthreads();
+    }
+    // Class c's occupancy of frame t, summed over its positions in the CPU's
+    // order; alpha and beta both include frame t's own log prob, counted once.
+    for (int64_t i = tid; i < T_in * C; i += threads) {
+      const int64_t t = i / C, c = i % C;
+      T occupancy = kNegInf;
+      for (int64_t s = 0; s < L; ++s) {
+        if (p.label(s) != c) continue;
+        const T v = alpha[t * L + s] + beta[t * L + s];
+        if (v != kNegInf) occupancy = log_add(occupancy, v - p.at(t, c));
+      }
+      grad[t * N * C + n * C + c] = -exp_of(occupancy - log_likelihood);
+    }
+  }
+}
+
+template <typename T>
+void ctc_loss(const Tensor& loss, const Tensor& grad, const Tensor& log_probs,
+              const Tensor& targets, const Tensor& input_lengths, const Tensor& target_lengths,
+              int64_t blank) {
+  DeviceScope scope("ctc_loss", {&loss, &log_probs, &targets, &input_lengths, &target_lengths,
+                                 grad.defined() ? &grad : &loss});
+  LG_CHECK(log_probs.dim() == 3 && targets.dim() == 2,
+           "ctc_loss: CUDA kernel expected log_probs [T,N,C] and targets [N,S], got ",
+           log_probs.describe(), " and ", targets.describe());
+  const int64_t T_max = log_probs.shape()[0], N = log_probs.shape()[1], C = log_probs.shape()[2];
+  const int64_t S_max = targets.shape()[1];
+  check_operand("ctc_loss", log_probs, log_probs.shape(), dtype_of<T>());
+  check_operand("ctc_loss", loss, {N}, dtype_of<T>());
+  check_operand("ctc_loss", targets, {N, S_max}, kInt64);
+  check_operand("ctc_loss", input_lengths, {N}, kInt64);
+  check_operand("ctc_loss", target_lengths, {N}, kInt64);
+  for (const Tensor* t : {&loss, &log_probs, &targets, &input_lengths, &target_lengths})
+    LG_CHECK(t->is_contiguous(), "ctc_loss: CUDA kernel expected contiguous operands, got ",
+             t->describe());
+  if (grad.defined()) {
+    check_operand("ctc_loss", grad, log_probs.shape(), dtype_of<T>());
+    LG_CHECK(grad.is_contiguous(), "ctc_loss: CUDA kernel expected a contiguous grad, got ",
+             grad.describe());
+    // Frames past a sample's input length, and impossible samples, get no gradient.
+    if (grad.numel() > 0)
+      check(cudaMemsetAsync(grad.raw_data(), 0, grad.numel() * sizeof(T)), "ctc_loss",
+            "cudaMemsetAsync");
+  }
+  if (N == 0) return;
+  const int64_t per_sample = T_max * (2 * S_max + 1);
+  Tensor alpha = Tensor::empty({N, per_sample}, dtype_of<T>(), log_probs.device());
+  Tensor beta =
+      grad.defined() ? Tensor::empty({N, per_sample}, dtype_of<T>(), log_probs.device()) : Tensor();
+  const int blocks = static_cast<int>(std::min<int64_t>(N, kMaxBlocks));
+  ctc_kernel<T><<<blocks, kThreads>>>(
+      ptr<T>(loss), grad.defined() ? ptr<T>(grad) : nullptr, ptr<T>(alpha),
+      grad.defined() ? ptr<T>(beta) : nullptr, ptr<T>(log_probs), ptr<int64_t>(targets),
+      ptr<int64_t>(input_lengths), ptr<int64_t>(target_lengths), N, C, S_max, per_sample, blank);
+  check(cudaGetLastError(), "ctc_loss", "kernel launch");
+}
+
+}  // namespace
+
+void fill_ctc_kernels(KernelTable& t, DType dtype) {
+  visit_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T>) t.ctc_loss = ctc_loss<T>;
+  });
+}
+
+}  // namespace lg::cuda
