@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with an NVIDIA GPU: builds lasergrad for that
 # GPU's architecture only (all cores, Release, warnings as errors), then runs
-# the CUDA parity test, `lg-bench --device cuda attention` and 200 steps of
+# the CUDA parity tests (test_cuda, test_cuda_attention), `lg-bench --device
+# cuda attention` and 200 steps of
 # `lg-gpt --device cuda` (plus its --bench on both devices), each step with its
 # own time limit, and writes every log and JSON line to OUTDIR. A step that
 # fails is reported and the others still run; the script exits 1 if any failed.
@@ -63,10 +64,11 @@ step() {
 step configure 300 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLG_WERROR=ON \
   -DLG_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc_bin" -DCMAKE_CUDA_ARCHITECTURES="$arch" ||
   { echo "$me: configure failed; see $out/configure.log" >&2; exit 1; }
-step build 420 cmake --build "$build" -j "$(nproc)" --target test_cuda lg-bench lg-gpt ||
+step build 420 cmake --build "$build" -j "$(nproc)" --target test_cuda test_cuda_attention lg-bench lg-gpt ||
   { echo "$me: the build failed; see $out/build.log" >&2; exit 1; }
 
 step test_cuda 240 "$build/tests/test_cuda" --duration=true
+step test_cuda_attention 180 "$build/tests/test_cuda_attention" --duration=true
 step bench_attention 120 "$build/bench/lg-bench" --device cuda attention -T 1024 4096
 grep '^{' "$out/bench_attention.log" > "$out/bench_attention.jsonl" 2>/dev/null
 
