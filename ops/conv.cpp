@@ -16,7 +16,7 @@ namespace lg {
 
 namespace detail {
 namespace {
-std::atomic<int64_t> g_conv_chunk_bytes{int64_t{4} << 20};
+std::atomic<int64_t> g_conv_chunk_bytes{int64_t{64} << 20};
 }
 int64_t conv_chunk_bytes() { return g_conv_chunk_bytes.load(std::memory_order_relaxed); }
 int64_t set_conv_chunk_bytes(int64_t bytes) {
@@ -122,10 +122,13 @@ void check_conv(const char* op, int spatial, const Tensor& x, const Tensor& w, c
 }
 
 // The im2col + GEMM path, chunk by chunk of samples: each chunk's columns go
-// into one reused buffer of a few MB instead of one for the whole batch (250 MB
-// for lg-speech's second subsampling conv), which the GEMMs then read while
-// it is still in cache. Operands are contiguous and detached; the kernels
-// (im2col, col2im, matmul) see views of one chunk or sample.
+// into one reused buffer of at most 64 MiB instead of one for the whole batch
+// (250 MB for lg-speech's second subsampling conv: there 4 samples, 31 MB,
+// which the GEMMs then read from the last-level cache), and without groups a
+// chunk's products are one batched matmul (the weight broadcast), which the
+// CPU backend spreads over its threads sample by sample. Operands are
+// contiguous and detached; the kernels (im2col, col2im, matmul) see views of
+// one chunk or sample.
 class Im2colGemm {
  public:
   Im2colGemm(const char* op, const Window& win, const Shape& x_shape, int64_t cout, DType dtype,
@@ -136,6 +139,7 @@ class Im2colGemm {
     ck_ = Cin_ * win.g.kernel[0] * win.g.kernel[1], cgk_ = ck_ / G_, coutg_ = Cout_ / G_;
     const int64_t sample_bytes = (ck_ + Cout_) * L_ * static_cast<int64_t>(element_size(dtype));
     chunk_ = std::max<int64_t>(1, std::min(N_, detail::conv_chunk_bytes() / sample_bytes));
+    if (chunk_ > 4) chunk_ -= chunk_ % 4;  // batches that split evenly over 1, 2 or 4 threads
   }
 
   // out [N,Cout,OH,OW] = w [Cout,Cin/G,KH,KW] * x (+ bias [Cout], added chunk by chunk).
@@ -148,8 +152,13 @@ class Im2colGemm {
     for (int64_t n0 = 0; n0 < N_; n0 += chunk_) {
       const int64_t n = std::min(chunk_, N_ - n0);
       im2col_k(view(cols, {n, ck_, L_}), samples(x, n0, n, Cin_ * H_ * W_, {Cin_, H_, W_}), win_.g);
-      for (int64_t s = 0; s < n; ++s)
-        matmul(sample_groups(out, n0 + s, coutg_, L_), wg, buffer_groups(cols, s));
+      if (G_ == 1) {
+        matmul(view(out, {n, Cout_, L_}, {}, n0 * Cout_ * L_), broadcast_weight(w, n, false),
+               view(cols, {n, ck_, L_}));
+      } else {
+        for (int64_t s = 0; s < n; ++s)
+          matmul(sample_groups(out, n0 + s, coutg_, L_), wg, buffer_groups(cols, s));
+      }
       if (b.defined()) samples(out, n0, n, Cout_ * L_, {Cout_, L_}).add_(b);
     }
     return out;
@@ -163,8 +172,13 @@ class Im2colGemm {
     Tensor wt = view(w, {G_, cgk_, coutg_}, {coutg_ * cgk_, 1, cgk_});
     for (int64_t n0 = 0; n0 < N_; n0 += chunk_) {
       const int64_t n = std::min(chunk_, N_ - n0);
-      for (int64_t s = 0; s < n; ++s)
-        matmul(buffer_groups(gcols, s), wt, sample_groups(gy, n0 + s, coutg_, L_));
+      if (G_ == 1) {
+        matmul(view(gcols, {n, ck_, L_}), broadcast_weight(w, n, true),
+               view(gy, {n, Cout_, L_}, {}, n0 * Cout_ * L_));
+      } else {
+        for (int64_t s = 0; s < n; ++s)
+          matmul(buffer_groups(gcols, s), wt, sample_groups(gy, n0 + s, coutg_, L_));
+      }
       col2im_k(samples(gx, n0, n, Cin_ * H_ * W_, {Cin_, H_, W_}), view(gcols, {n, ck_, L_}),
                win_.g);
     }
@@ -174,19 +188,26 @@ class Im2colGemm {
   // The weight gradient [G, Cout/G, Cin/G*KH*KW] = sum over samples of gy colsᵀ.
   Tensor grad_weight(const Tensor& gy, const Tensor& x) const {
     Tensor gw = Tensor::empty({G_, coutg_, cgk_}, dtype_, device_);
-    if (N_ == 0) return gw.zero_();
-    Tensor part = N_ > 1 ? Tensor::empty({G_, coutg_, cgk_}, dtype_, device_) : Tensor();
+    gw.zero_();
+    if (N_ == 0) return gw;
+    // One product per sample into `parts`, summed into gw batch by batch.
+    const int64_t part_elems = G_ * coutg_ * cgk_;
+    const int64_t batch = std::clamp<int64_t>(
+        detail::conv_chunk_bytes() / (part_elems * static_cast<int64_t>(element_size(dtype_))), 1,
+        G_ == 1 ? chunk_ : 1);
+    Tensor parts = Tensor::empty({batch, G_, coutg_, cgk_}, dtype_, device_);
     Tensor cols = Tensor::empty({chunk_, ck_, L_}, dtype_, device_);
     auto im2col_k = kernel(&KernelTable::im2col, device_, dtype_, op_);
     for (int64_t n0 = 0; n0 < N_; n0 += chunk_) {
       const int64_t n = std::min(chunk_, N_ - n0);
       im2col_k(view(cols, {n, ck_, L_}), samples(x, n0, n, Cin_ * H_ * W_, {Cin_, H_, W_}), win_.g);
-      for (int64_t s = 0; s < n; ++s) {
-        const bool first = n0 + s == 0;
-        Tensor cols_t =
-            view(cols, {G_, L_, cgk_}, {cgk_ * L_, 1, L_}, s * ck_ * L_);  // [G, L, cgk]
-        matmul(first ? gw : part, sample_groups(gy, n0 + s, coutg_, L_), cols_t);
-        if (!first) gw.add_(part);
+      for (int64_t s0 = 0; s0 < n; s0 += batch) {
+        const int64_t m = std::min(batch, n - s0);
+        // [m*G, L, cgk]: sample s0.. of the buffer, transposed (G is 1 when m > 1).
+        Tensor cols_t = view(cols, {m * G_, L_, cgk_}, {cgk_ * L_, 1, L_}, s0 * ck_ * L_);
+        matmul(view(parts, {m * G_, coutg_, cgk_}),
+               view(gy, {m * G_, coutg_, L_}, {}, (n0 + s0) * Cout_ * L_), cols_t);
+        gw.add_(sum(view(parts, {m, G_, coutg_, cgk_}), std::vector<int64_t>{0}));
       }
     }
     return gw;
@@ -210,6 +231,11 @@ class Im2colGemm {
   // Sample s of a column buffer as G matrices [Cin/G*KH*KW, L].
   Tensor buffer_groups(const Tensor& cols, int64_t s) const {
     return view(cols, {G_, cgk_, L_}, {}, s * ck_ * L_);
+  }
+  // The weight [Cout, Cin*KH*KW] (or its transpose) as a batch of n, stride 0
+  // (G is 1): the backend spreads one batched product over its threads.
+  Tensor broadcast_weight(const Tensor& w, int64_t n, bool transposed) const {
+    return transposed ? view(w, {n, ck_, Cout_}, {0, 1, ck_}) : view(w, {n, Cout_, ck_}, {0, ck_, 1});
   }
   void matmul(const Tensor& out, const Tensor& a, const Tensor& b) const {
     kernel(&KernelTable::matmul, device_, dtype_, op_)(out, a, b);
