@@ -252,12 +252,18 @@ using SumAccumulator = typename std::conditional_t<std::is_floating_point_v<T>,
                                                    std::type_identity<double>,
                                                    std::make_unsigned<T>>::type;
 
-// Per device (not per dtype): moving bytes across devices.
+// Per device (not per dtype): moving bytes across devices, waiting for the
+// device, and its allocator's cache (the public lg::cuda calls reach the CUDA
+// backend through these, so the layers above need no CUDA symbols).
 struct DeviceKernels {
   // Copies src into dst: same dtype and shape, both contiguous, one of them on
   // this device and the other on the CPU.
   void (*copy_across_devices)(const Tensor& dst, const Tensor& src) = nullptr;
-  void (*synchronize)() = nullptr;
+  void (*synchronize)() = nullptr;  // waits for all work queued on the device
+  // Returns the allocator's cached free blocks to the driver, and how many
+  // bytes those blocks hold now.
+  void (*empty_cache)() = nullptr;
+  size_t (*cached_bytes)() = nullptr;
 };
 
 void register_kernels(DeviceType device, DType dtype, const KernelTable& table);

@@ -1,6 +1,7 @@
 // Library start-up: registers the backends' kernels and allocators and
 // installs the ops layer's hooks into core, once and explicitly. This folder
 // is the top of the library: it depends on every layer, and none depends on it.
+#include <lasergrad/cuda.h>
 #include <lasergrad/lasergrad.h>
 #include <lasergrad/runtime.h>
 
@@ -14,6 +15,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "core/hooks.h"
+#include "core/kernels.h"
 #include "ops/core_hooks.h"
 #ifdef LG_WITH_CUDA
 #include "backends/cuda/cuda_backend.h"
@@ -98,6 +100,32 @@ int cuda_device_count() {
   return 0;
 #endif
 }
+
+namespace cuda {
+
+bool is_available() { return cuda_is_available(); }
+
+// The rest go through core's per-device table, which the CUDA backend fills
+// only where a device is usable: empty slots mean no device (or no CUDA in
+// this build).
+void synchronize() {
+  const auto fn = device_kernels(Device::cuda()).synchronize;
+  LG_CHECK(fn != nullptr, "cuda::synchronize: no CUDA device");
+  fn();
+}
+
+void empty_cache() {
+  if (const auto fn = device_kernels(Device::cuda()).empty_cache) fn();
+}
+
+MemoryStats memory_stats() {
+  const auto cached_bytes = device_kernels(Device::cuda()).cached_bytes;
+  return {.allocated = memory_allocated(Device::cuda()),
+          .peak_allocated = max_memory_allocated(Device::cuda()),
+          .cached = cached_bytes ? cached_bytes() : 0};
+}
+
+}  // namespace cuda
 
 }  // namespace lg
 

@@ -1116,6 +1116,26 @@ TEST_CASE("ctc_loss on CUDA matches the CPU, loss and gradient, impossible align
   }
 }
 
+TEST_CASE("lg::cuda's memory_stats follow an allocation, empty_cache returns the cached blocks") {
+  CHECK(cuda::is_available());
+  cuda::synchronize();
+  const cuda::MemoryStats before = cuda::memory_stats();
+  const size_t nbytes = size_t{4} << 20;
+  {
+    Tensor x = zeros({static_cast<int64_t>(nbytes / sizeof(float))}, {.device = kCuda});
+    const cuda::MemoryStats held = cuda::memory_stats();
+    CHECK(held.allocated >= before.allocated + nbytes);
+    CHECK(held.peak_allocated >= held.allocated);
+  }
+  const cuda::MemoryStats freed = cuda::memory_stats();
+  CHECK(freed.allocated == before.allocated);
+  CHECK(freed.cached >= nbytes);
+  cuda::empty_cache();
+  CHECK(cuda::memory_stats().cached == 0);
+  CHECK(cuda::memory_stats().allocated == before.allocated);
+  cuda::synchronize();
+}
+
 TEST_CASE("misuse on CUDA throws lg::Error naming the op") {
   Tensor x = gpu(random_input({3}, kFloat32));
   // No backend has integer matrix products: the lookup names the table and its gaps.

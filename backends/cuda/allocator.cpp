@@ -1,7 +1,8 @@
 // The caching allocator for CUDA device memory. cudaMalloc and cudaFree are
 // slow and cudaFree synchronises the device, so freed blocks are kept in free
 // lists by size class and handed out again; only when cudaMalloc runs out of
-// memory are the cached blocks given back to the driver.
+// memory, or on lg::cuda::empty_cache(), are the cached blocks given back to
+// the driver.
 #include <bit>
 #include <mutex>
 #include <unordered_map>
@@ -64,6 +65,17 @@ class CachingAllocator final : public Allocator {
     cached_bytes_ += size;
   }
 
+  void empty_cache() {
+    DeviceScope scope("cuda::empty_cache", {});
+    std::lock_guard<std::mutex> lock(mutex_);
+    release_cached();
+  }
+
+  size_t cached_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_bytes_;
+  }
+
  private:
   // Gives every cached block back to the driver (mutex_ held). cudaFree waits
   // for the device, so no queued kernel still uses them.
@@ -83,13 +95,17 @@ class CachingAllocator final : public Allocator {
   size_t cached_bytes_ = 0;
 };
 
-}  // namespace
-
-Allocator& caching_allocator() {
+CachingAllocator& instance() {
   // Never destroyed: tensors in static storage may free their memory after
   // other statics are gone.
   static CachingAllocator* allocator = new CachingAllocator();
   return *allocator;
 }
+
+}  // namespace
+
+Allocator& caching_allocator() { return instance(); }
+void release_cached_blocks() { instance().empty_cache(); }
+size_t cached_block_bytes() { return instance().cached_bytes(); }
 
 }  // namespace lg::cuda

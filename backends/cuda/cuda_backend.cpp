@@ -1,6 +1,6 @@
 // CUDA backend start-up: device discovery, registration into core's tables,
 // CUDA error reporting, and the per-device kernels (host<->device copies,
-// synchronisation).
+// synchronisation, the allocator's cache).
 #include "cuda_backend.h"
 
 #include <cuda_runtime.h>
@@ -101,8 +101,10 @@ void register_cuda_backend() {
     cuda::fill_ctc_kernels(table, dtype);
     register_kernels(DeviceType::CUDA, dtype, table);
   }
-  register_device_kernels(DeviceType::CUDA,
-                          {.copy_across_devices = copy_across_devices, .synchronize = synchronize});
+  register_device_kernels(DeviceType::CUDA, {.copy_across_devices = copy_across_devices,
+                                             .synchronize = synchronize,
+                                             .empty_cache = cuda::release_cached_blocks,
+                                             .cached_bytes = cuda::cached_block_bytes});
 }
 
 }  // namespace lg

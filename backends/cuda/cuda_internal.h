@@ -30,6 +30,10 @@ class DeviceScope {
 
 // The process-wide caching allocator for device memory.
 Allocator& caching_allocator();
+// Gives its cached free blocks back to the driver (waits for the device), and
+// the bytes those blocks hold: lg::cuda::empty_cache and memory_stats().cached.
+void release_cached_blocks();
+size_t cached_block_bytes();
 
 void fill_elementwise_kernels(KernelTable& table, DType dtype);
 void fill_unary_kernels(KernelTable& table, DType dtype);

@@ -11,6 +11,7 @@
 #include "core/random.h"
 #include "core/scalar.h"
 #include "core/tensor.h"
+#include "cuda.h"
 #include "nn/nn.h"
 #include "ops/activation.h"
 #include "ops/arithmetic.h"

@@ -47,7 +47,7 @@ if(BUILD_TYPE)
 endif()
 run_step("install into ${prefix}" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} ${config_args})
 
-# Only the public API is installed: include/lasergrad/{lasergrad.h,runtime.h}
+# Only the public API is installed: include/lasergrad/{lasergrad.h,runtime.h,cuda.h}
 # and include/lasergrad/{core,ops,nn,distributed}/*.h, none of the internal headers.
 file(GLOB_RECURSE installed_headers RELATIVE ${prefix}/include ${prefix}/include/*)
 foreach(header ${installed_headers})
