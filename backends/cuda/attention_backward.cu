@@ -233,10 +233,9 @@ __global__ void __launch_bounds__(kThreads) query_block_kernel(BackwardArgs a) {
   float *p_s = sm + L::kPOff, *l_s = sm + L::kLOff, *d_s = sm + L::kDOff, *r_s = sm + L::kROff;
   float* attended_s = sm + L::kAttendedOff;
   const Problem& pr = a.pr;
-  const int64_t q_tiles = (pr.Tq + L::kQ - 1) / L::kQ;
-  const int64_t bh = blockIdx.x / q_tiles, b = bh / pr.H, h = bh % pr.H;
-  const int64_t q0 = (q_tiles - 1 - blockIdx.x % q_tiles) * L::kQ;  // costliest causal tiles first
-  const int nq = static_cast<int>(min64(L::kQ, pr.Tq - q0));
+  const QueryTile tile = query_tile<L::kQ>(pr);
+  const int64_t bh = tile.bh, b = tile.b, h = tile.h, q0 = tile.q0;
+  const int nq = tile.nq;
   const int d4 = round_up4(pr.d);
   load_tile<L::kQ, MaxD, L::kLd>(q_s, pr.q.row(b, h, q0), pr.q.st, nq, pr.d);
   load_tile<L::kQ, MaxD, L::kLd>(u_s, a.up.row(b, h, q0), a.up.st, nq, pr.d);

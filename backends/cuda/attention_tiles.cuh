@@ -222,4 +222,19 @@ __host__ __device__ inline int64_t max64(int64_t a, int64_t b) { return a < b ? 
 // The head dim rounded up to the products' step of 4 (the tiles are zero beyond d).
 __host__ __device__ inline int round_up4(int64_t d) { return static_cast<int>((d + 3) / 4 * 4); }
 
+// The query tile a block of a per-query-tile grid takes: its (batch, head)
+// slice bh = (b, h), first query q0 and nq queries. A slice's tiles are taken
+// last to first, so the costliest causal tiles start first.
+struct QueryTile {
+  int64_t bh, b, h, q0;
+  int nq;
+};
+template <int kQ>
+__device__ inline QueryTile query_tile(const Problem& pr) {
+  const int64_t q_tiles = (pr.Tq + kQ - 1) / kQ;
+  const int64_t bh = blockIdx.x / q_tiles;
+  const int64_t q0 = (q_tiles - 1 - blockIdx.x % q_tiles) * kQ;
+  return {bh, bh / pr.H, bh % pr.H, q0, static_cast<int>(min64(kQ, pr.Tq - q0))};
+}
+
 }  // namespace lg::cuda::attention
