@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #ifdef __CUDACC__
 #define LG_HOST_DEVICE __host__ __device__
@@ -85,6 +86,13 @@ template <int L>
 
 // Uniform in [0, 1) with 24 (float) or 32 random bits.
 LG_HOST_DEVICE inline double to_unit(uint32_t x) { return x * (1.0 / 4294967296.0); }
+
+// The uniform value in [0, 1) that a word gives a T: float takes the top 24
+// bits, so that the value cannot round up to 1 in float; double takes all 32.
+template <typename T>
+LG_HOST_DEVICE inline double unit_value(uint32_t w) {
+  return std::is_same_v<T, float> ? (w >> 8) * (1.0 / 16777216.0) : to_unit(w);
+}
 
 // Element i of a stream that starts at counter `offset` (a multiple of 4).
 LG_HOST_DEVICE inline uint32_t word(uint64_t seed, uint64_t offset, uint64_t i) {

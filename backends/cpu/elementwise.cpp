@@ -157,9 +157,7 @@ bool all_finite(const Tensor& in) {
 
 template <typename T>
 T uniform_value(uint32_t w, double low, double span) {
-  // float32 takes 24 bits so that the value cannot round up to 1.
-  const double u = std::is_same_v<T, float> ? (w >> 8) * (1.0 / 16777216.0) : philox::to_unit(w);
-  return static_cast<T>(low + span * u);
+  return static_cast<T>(low + span * philox::unit_value<T>(w));
 }
 
 // Writes o[i] = value(word) for the n elements of a contiguous output, where

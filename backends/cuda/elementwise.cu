@@ -47,9 +47,7 @@ struct UniformFn {
   uint64_t seed, offset;
   __device__ void operator()(int64_t i, const int64_t* off) const {
     const uint32_t w = philox::word(seed, offset, static_cast<uint64_t>(i));
-    // float32 takes 24 bits so that the value cannot round up to 1.
-    const double u = std::is_same_v<T, float> ? (w >> 8) * (1.0 / 16777216.0) : philox::to_unit(w);
-    out[off[0]] = static_cast<T>(__dadd_rn(low, __dmul_rn(span, u)));
+    out[off[0]] = static_cast<T>(__dadd_rn(low, __dmul_rn(span, philox::unit_value<T>(w))));
   }
 };
 

@@ -20,8 +20,7 @@ struct DropoutMaskFn {
   __device__ void operator()(int64_t i, const int64_t* off) const {
     const uint32_t w = philox::word(seed, offset, static_cast<uint64_t>(i));
     // uniform's value for low 0 and span 1 (0 + 1 * u is u exactly), in T.
-    const double u = std::is_same_v<T, float> ? (w >> 8) * (1.0 / 16777216.0) : philox::to_unit(w);
-    out[off[0]] = static_cast<T>(u) < keep ? scale : T(0);
+    out[off[0]] = static_cast<T>(philox::unit_value<T>(w)) < keep ? scale : T(0);
   }
 };
 
