@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "device_math.cuh"
 #include "launch.cuh"
 
 namespace lg::cuda {
@@ -13,13 +14,6 @@ constexpr double kSqrtHalf = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 constexpr double kSqrt2OverPi = 0.79788456080286535588;
 constexpr double kGeluCubic = 0.044715;
-
-__device__ inline float exp_of(float x) { return expf(x); }
-__device__ inline double exp_of(double x) { return exp(x); }
-__device__ inline float tanh_of(float x) { return tanhf(x); }
-__device__ inline double tanh_of(double x) { return tanh(x); }
-__device__ inline float erf_of(float x) { return erff(x); }
-__device__ inline double erf_of(double x) { return erf(x); }
 
 template <typename T, bool kTanhForm>
 __device__ T gelu_grad(T x) {

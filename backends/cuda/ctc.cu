@@ -8,15 +8,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "device_math.cuh"
 #include "launch.cuh"
 
 namespace lg::cuda {
 namespace {
-
-__device__ inline float exp_of(float x) { return expf(x); }
-__device__ inline double exp_of(double x) { return exp(x); }
-__device__ inline float log1p_of(float x) { return log1pf(x); }
-__device__ inline double log1p_of(double x) { return log1p(x); }
 
 // log(exp(a) + exp(b)) without overflow; -inf when both are -inf.
 template <typename T>

@@ -6,15 +6,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "device_math.cuh"
 #include "group_reduce.cuh"
 
 namespace lg::cuda {
 namespace {
-
-__device__ inline float exp_of(float x) { return expf(x); }
-__device__ inline double exp_of(double x) { return exp(x); }
-__device__ inline float log_of(float x) { return logf(x); }
-__device__ inline double log_of(double x) { return log(x); }
 
 template <int G, typename T>
 __global__ void cross_entropy_rows(T* loss, T* lse, const T* logits, const int64_t* target,

@@ -10,15 +10,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "device_math.cuh"
 #include "group_reduce.cuh"
 
 namespace lg::cuda {
 namespace {
-
-__device__ inline float exp_of(float x) { return expf(x); }
-__device__ inline double exp_of(double x) { return exp(x); }
-__device__ inline float log_of(float x) { return logf(x); }
-__device__ inline double log_of(double x) { return log(x); }
 
 // std::max(m, v) of the CPU's loop: a NaN v leaves m as it is.
 template <typename T>
