@@ -7,7 +7,8 @@
 # any failure.
 # Environment: LG_BUILD_DIR, LG_ASAN_BUILD_DIR, LG_TSAN_BUILD_DIR (other build folders),
 # LG_CMAKE_ARGS (more options for both configures, e.g. -DLG_WITH_CUDA=OFF),
-# LG_SKIP_SANITIZE=1 (only the Release part).
+# LG_SKIP_SANITIZE=1 (only the Release part), LG_TEST_JOBS (tests run at once;
+# default: one per core).
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,7 @@ build=${LG_BUILD_DIR:-build}
 asan_build=${LG_ASAN_BUILD_DIR:-build-asan}
 tsan_build=${LG_TSAN_BUILD_DIR:-build-tsan}
 read -r -a extra_args <<<"${LG_CMAKE_ARGS:-}"
+test_jobs=${LG_TEST_JOBS:-$(nproc)}
 timings=()
 stage=""
 start=$SECONDS
@@ -65,7 +67,7 @@ asan_build_all() {
 # The install/consumer test only repeats the Release one's build checks: not run here.
 asan_tests() {
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir "$asan_build" --output-on-failure -E '^install:'
+    ctest --test-dir "$asan_build" --output-on-failure -j "$test_jobs" -E '^install:'
 }
 
 # ThreadSanitizer over what docs/threads.md calls thread-safe (tests/test_threads.cpp)
@@ -88,7 +90,7 @@ tsan_tests() {
 
 timed deps bash scripts/install-deps.sh
 timed "release build" release_build
-timed tests ctest --test-dir "$build" --output-on-failure
+timed tests ctest --test-dir "$build" --output-on-failure -j "$test_jobs"
 if [[ ${LG_SKIP_SANITIZE:-0} != 1 ]]; then
   timed "asan build" asan_build_all
   timed "asan tests" asan_tests
