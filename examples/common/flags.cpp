@@ -1,5 +1,6 @@
 #include "common/flags.h"
 
+#include <CLI/CLI.hpp>
 #include <charconv>
 
 #include <cerrno>

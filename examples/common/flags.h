@@ -3,7 +3,6 @@
 // checkpoint records so that --resume (and modes that read a checkpoint)
 // rebuild the same model, refusing flags that say otherwise.
 #pragma once
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -13,6 +12,12 @@
 #include <set>
 #include <string>
 #include <vector>
+
+// CLI11 only where flags are added (its header costs seconds per file).
+namespace CLI {
+class App;
+class Validator;
+}  // namespace CLI
 
 namespace examples {
 

@@ -3,18 +3,14 @@
 // --grad-clip), evaluation and checkpoints (--eval-every, --checkpoint-every,
 // --log-every), --seed, --stop-after, and the run (--threads, --device, --out,
 // --resume). Config is a trainer's settings struct with fields of those names;
-// loop_settings_from and training_order turn those fields into the loop's
-// settings and the training batches' order.
+// loop_settings.h turns those fields into the loop's settings.
 #pragma once
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cctype>
-#include <cstdint>
 #include <string>
 
-#include "data_loader.h"
 #include "flags.h"
-#include "training_loop.h"
+#include "loop_settings.h"
 
 namespace examples {
 
@@ -106,41 +102,6 @@ void add_run_folder_flags(CLI::App& app, Config& c) {
       ->capture_default_str();
   app.add_flag("--resume", c.resume, "Continue from the checkpoint in --out");
   add_bucket_flag(app, c.bucket_mb);
-}
-
-// The loop's settings from the flags above, for steps_per_epoch steps per
-// epoch; the trainer adds its program name, betas, item names and files.
-template <typename Config>
-LoopSettings loop_settings_from(const Config& c, int64_t steps_per_epoch) {
-  LoopSettings s;
-  s.out = c.out;
-  s.resume = c.resume;
-  s.steps = steps_per_epoch * c.epochs;
-  s.stop_after = c.stop_after;
-  s.lr = c.lr;
-  s.warmup = std::min<int64_t>(c.warmup, s.steps / 2);
-  s.weight_decay = c.weight_decay;
-  s.grad_clip = c.grad_clip;
-  s.eval_every = c.eval_every > 0 ? c.eval_every : steps_per_epoch;
-  s.checkpoint_every = c.checkpoint_every;
-  s.log_every = c.log_every;
-  s.diagnose_gradients = c.diagnose_gradients;
-  s.items_per_step = c.batch;
-  s.bucket_mb = c.bucket_mb;
-  return s;
-}
-
-// The training batches' order: train_size samples shuffled by --seed per
-// epoch, full batches of --batch, none at or after `steps`.
-template <typename Config>
-LoaderOptions training_order(const Config& c, int64_t train_size, int64_t steps) {
-  return {.num_samples = train_size,
-          .batch_size = c.batch,
-          .seed = c.seed,
-          .shuffle = true,
-          .drop_last = true,
-          .start_step = 0,
-          .stop_step = steps};
 }
 
 }  // namespace examples

@@ -12,7 +12,7 @@
 #include <stdexcept>
 
 #include "common/data_loader.h"
-#include "common/loop_flags.h"
+#include "common/loop_settings.h"
 #include "common/ranks.h"
 #include "common/training_loop.h"
 #include "modes.h"

@@ -35,7 +35,10 @@ double report_test(Vit& model, const ImageSet& test, const ModelData& model_data
   if (std::isfinite(info.val_accuracy)) report["val_accuracy"] = info.val_accuracy;
   examples::write_file_atomically(out / "report.json", report.dump(2) + "\n");
   std::string written;
-  for (const std::filesystem::path& f : files.written) written += " " + f.filename().string();
+  for (const std::filesystem::path& f : files.written) {
+    written += ' ';  // not `" " + name`: GCC 12 warns falsely (-Wrestrict) on that temporary
+    written += f.filename().string();
+  }
   std::printf("wrote%s report.json in %s\n", written.c_str(), out.string().c_str());
   for (const std::string& note : files.notes) std::printf("note: %s\n", note.c_str());
   std::fflush(stdout);
