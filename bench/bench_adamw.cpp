@@ -66,19 +66,24 @@ void run(const Common& common, int64_t numel, int64_t tensors) {
       err = std::max(err, max(abs(a.params[k] - b.params[k])).item<double>());
     LG_CHECK(err < 1e-5, "lg-bench adamw: fused and reference differ by ", err);
   }
+  // On the device, the bytes a step must move: each float32 element's
+  // parameter, gradient and both moments read, and the parameter and moments written.
+  const double bytes = device.is_cuda() ? 7.0 * 4.0 * static_cast<double>(numel) : 0;
   int64_t t = 0;
   report({.bench = "adamw",
           .impl = "reference",
           .shape = shape,
           .pass = "step",
-          .median_ms = median_ms([&] { step_all(s, t, adam_step_reference); }, common)});
+          .median_ms = median_ms([&] { step_all(s, t, adam_step_reference); }, common),
+          .bytes = bytes});
   if (fused) {
     report({.bench = "adamw",
             .impl = "fused",
             .shape = shape,
             .pass = "step",
             .median_ms = median_ms([&] { step_all(s, t, fused); }, common),
-            .baseline = "reference"});
+            .baseline = "reference",
+            .bytes = bytes});
   }
   // The optimizer as a trainer runs it (kernel where the device has one).
   for (size_t k = 0; k < s.params.size(); ++k) s.params[k].set_grad(s.grads[k]);
@@ -88,7 +93,8 @@ void run(const Common& common, int64_t numel, int64_t tensors) {
           .shape = shape,
           .pass = "step",
           .median_ms = median_ms([&] { opt.step(); }, common),
-          .baseline = "reference"});
+          .baseline = "reference",
+          .bytes = bytes});
 }
 
 }  // namespace

@@ -41,8 +41,22 @@ Tensor composite_conv(const Tensor& x, const Tensor& w, const Tensor& b, const C
   return b.defined() ? out + b.reshape({1, Cout, 1, 1}) : out;
 }
 
+// The multiply-adds of the forward (2 FLOPs each): every output element sums
+// Cin/groups x KH x KW products. The backward's input and weight gradients
+// are as many again each.
+double forward_flops(const Case& c) {
+  const Conv2dOptions& o = c.options;
+  double outputs = static_cast<double>(c.x[0] * c.w[0]);
+  for (int a = 0; a < 2; ++a) {
+    const int64_t span = o.dilation[a] * (c.w[2 + a] - 1) + 1;
+    outputs *= static_cast<double>((c.x[2 + a] + 2 * o.padding[a] - span) / o.stride[a] + 1);
+  }
+  return 2.0 * outputs * static_cast<double>(c.w[1] * c.w[2] * c.w[3]);
+}
+
 void run_case(const Common& common, const Case& c) {
   Device dev = common.target();
+  const double flops = dev.is_cuda() ? forward_flops(c) : 0;  // TFLOP/s on the device
   Tensor x = randn(c.x, {.device = dev, .requires_grad = true});
   Tensor w = randn(c.w, {.device = dev, .requires_grad = true});
   Tensor b = randn({c.w[0]}, {.device = dev, .requires_grad = true});
@@ -99,7 +113,8 @@ void run_case(const Common& common, const Case& c) {
             .shape = shape,
             .pass = "fwd",
             .median_ms = fwd,
-            .baseline = impl.name == std::string("composite") ? "" : "composite"});
+            .baseline = impl.name == std::string("composite") ? "" : "composite",
+            .flops = flops});
   }
   for (const Impl& impl : impls) {
     double both = median_ms([&] { backward({impl.call()}, {g}); }, common);
@@ -108,7 +123,8 @@ void run_case(const Common& common, const Case& c) {
             .shape = shape,
             .pass = "fwd+bwd",
             .median_ms = both,
-            .baseline = impl.name == std::string("composite") ? "" : "composite"});
+            .baseline = impl.name == std::string("composite") ? "" : "composite",
+            .flops = 3 * flops});
   }
 }
 

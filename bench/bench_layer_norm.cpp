@@ -11,6 +11,9 @@ using LayerNormFn = Tensor (*)(const Tensor&, const Shape&, const Tensor&, const
 void time_layer_norm(const Common& common, const char* impl, const char* baseline,
                      const Shape& shape, LayerNormFn fn) {
   const Shape norm{shape.back()};
+  // On the device, the float32 bytes a pass must move: x in and y out; the
+  // backward reads x and the gradient and writes dx (weights are negligible).
+  const double n = common.target().is_cuda() ? 4.0 * static_cast<double>(shape[0] * shape[1]) : 0;
   Tensor x = randn(shape, {.device = common.target(), .requires_grad = true});
   Tensor w = randn(norm, {.device = common.target(), .requires_grad = true});
   Tensor b = randn(norm, {.device = common.target(), .requires_grad = true});
@@ -26,7 +29,8 @@ void time_layer_norm(const Common& common, const char* impl, const char* baselin
           .shape = shape_string(shape),
           .pass = "fwd",
           .median_ms = fwd,
-          .baseline = baseline});
+          .baseline = baseline,
+          .bytes = 2 * n});
   double both = median_ms(
       [&] {
         backward({fn(x, norm, w, b, 1e-5)}, {g});
@@ -40,7 +44,8 @@ void time_layer_norm(const Common& common, const char* impl, const char* baselin
           .shape = shape_string(shape),
           .pass = "fwd+bwd",
           .median_ms = both,
-          .baseline = baseline});
+          .baseline = baseline,
+          .bytes = 5 * n});
 }
 
 void run(const Common& common, int64_t rows, const std::vector<int64_t>& cols_list) {

@@ -4,6 +4,8 @@
 //   lg-bench softmax --runs 20 --threads 2
 // Adding a benchmark: write bench/bench_<name>.cpp defining setup_<name>, then
 // declare it and add its row to kBenches below.
+#include <lasergrad/cuda.h>
+
 #include <cstdio>
 
 #include "bench_util.h"
@@ -54,7 +56,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", common.threads, "CPU threads (0: OpenMP's default)")
       ->capture_default_str();
-  app.add_option("--device", common.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--device", common.device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   app.add_option("--cpu-isa", common.cpu_isa,
                  "CPU vector path: avx512, avx2, baseline or best (as LG_CPU_ISA)")
       ->capture_default_str();
@@ -71,6 +75,12 @@ int main(int argc, char** argv) {
     commands.push_back({cmd, e.setup(*cmd), e.in_all});
   }
   CLI11_PARSE(app, argc, argv);
+  if (common.device == "cuda" && !lg::cuda::is_available()) {
+    std::fprintf(stderr,
+                 "lg-bench: --device cuda: no usable CUDA device (or this build has no CUDA "
+                 "backend)\n");
+    return 1;
+  }
   try {
     if (common.threads > 0) lg::set_num_threads(common.threads);
     if (!common.cpu_isa.empty()) lg::set_cpu_isa(common.cpu_isa);

@@ -1,6 +1,8 @@
 // lg-bench softmax: the fused softmax, log_softmax and cross_entropy kernels
 // against their composite formulas (the same maths in primitive ops, with
 // autograd's backward), forward and forward+backward.
+#include <string>
+
 #include "bench_util.h"
 
 namespace lg::bench {
@@ -20,9 +22,24 @@ Tensor composite_cross_entropy(const Tensor& x, const Tensor& target) {
   return nll_loss(composite_log_softmax(x), target);
 }
 
+// The float32 bytes a pass must move over `elements` inputs on the device
+// (--device cuda; 0 on the CPU): softmax and log_softmax read x and write y,
+// and their backward reads y and the gradient and writes dx; cross_entropy
+// reads the logits, and its backward reads them again and writes dx.
+struct Traffic {
+  double fwd = 0, both = 0;
+};
+Traffic traffic(const Common& common, const char* bench, const Shape& shape) {
+  if (!common.target().is_cuda()) return {};
+  const double n = 4.0 * static_cast<double>(shape[0] * shape[1]);
+  if (std::string(bench) == "cross_entropy") return {n, 3 * n};
+  return {2 * n, 5 * n};
+}
+
 // Times fn (no graph) and fn + backward, reporting both against `baseline`.
 void time_op(const Common& common, const char* bench, const char* impl, const char* baseline,
              const Shape& shape, const std::function<Tensor(const Tensor&)>& fn) {
+  const Traffic bytes = traffic(common, bench, shape);
   Tensor x = randn(shape, {.device = common.target(), .requires_grad = true});
   Tensor probe;
   {
@@ -41,7 +58,8 @@ void time_op(const Common& common, const char* bench, const char* impl, const ch
           .shape = shape_string(shape),
           .pass = "fwd",
           .median_ms = fwd,
-          .baseline = baseline});
+          .baseline = baseline,
+          .bytes = bytes.fwd});
   double both = median_ms(
       [&] {
         backward({fn(x)}, {g});
@@ -53,7 +71,8 @@ void time_op(const Common& common, const char* bench, const char* impl, const ch
           .shape = shape_string(shape),
           .pass = "fwd+bwd",
           .median_ms = both,
-          .baseline = baseline});
+          .baseline = baseline,
+          .bytes = bytes.both});
 }
 
 // Benchmarks validate before they time: the fused result must match the composite.

@@ -6,7 +6,7 @@
 #include <map>
 #include <tuple>
 
-#include "core/kernels.h"
+#include <lasergrad/cuda.h>
 
 namespace lg::bench {
 
@@ -17,14 +17,14 @@ Device Common::target() const {
 }
 
 double median_ms(const std::function<void()>& fn, const Common& common) {
-  Device device = common.target();
-  auto sync = [&] {
-    if (!device.is_cpu()) device_kernels(device).synchronize();
+  const bool cuda = common.target().is_cuda();
+  auto sync = [cuda] {
+    if (cuda) cuda::synchronize();
   };
   for (int i = 0; i < common.warmup; ++i) fn();
-  sync();
   std::vector<double> times;
   for (int i = 0; i < std::max(common.runs, 1); ++i) {
+    sync();
     auto start = std::chrono::steady_clock::now();
     fn();
     sync();
@@ -49,8 +49,9 @@ void report_machine(const Common& common) {
   const std::string cpu = cpu_name(), wait = openmp_wait_policy();
   std::printf(
       "{\"bench\":\"machine\",\"cpu\":\"%s\",\"isa\":\"%s\",\"openblas_core\":\"%s\","
-      "\"openmp_wait\":\"%s\",\"threads\":%d,\"sgemm_gflops\":%.1f}\n",
-      cpu.c_str(), cpu_isa(), openblas_core(), wait.c_str(), get_num_threads(), gflops);
+      "\"openmp_wait\":\"%s\",\"threads\":%d,\"sgemm_gflops\":%.1f,\"device\":\"%s\"}\n",
+      cpu.c_str(), cpu_isa(), openblas_core(), wait.c_str(), get_num_threads(), gflops,
+      common.device.c_str());
   std::fflush(stdout);
   std::fprintf(stderr, "machine: %s; CPU path %s, OpenBLAS %s, %d threads, sgemm %.1f GFLOP/s\n",
                cpu.c_str(), cpu_isa(), openblas_core(), get_num_threads(), gflops);
@@ -66,11 +67,16 @@ void report(const Result& r) {
     return std::make_tuple(r.bench, impl, r.shape, r.pass, r.dtype);
   };
   seen[key(r.impl)] = r.median_ms;
+  char rates[96] = "";
+  if (r.median_ms > 0 && r.bytes > 0)
+    std::snprintf(rates, sizeof rates, ",\"gb_per_s\":%.2f", r.bytes / (r.median_ms * 1e6));
+  else if (r.median_ms > 0 && r.flops > 0)
+    std::snprintf(rates, sizeof rates, ",\"tflops\":%.3f", r.flops / (r.median_ms * 1e9));
   std::printf(
       "{\"bench\":\"%s\",\"impl\":\"%s\",\"shape\":\"%s\",\"pass\":\"%s\",\"dtype\":\"%s\","
-      "\"median_ms\":%.4f}\n",
+      "\"median_ms\":%.4f%s}\n",
       r.bench.c_str(), r.impl.c_str(), r.shape.c_str(), r.pass.c_str(), r.dtype.c_str(),
-      r.median_ms);
+      r.median_ms, rates);
   std::fflush(stdout);
   if (!header) {
     std::fprintf(stderr, "%-14s %-10s %-16s %-8s %-8s %11s  %s\n", "bench", "impl", "shape", "pass",

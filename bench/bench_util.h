@@ -32,13 +32,13 @@ double median(std::vector<double> v);
 // Prints the machine the figures come from, once, before the first result: a
 // JSON line {"bench":"machine", cpu, isa (the CPU path in use), openblas_core,
 // openmp_wait, threads, sgemm_gflops (a 2048^3 float32 matmul at this thread
-// count, best of 5)} and a line on stderr. Every ratio a benchmark prints is
+// count, best of 5; 0 with --device cuda), device} and a line on stderr. Every ratio a benchmark prints is
 // against a baseline measured in the same run.
 void report_machine(const Common& common);
 
 // Median wall time of fn in milliseconds (steady_clock), after `warmup`
-// untimed calls; waits for the device after each call so that asynchronous
-// backends are timed fully.
+// untimed calls; waits for the device (lg::cuda::synchronize) before the
+// clock starts and after each call, so that asynchronous backends are timed fully.
 double median_ms(const std::function<void()>& fn, const Common& common);
 
 struct Result {
@@ -49,6 +49,10 @@ struct Result {
   std::string dtype = "float32";
   double median_ms = 0;
   std::string baseline = "";  // impl to compare against (reported earlier), or empty
+  // > 0: the bytes the op must move, or its FLOPs, so that the line also gives
+  // "gb_per_s" or "tflops" (the benchmarks set them with --device cuda)
+  double bytes = 0;
+  double flops = 0;
 };
 
 // Prints r as a JSON line on stdout and a table row on stderr, with the
