@@ -100,6 +100,17 @@ const DeviceKernels& device_kernels(Device device) {
   return device_tables()[static_cast<size_t>(device.type)];
 }
 
+namespace detail {
+namespace {
+thread_local const char* current_report_as = nullptr;
+}
+ReportAs::ReportAs(const char* op) : outer_(current_report_as) { current_report_as = op; }
+ReportAs::~ReportAs() { current_report_as = outer_; }
+const char* reported_op(const char* fallback) {
+  return current_report_as ? current_report_as : fallback;
+}
+}  // namespace detail
+
 Tensor contiguous_copy(const Tensor& t) {
   if (t.is_contiguous()) return t;
   Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());

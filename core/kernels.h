@@ -257,13 +257,17 @@ using SumAccumulator = typename std::conditional_t<std::is_floating_point_v<T>,
 // backend through these, so the layers above need no CUDA symbols).
 struct DeviceKernels {
   // Copies src into dst: same dtype and shape, both contiguous, one of them on
-  // this device and the other on the CPU.
+  // this device type and the other on the CPU or another device of this type.
   void (*copy_across_devices)(const Tensor& dst, const Tensor& src) = nullptr;
-  void (*synchronize)() = nullptr;  // waits for all work queued on the device
+  void (*synchronize)() = nullptr;  // waits for all work queued on the current device
+  // The rest take a device index (of this type), checked by the backend.
+  void (*synchronize_device)(int index) = nullptr;
   // Returns the allocator's cached free blocks to the driver, and how many
   // bytes those blocks hold now.
-  void (*empty_cache)() = nullptr;
-  size_t (*cached_bytes)() = nullptr;
+  void (*empty_cache)(int index) = nullptr;
+  size_t (*cached_bytes)(int index) = nullptr;
+  int (*current_device)() = nullptr;  // the calling thread's current device
+  void (*set_device)(int index) = nullptr;
 };
 
 void register_kernels(DeviceType device, DType dtype, const KernelTable& table);
@@ -293,6 +297,23 @@ Fn kernel(Fn KernelTable::*member, Device device, DType dtype, const char* op) {
 }
 
 namespace detail {
+// Names the op a kernel runs for, for errors a backend reports later than the
+// call (the CUDA kernels' device-side checks, raised at the next
+// synchronisation): embedding calls the index_select kernel, and its error
+// should say "embedding". Thread-local; the innermost one wins.
+class ReportAs {
+ public:
+  explicit ReportAs(const char* op);  // op: a string literal, kept by pointer
+  ~ReportAs();
+  ReportAs(const ReportAs&) = delete;
+  ReportAs& operator=(const ReportAs&) = delete;
+
+ private:
+  const char* outer_;
+};
+// The innermost ReportAs's op on this thread, or `fallback` where none is open.
+const char* reported_op(const char* fallback);
+
 // Guards a table that is written at start-up and read without a lock after
 // (kernel tables, allocators): writers serialise on the mutex, and a write
 // once a lookup has run is refused, since it would race with those lock-free

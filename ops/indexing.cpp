@@ -37,12 +37,14 @@ int64_t checked_dim(const char* op, const Tensor& x, int64_t dim) {
 }
 
 // Checks that index is int64 on x's device, with every value in [0, size),
-// before any kernel reads through it.
+// before any kernel reads through it. Not on CUDA: reading the index back
+// would stall the device on every step, so the CUDA kernels check each index
+// and report the first bad one at the next synchronisation (docs/design.md).
 void check_index(const char* op, const Tensor& index, const Tensor& x, int64_t dim, int64_t size) {
   detail::check_defined(index, op, "index");
   LG_CHECK(index.dtype() == kInt64, op, ": index must be int64, got ", index.describe());
   detail::check_same_device(x, index, op);
-  if (index.numel() == 0) return;
+  if (index.numel() == 0 || index.device().is_cuda()) return;
   NoGradGuard no_grad;
   const int64_t lo = min(index).item<int64_t>(), hi = max(index).item<int64_t>();
   LG_CHECK(lo >= 0 && hi < size, op, ": index ", lo < 0 ? lo : hi,
@@ -181,6 +183,7 @@ Tensor embedding(const Tensor& ids, const Tensor& table, std::optional<int64_t> 
   shape.push_back(D);
   Tensor out = Tensor::empty(shape, table.dtype(), table.device());
   Tensor flat_ids = as_shape(ids.contiguous(), {K});
+  detail::ReportAs report_as("embedding");  // its index_select kernel's deferred errors
   fn(as_shape(out, {1, K, D}), as_shape(table.detach().contiguous(), {1, V, D}), flat_ids);
   return detail::record(
       "embedding", out, {table}, {{"indices", flat_ids}},

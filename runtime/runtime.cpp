@@ -104,25 +104,58 @@ int cuda_device_count() {
 namespace cuda {
 
 bool is_available() { return cuda_is_available(); }
+int device_count() { return cuda_device_count(); }
 
 // The rest go through core's per-device table, which the CUDA backend fills
 // only where a device is usable: empty slots mean no device (or no CUDA in
 // this build).
-void synchronize() {
-  const auto fn = device_kernels(Device::cuda()).synchronize;
-  LG_CHECK(fn != nullptr, "cuda::synchronize: no CUDA device");
-  fn();
+namespace {
+const DeviceKernels& backend(const char* op) {
+  const DeviceKernels& k = device_kernels(Device::cuda());
+  LG_CHECK(k.current_device != nullptr, op, ": no CUDA device");
+  return k;
+}
+// -1: the current device; others are checked by the backend.
+int resolve(const DeviceKernels& k, int device) {
+  return device == -1 ? k.current_device() : device;
+}
+}  // namespace
+
+int current_device() { return backend("cuda::current_device").current_device(); }
+
+void set_device(int device) { backend("cuda::set_device").set_device(device); }
+
+DeviceGuard::DeviceGuard(int device) : previous_(backend("cuda::DeviceGuard").current_device()) {
+  set_device(device);
 }
 
-void empty_cache() {
-  if (const auto fn = device_kernels(Device::cuda()).empty_cache) fn();
+// Restoring a device that was current a moment ago does not fail in a way
+// worth throwing from a destructor.
+DeviceGuard::~DeviceGuard() {
+  try {
+    set_device(previous_);
+  } catch (const Error&) {
+  }
 }
 
-MemoryStats memory_stats() {
-  const auto cached_bytes = device_kernels(Device::cuda()).cached_bytes;
-  return {.allocated = memory_allocated(Device::cuda()),
-          .peak_allocated = max_memory_allocated(Device::cuda()),
-          .cached = cached_bytes ? cached_bytes() : 0};
+void synchronize(int device) {
+  const DeviceKernels& k = backend("cuda::synchronize");
+  k.synchronize_device(resolve(k, device));
+}
+
+void empty_cache(int device) {
+  const DeviceKernels& k = device_kernels(Device::cuda());
+  if (k.empty_cache) k.empty_cache(resolve(k, device));
+}
+
+MemoryStats memory_stats(int device) {
+  const DeviceKernels& k = device_kernels(Device::cuda());
+  if (!k.cached_bytes) return {};
+  const Device d = Device::cuda(resolve(k, device));
+  const size_t cached = k.cached_bytes(d.index);  // checks the index first
+  return {.allocated = memory_allocated(d),
+          .peak_allocated = max_memory_allocated(d),
+          .cached = cached};
 }
 
 }  // namespace cuda

@@ -1142,8 +1142,101 @@ TEST_CASE("misuse on CUDA throws lg::Error naming the op") {
   CHECK_THROWS_WITH_AS(kernel(&KernelTable::matmul, kCuda, kInt64, "matmul"),
                        doctest::Contains("matmul: not implemented for int64 on cuda:0"), Error);
   CHECK_THROWS_AS(x + random_input({3}, kFloat32), Error);  // devices differ
-  CHECK_THROWS_WITH_AS(zeros({2}, {.device = Device::cuda(1)}),
-                       doctest::Contains("runs on cuda:0 only"), Error);
+  const Device missing = Device::cuda(cuda::device_count());
+  CHECK_THROWS_WITH_AS(zeros({2}, {.device = missing}), doctest::Contains(missing.str().c_str()), Error);
+}
+
+TEST_CASE("the current device, set_device and DeviceGuard") {
+  const int n = cuda::device_count();
+  CHECK(n == cuda_device_count());
+  const int before = cuda::current_device();
+  {
+    cuda::DeviceGuard guard(n - 1);
+    CHECK(cuda::current_device() == n - 1);
+    cuda::synchronize();  // the current device
+  }
+  CHECK(cuda::current_device() == before);
+  CHECK_THROWS_WITH_AS(cuda::set_device(n), doctest::Contains("does not exist"), Error);
+  CHECK_THROWS_AS(cuda::DeviceGuard{-2}, Error);
+  CHECK_THROWS_AS(cuda::synchronize(n), Error);
+  CHECK_THROWS_AS(cuda::memory_stats(n), Error);
+  CHECK(cuda::current_device() == before);
+}
+
+TEST_CASE("a kernel on cuda:0 leaves no error at the next synchronisation") {
+  Tensor table = gpu(random_input({5, 3}, kFloat32));
+  Tensor ids = gpu(from_vector<int64_t>({4, 0, 2}, {3}));
+  Tensor out = embedding(ids, table);
+  cuda::synchronize(0);
+  check_close(out.to(kCpu), embedding(ids.to(kCpu), table.to(kCpu)));
+}
+
+TEST_CASE("a bad index is reported at the next synchronisation, naming the op") {
+  Tensor table = gpu(random_input({65, 4}, kFloat32));
+  Tensor ids = gpu(from_vector<int64_t>({1, 70000, 3}, {3}));
+  Tensor out = embedding(ids, table);  // returns without waiting for the device
+  CHECK_THROWS_WITH_AS(cuda::synchronize(),
+                       doctest::Contains("embedding: index 70000 out of range [0, 65)"), Error);
+  cuda::synchronize();  // reported once, then cleared
+  Tensor x = gpu(random_input({4, 6}, kFloat32));
+  Tensor bad = gpu(from_vector<int64_t>({0, -1}, {2}));
+  Tensor picked = index_select(x, 1, bad);
+  // A device -> host copy is a synchronisation point too.
+  CHECK_THROWS_WITH_AS(picked.to(kCpu),
+                       doctest::Contains("index_select: index -1 out of range [0, 6)"), Error);
+  cuda::synchronize();
+}
+
+TEST_CASE("a host -> device copy keeps the values of the host buffer when it is called") {
+  // Big enough to pass through every staging buffer more than once.
+  const int64_t n = int64_t{9} << 20;
+  std::vector<float> host(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) host[static_cast<size_t>(i)] = static_cast<float>(i % 1000);
+  Tensor src = from_vector<float>(host, {n});
+  Tensor dev = src.to(kCuda);
+  float* data = static_cast<float*>(src.raw_data());
+  std::fill(data, data + n, -1.0f);  // after the copy returned, before it may have landed
+  std::vector<float> back = dev.to(kCpu).to_vector<float>();
+  for (int64_t i = 0; i < n; i += 4099)
+    CHECK(back[static_cast<size_t>(i)] == host[static_cast<size_t>(i)]);
+  CHECK(back.back() == host.back());
+}
+
+TEST_CASE("memory_stats are per device") {
+  cuda::synchronize(0);
+  const size_t nbytes = size_t{8} << 20;
+  const cuda::MemoryStats before = cuda::memory_stats(0);
+  Tensor x = zeros({static_cast<int64_t>(nbytes / sizeof(float))}, {.device = kCuda});
+  CHECK(cuda::memory_stats(0).allocated >= before.allocated + nbytes);
+  if (cuda::device_count() >= 2)
+    CHECK(cuda::memory_stats(1).allocated == memory_allocated(Device::cuda(1)));
+  {
+    cuda::DeviceGuard guard(0);
+    CHECK(cuda::memory_stats().allocated == cuda::memory_stats(0).allocated);
+  }
+}
+
+TEST_CASE("two GPUs: copies between them, ops on cuda:1, mixed devices refused") {
+  if (cuda::device_count() < 2) {
+    MESSAGE("fewer than 2 CUDA devices: skipped");
+    return;
+  }
+  const Device second = Device::cuda(1);
+  Tensor a = random_input({33, 17}, kFloat32), b = random_input({17, 5}, kFloat32);
+  Tensor a0 = gpu(a), a1 = a0.to(second), b1 = b.to(second);
+  CHECK(a1.device() == second);
+  check_close(a1.to(kCpu), a);
+  Tensor c1 = matmul(a1, b1) + 1.0;
+  CHECK(c1.device() == second);
+  check_close(c1.to(kCpu), matmul(a, b) + 1.0, 1e-5, 1e-5);
+  check_close(c1.to(kCuda).to(kCpu), c1.to(kCpu));
+  CHECK(cuda::memory_stats(1).allocated >= a1.numel() * sizeof(float));
+  CHECK_THROWS_WITH_AS(a0 + a1, doctest::Contains("cuda:1"), Error);
+  Tensor bad = from_vector<int64_t>({7}, {1}).to(second);
+  Tensor out = embedding(bad, b1);
+  CHECK_THROWS_WITH_AS(cuda::synchronize(1), doctest::Contains("embedding: index 7"), Error);
+  cuda::synchronize(0);
+  cuda::synchronize(1);
 }
 
 int main(int argc, char** argv) {

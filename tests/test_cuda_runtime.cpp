@@ -36,3 +36,34 @@ TEST_CASE("without a usable CUDA device the lg::cuda calls are safe and say so")
   CHECK(stats.peak_allocated == 0);
   CHECK(stats.cached == 0);
 }
+
+TEST_CASE("device indices that name no device are refused with lg::Error") {
+  const int n = cuda::device_count();
+  CHECK(n == cuda_device_count());
+  // With no device these say "no CUDA device", with one "does not exist".
+  CHECK_THROWS_AS(cuda::set_device(n), Error);
+  CHECK_THROWS_AS(cuda::DeviceGuard{n}, Error);
+  CHECK_THROWS_AS(cuda::synchronize(n), Error);
+  CHECK_THROWS_AS(cuda::set_device(-5), Error);
+  CHECK_THROWS_AS(zeros({2}, {.device = Device::cuda(n)}), Error);
+  // Beyond core's per-device tables, even the counters refuse.
+  CHECK_THROWS_WITH_AS(memory_allocated(Device::cuda(kMaxDevicesPerType)),
+                       doctest::Contains("out of range"), Error);
+  CHECK(memory_allocated(Device::cuda(kMaxDevicesPerType - 1)) == 0);
+}
+
+TEST_CASE("without a CUDA device the device calls say so") {
+  if (cuda::is_available()) {
+    MESSAGE("a CUDA device is usable here; tests/test_cuda.cpp covers this case");
+    return;
+  }
+  CHECK(cuda::device_count() == 0);
+  CHECK_THROWS_WITH_AS(cuda::current_device(), "cuda::current_device: no CUDA device", Error);
+  CHECK_THROWS_WITH_AS(cuda::set_device(0), "cuda::set_device: no CUDA device", Error);
+  CHECK_THROWS_WITH_AS(cuda::DeviceGuard{0}, "cuda::DeviceGuard: no CUDA device", Error);
+  CHECK_THROWS_WITH_AS(cuda::synchronize(1), "cuda::synchronize: no CUDA device", Error);
+  cuda::empty_cache(1);  // nothing cached anywhere: nothing to do
+  const cuda::MemoryStats stats = cuda::memory_stats(1);
+  CHECK(stats.allocated == 0);
+  CHECK(stats.cached == 0);
+}

@@ -2,7 +2,8 @@
 // slow and cudaFree synchronises the device, so freed blocks are kept in free
 // lists by size class and handed out again; only when cudaMalloc runs out of
 // memory, or on lg::cuda::empty_cache(), are the cached blocks given back to
-// the driver.
+// the driver. Each device has its own allocator and pool.
+#include <array>
 #include <bit>
 #include <mutex>
 #include <unordered_map>
@@ -26,10 +27,12 @@ size_t size_class(size_t nbytes) {
 
 class CachingAllocator final : public Allocator {
  public:
+  explicit CachingAllocator(int device) : device_(device) {}
+
   void* allocate(size_t nbytes) override {
     if (nbytes == 0) return nullptr;
     const size_t size = size_class(nbytes);
-    DeviceScope scope("cuda allocator", {});
+    DeviceScope scope("cuda allocator", device_);
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = free_blocks_.find(size);
     if (it != free_blocks_.end() && !it->second.empty()) {
@@ -49,14 +52,17 @@ class CachingAllocator final : public Allocator {
       cudaGetLastError();
       detail::fail("cuda allocator: cudaMalloc of ", size,
                    " bytes failed: ", cudaGetErrorString(status), " (", cudaGetErrorName(status),
-                   "); ", memory_allocated(Device::cuda()), " bytes are held by live tensors");
+                   "); ", memory_allocated(Device::cuda(device_)),
+                   " bytes are held by live tensors on cuda:", device_);
     }
     return block;
   }
 
   // Called from Storage's destructor: must not throw. The block may still be in
-  // use by queued kernels; all work runs on the default stream, so any later
-  // user of the block is ordered after them.
+  // use by queued kernels. Handing it out again at once is safe because all
+  // work on this device runs on its one stream (device_stream): any later user
+  // of the block is queued after the kernels that still read or write it. (A
+  // second stream would need an event per block, recorded here.)
   void deallocate(void* ptr, size_t nbytes) override {
     if (ptr == nullptr) return;
     const size_t size = size_class(nbytes);
@@ -66,7 +72,7 @@ class CachingAllocator final : public Allocator {
   }
 
   void empty_cache() {
-    DeviceScope scope("cuda::empty_cache", {});
+    DeviceScope scope("cuda::empty_cache", device_);
     std::lock_guard<std::mutex> lock(mutex_);
     release_cached();
   }
@@ -90,22 +96,36 @@ class CachingAllocator final : public Allocator {
     }
   }
 
+  const int device_;
   std::mutex mutex_;
   std::unordered_map<size_t, std::vector<void*>> free_blocks_;  // size class -> blocks
   size_t cached_bytes_ = 0;
 };
 
-CachingAllocator& instance() {
+// device: checked by the caller (check_device_index).
+CachingAllocator& instance(int device) {
   // Never destroyed: tensors in static storage may free their memory after
   // other statics are gone.
-  static CachingAllocator* allocator = new CachingAllocator();
-  return *allocator;
+  static auto* allocators = [] {
+    auto* all = new std::array<CachingAllocator*, kMaxDevicesPerType>();
+    for (int d = 0; d < kMaxDevicesPerType; ++d) (*all)[d] = new CachingAllocator(d);
+    return all;
+  }();
+  return *(*allocators)[static_cast<size_t>(device)];
 }
 
 }  // namespace
 
-Allocator& caching_allocator() { return instance(); }
-void release_cached_blocks() { instance().empty_cache(); }
-size_t cached_block_bytes() { return instance().cached_bytes(); }
+Allocator& caching_allocator(int device) { return instance(device); }
+
+void release_cached_blocks(int device) {
+  check_device_index("cuda::empty_cache", device);
+  instance(device).empty_cache();
+}
+
+size_t cached_block_bytes(int device) {
+  check_device_index("cuda::memory_stats", device);
+  return instance(device).cached_bytes();
+}
 
 }  // namespace lg::cuda

@@ -329,8 +329,7 @@ void launch_forward(const ForwardArgs& a, const char* op) {
   const int64_t blocks = a.pr.B * a.pr.H * ((a.pr.Tq + L::kQ - 1) / L::kQ);
   LG_CHECK(blocks <= INT_MAX, op, ": too many query tiles for one CUDA grid (", blocks, ")");
   allow_shared_memory(reinterpret_cast<const void*>(forward_kernel<MaxD, Laser>), L::kBytes, op);
-  forward_kernel<MaxD, Laser><<<static_cast<int>(blocks), kThreads, L::kBytes>>>(a);
-  check(cudaGetLastError(), op, "kernel launch");
+  launch_kernel(forward_kernel<MaxD, Laser>, static_cast<int>(blocks), kThreads, L::kBytes, a);
 }
 
 void attention_forward(const AttentionProblem& p, const Tensor& out, const Tensor& lse,
@@ -353,8 +352,7 @@ void attention_forward(const AttentionProblem& p, const Tensor& out, const Tenso
   if (!p.laser) return;
   const int64_t blocks = (rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
   LG_CHECK(blocks <= INT_MAX, op, ": too many rows for one CUDA grid (", rows, ")");
-  exact_rows_forward<<<static_cast<int>(blocks), kThreads>>>(a);
-  check(cudaGetLastError(), op, "kernel launch");
+  launch_kernel(exact_rows_forward, static_cast<int>(blocks), kThreads, 0, a);
 }
 
 }  // namespace

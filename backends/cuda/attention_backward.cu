@@ -424,26 +424,21 @@ void launch_tiled_backward(const BackwardArgs& a, const char* op) {
   using QB = QueryBlockLayout<MaxD>;
   const int64_t BH = a.pr.B * a.pr.H;
   allow_shared_memory(reinterpret_cast<const void*>(key_block_kernel<MaxD, Laser>), KB::kBytes, op);
-  key_block_kernel<MaxD, Laser>
-      <<<grid_size(BH * ((a.pr.Tk + KB::kK - 1) / KB::kK), op), kThreads, KB::kBytes>>>(a);
-  check(cudaGetLastError(), op, "kernel launch");
+  launch_kernel(key_block_kernel<MaxD, Laser>,
+                grid_size(BH * ((a.pr.Tk + KB::kK - 1) / KB::kK), op), kThreads, KB::kBytes, a);
   allow_shared_memory(reinterpret_cast<const void*>(query_block_kernel<MaxD, Laser>), QB::kBytes,
                       op);
-  query_block_kernel<MaxD, Laser>
-      <<<grid_size(BH * ((a.pr.Tq + QB::kQ - 1) / QB::kQ), op), kThreads, QB::kBytes>>>(a);
-  check(cudaGetLastError(), op, "kernel launch");
+  launch_kernel(query_block_kernel<MaxD, Laser>,
+                grid_size(BH * ((a.pr.Tq + QB::kQ - 1) / QB::kQ), op), kThreads, QB::kBytes, a);
 }
 
 void launch_exact_backward(const BackwardArgs& a, const char* op) {
   const int64_t BH = a.pr.B * a.pr.H;
-  list_flagged_rows<<<grid_size(BH, op), kThreads>>>(a);
-  check(cudaGetLastError(), op, "kernel launch");
-  exact_rows_dq<<<grid_size((BH * a.pr.Tq + kWarpsPerBlock - 1) / kWarpsPerBlock, op), kThreads>>>(
-      a);
-  check(cudaGetLastError(), op, "kernel launch");
+  launch_kernel(list_flagged_rows, grid_size(BH, op), kThreads, 0, a);
+  launch_kernel(exact_rows_dq, grid_size((BH * a.pr.Tq + kWarpsPerBlock - 1) / kWarpsPerBlock, op),
+                kThreads, 0, a);
   const int64_t key_groups = (a.pr.Tk + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  exact_keys_dkdv<<<grid_size(BH * key_groups, op), kThreads>>>(a);
-  check(cudaGetLastError(), op, "kernel launch");
+  launch_kernel(exact_keys_dkdv, grid_size(BH * key_groups, op), kThreads, 0, a);
 }
 
 }  // namespace
@@ -482,10 +477,9 @@ void attention_backward(const AttentionProblem& p, const Tensor& out, const Tens
   }
   const int row_blocks = grid_size((rows + kWarpsPerBlock - 1) / kWarpsPerBlock, op);
   if (p.laser)
-    prepare_rows<true><<<row_blocks, kThreads>>>(a);
+    launch_kernel(prepare_rows<true>, row_blocks, kThreads, 0, a);
   else
-    prepare_rows<false><<<row_blocks, kThreads>>>(a);
-  check(cudaGetLastError(), op, "kernel launch");
+    launch_kernel(prepare_rows<false>, row_blocks, kThreads, 0, a);
   with_max_head_dim(a.pr.d, op, [&]<int MaxD>() {
     if (p.laser)
       launch_tiled_backward<MaxD, true>(a, op);

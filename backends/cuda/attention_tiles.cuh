@@ -7,7 +7,7 @@
 #include <initializer_list>
 #include <type_traits>
 
-#include "cuda_internal.h"
+#include "kernel_launch.cuh"
 
 namespace lg::cuda::attention {
 

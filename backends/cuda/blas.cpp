@@ -7,6 +7,7 @@
 #include <lasergrad/runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <string>
 #include <type_traits>
@@ -23,6 +24,7 @@ namespace {
 struct Cublas {
   decltype(&cublasCreate) create;
   decltype(&cublasDestroy) destroy;
+  decltype(&cublasSetStream) set_stream;
   decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
   decltype(&cublasDgemmStridedBatched) dgemm_strided_batched;
   // cublasGemmStridedBatchedEx (cublas_api.h also declares an inline overload).
@@ -53,6 +55,7 @@ const Cublas& cublas() {
     return Cublas{
         reinterpret_cast<decltype(Cublas::create)>(symbol("cublasCreate_v2")),
         reinterpret_cast<decltype(Cublas::destroy)>(symbol("cublasDestroy_v2")),
+        reinterpret_cast<decltype(Cublas::set_stream)>(symbol("cublasSetStream_v2")),
         reinterpret_cast<decltype(Cublas::sgemm_strided_batched)>(
             symbol("cublasSgemmStridedBatched")),
         reinterpret_cast<decltype(Cublas::dgemm_strided_batched)>(
@@ -69,19 +72,27 @@ void check_cublas(cublasStatus_t status, const char* op, const char* call) {
     detail::fail(op, ": ", call, " failed: ", cublas().status_string(status));
 }
 
-// cuBLAS handles must not be used by two host threads at once: one per thread,
-// created on first use (on cuda:0, current inside the kernel's DeviceScope).
+// cuBLAS handles must not be used by two host threads at once, and a handle
+// belongs to the device current at its creation: one per thread and device,
+// created on first use inside the kernel's DeviceScope and bound to that
+// device's stream, so products queue behind the kernels that feed them.
 cublasHandle_t blas_handle(const char* op) {
-  struct Handle {
-    cublasHandle_t handle = nullptr;
-    ~Handle() {
+  struct Handles {
+    std::array<cublasHandle_t, kMaxDevicesPerType> handle{};
+    ~Handles() {
       // At thread exit there is no one to report a failure to.
-      if (handle) cublas().destroy(handle);
+      for (cublasHandle_t h : handle)
+        if (h) cublas().destroy(h);
     }
   };
-  thread_local Handle h;
-  if (!h.handle) check_cublas(cublas().create(&h.handle), op, "cublasCreate");
-  return h.handle;
+  thread_local Handles handles;
+  const DeviceScope& scope = DeviceScope::current(op);
+  cublasHandle_t& h = handles.handle[static_cast<size_t>(scope.device())];
+  if (!h) {
+    check_cublas(cublas().create(&h), op, "cublasCreate");
+    check_cublas(cublas().set_stream(h, scope.stream()), op, "cublasSetStream");
+  }
+  return h;
 }
 
 // cuBLAS sees the column-major transpose of each row-major operand.
@@ -163,8 +174,8 @@ void matmul(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   if (B * M * N == 0) return;
   T* c = ptr<T>(out);
   if (K == 0) {
-    check(cudaMemsetAsync(c, 0, static_cast<size_t>(B * M * N) * sizeof(T)), "matmul",
-          "cudaMemsetAsync");
+    check(cudaMemsetAsync(c, 0, static_cast<size_t>(B * M * N) * sizeof(T), scope_stream("matmul")),
+          "matmul", "cudaMemsetAsync");
     return;
   }
   Tensor a, b;
@@ -201,8 +212,8 @@ void linear(const Tensor& out, const Tensor& x_in, const Tensor& w_in, const Ten
     const Tensor rows = make_view(bias, {M, N}, {0, bias.strides()[0]}, bias.storage_offset());
     kernel(&KernelTable::copy, out.device(), dtype, "linear")(out, rows);
   } else if (K == 0) {
-    check(cudaMemsetAsync(c, 0, static_cast<size_t>(M * N) * sizeof(T)), "linear",
-          "cudaMemsetAsync");
+    check(cudaMemsetAsync(c, 0, static_cast<size_t>(M * N) * sizeof(T), scope_stream("linear")),
+          "linear", "cudaMemsetAsync");
   }
   if (K == 0) return;
   Tensor x, w;

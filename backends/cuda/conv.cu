@@ -237,10 +237,9 @@ void conv2d_direct_backward_weight(const Tensor& grad_w, const Tensor& grad_out,
   const int64_t count = grad_w.numel(), positions = d.N * d.OH * d.OW;
   if (count == 0) return;
   with_group_size(positions, count, [&]<int G>() {
-    conv_backward_weight_kernel<G, T><<<blocks_for_groups<G>(count), kThreads>>>(
-        ptr<T>(grad_w), ptr<T>(grad_out), ptr<T>(x), d, count);
+    launch_kernel(conv_backward_weight_kernel<G, T>, blocks_for_groups<G>(count), kThreads, 0,
+                  ptr<T>(grad_w), ptr<T>(grad_out), ptr<T>(x), d, count);
   });
-  check(cudaGetLastError(), op, "kernel launch");
 }
 
 }  // namespace

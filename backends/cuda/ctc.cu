@@ -131,8 +131,8 @@ void ctc_loss(const Tensor& loss, const Tensor& grad, const Tensor& log_probs,
              grad.describe());
     // Frames past a sample's input length, and impossible samples, get no gradient.
     if (grad.numel() > 0)
-      check(cudaMemsetAsync(grad.raw_data(), 0, grad.numel() * sizeof(T)), "ctc_loss",
-            "cudaMemsetAsync");
+      check(cudaMemsetAsync(grad.raw_data(), 0, grad.numel() * sizeof(T), scope_stream("ctc_loss")),
+            "ctc_loss", "cudaMemsetAsync");
   }
   if (N == 0) return;
   const int64_t per_sample = T_max * (2 * S_max + 1);
@@ -140,11 +140,11 @@ void ctc_loss(const Tensor& loss, const Tensor& grad, const Tensor& log_probs,
   Tensor beta =
       grad.defined() ? Tensor::empty({N, per_sample}, dtype_of<T>(), log_probs.device()) : Tensor();
   const int blocks = static_cast<int>(std::min<int64_t>(N, kMaxBlocks));
-  ctc_kernel<T><<<blocks, kThreads>>>(
-      ptr<T>(loss), grad.defined() ? ptr<T>(grad) : nullptr, ptr<T>(alpha),
-      grad.defined() ? ptr<T>(beta) : nullptr, ptr<T>(log_probs), ptr<int64_t>(targets),
-      ptr<int64_t>(input_lengths), ptr<int64_t>(target_lengths), N, C, S_max, per_sample, blank);
-  check(cudaGetLastError(), "ctc_loss", "kernel launch");
+  launch_kernel(ctc_kernel<T>, blocks, kThreads, 0, ptr<T>(loss),
+                grad.defined() ? ptr<T>(grad) : nullptr, ptr<T>(alpha),
+                grad.defined() ? ptr<T>(beta) : nullptr, ptr<T>(log_probs), ptr<int64_t>(targets),
+                ptr<int64_t>(input_lengths), ptr<int64_t>(target_lengths), N, C, S_max, per_sample,
+                blank);
 }
 
 }  // namespace

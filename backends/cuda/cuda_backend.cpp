@@ -1,9 +1,11 @@
 // CUDA backend start-up: device discovery, registration into core's tables,
-// CUDA error reporting, and the per-device kernels (host<->device copies,
-// synchronisation, the allocator's cache).
+// CUDA error reporting, and the per-device kernels (copies between the host
+// and devices and between devices, synchronisation, the allocator's cache).
 #include "cuda_backend.h"
 
 #include <cuda_runtime.h>
+
+#include <algorithm>
 
 #include "cuda_internal.h"
 
@@ -19,45 +21,87 @@ void check(cudaError_t status, const char* op, const char* call) {
                cudaGetErrorName(status), ")");
 }
 
-DeviceScope::DeviceScope(const char* op, std::initializer_list<const Tensor*> tensors) {
-  for (const Tensor* t : tensors)
-    LG_CHECK(t->device() == Device::cuda(0), op,
-             ": the CUDA backend runs on cuda:0 only so far, got ", t->describe());
-  check(cudaGetDevice(&previous_), op, "cudaGetDevice");
-  if (previous_ != 0) check(cudaSetDevice(0), op, "cudaSetDevice");
-}
-
-DeviceScope::~DeviceScope() {
-  // Restoring the caller's device cannot fail in a way worth throwing from a
-  // destructor: the device was current a moment ago.
-  if (previous_ != 0) cudaSetDevice(previous_);
-}
-
 }  // namespace cuda
 
 namespace {
 
-// dst and src: same dtype and shape, both contiguous, one on cuda:0 and one on the CPU.
-void copy_across_devices(const Tensor& dst, const Tensor& src) {
-  const bool upload = dst.device().is_cuda();
-  LG_CHECK(upload != src.device().is_cuda(),
-           "to: a cross-device copy needs one CPU and one CUDA tensor, got ", src.device().str(),
-           " -> ", dst.device().str());
-  cuda::DeviceScope scope("to", {upload ? &dst : &src});
+void check_copy_operands(const Tensor& dst, const Tensor& src) {
   LG_CHECK(dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() &&
                src.is_contiguous(),
            "to: a cross-device copy needs contiguous tensors of one dtype and shape, got ",
            src.describe(), " -> ", dst.describe());
-  const size_t nbytes = static_cast<size_t>(src.numel()) * element_size(src.dtype());
-  if (nbytes == 0) return;
-  cuda::check(cudaMemcpy(dst.raw_data(), src.raw_data(), nbytes,
-                         upload ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost),
-              "to", "cudaMemcpy");
 }
 
-void synchronize() {
-  cuda::DeviceScope scope("synchronize", {});
-  cuda::check(cudaDeviceSynchronize(), "synchronize", "cudaDeviceSynchronize");
+// Returns once src's memory may be reused; the copy runs on dst's stream.
+void copy_host_to_device(const Tensor& dst, const Tensor& src, size_t nbytes) {
+  cuda::DeviceScope scope("to", {&dst});
+  cuda::upload(scope, dst.raw_data(), src.raw_data(), nbytes);
+}
+
+// The host reads the data: waits for the kernels that produce it, and raises
+// what the device's kernels reported meanwhile.
+void copy_device_to_host(const Tensor& dst, const Tensor& src, size_t nbytes) {
+  cuda::DeviceScope scope("to", {&src});
+  cuda::check(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), nbytes, cudaMemcpyDeviceToHost,
+                              scope.stream()),
+              "to", "cudaMemcpyAsync");
+  cuda::synchronize_and_check(scope.device(), "to");
+}
+
+// cuda:M -> cuda:N on N's stream. Events order it after the work on M that
+// produces src, and M's later work (which may reuse src's block once it is
+// freed) after the copy. Without peer access the driver stages through the host.
+void copy_between_devices(const Tensor& dst, const Tensor& src, size_t nbytes) {
+  const int from = src.device().index;
+  cudaEvent_t produced = nullptr, copied = nullptr;
+  {
+    cuda::DeviceScope scope("to", {&src});
+    cuda::check(cudaEventCreateWithFlags(&produced, cudaEventDisableTiming), "to",
+                "cudaEventCreateWithFlags");
+    cuda::check(cudaEventRecord(produced, scope.stream()), "to", "cudaEventRecord");
+  }
+  {
+    cuda::DeviceScope scope("to", {&dst});
+    cuda::check(cudaStreamWaitEvent(scope.stream(), produced, 0), "to", "cudaStreamWaitEvent");
+    cuda::check(cudaMemcpyPeerAsync(dst.raw_data(), scope.device(), src.raw_data(), from, nbytes,
+                                    scope.stream()),
+                "to", "cudaMemcpyPeerAsync");
+    cuda::check(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming), "to",
+                "cudaEventCreateWithFlags");
+    cuda::check(cudaEventRecord(copied, scope.stream()), "to", "cudaEventRecord");
+  }
+  cuda::DeviceScope scope("to", {&src});
+  cuda::check(cudaStreamWaitEvent(scope.stream(), copied, 0), "to", "cudaStreamWaitEvent");
+  // Destroying a recorded event is safe: it is released once it completes.
+  cudaEventDestroy(produced);
+  cudaEventDestroy(copied);
+}
+
+void copy_across_devices(const Tensor& dst, const Tensor& src) {
+  LG_CHECK(dst.device() != src.device() && (dst.device().is_cuda() || src.device().is_cuda()),
+           "to: a cross-device copy needs two devices, one of them CUDA, got ", src.device().str(),
+           " -> ", dst.device().str());
+  check_copy_operands(dst, src);
+  const size_t nbytes = static_cast<size_t>(src.numel()) * element_size(src.dtype());
+  if (nbytes == 0) return;
+  if (src.device().is_cpu()) return copy_host_to_device(dst, src, nbytes);
+  if (dst.device().is_cpu()) return copy_device_to_host(dst, src, nbytes);
+  copy_between_devices(dst, src, nbytes);
+}
+
+void synchronize_device(int device) {
+  cuda::DeviceScope scope("cuda::synchronize", device);
+  cuda::check(cudaDeviceSynchronize(), "cuda::synchronize", "cudaDeviceSynchronize");
+  cuda::synchronize_and_check(device, "cuda::synchronize");
+}
+
+void synchronize() { synchronize_device(cuda::current_device("cuda::synchronize")); }
+
+int current_device() { return cuda::current_device("cuda::current_device"); }
+
+void set_device(int device) {
+  cuda::check_device_index("cuda::set_device", device);
+  cuda::check(cudaSetDevice(device), "cuda::set_device", "cudaSetDevice");
 }
 
 int query_device_count() {
@@ -66,7 +110,8 @@ int query_device_count() {
     cudaGetLastError();  // no driver or no device: not an error for lasergrad
     return 0;
   }
-  return count;
+  // Beyond core's per-device tables a device is not used.
+  return std::min(count, kMaxDevicesPerType);
 }
 
 }  // namespace
@@ -78,7 +123,8 @@ int cuda_backend_device_count() {
 
 void register_cuda_backend() {
   if (cuda_backend_device_count() == 0) return;
-  register_allocator(DeviceType::CUDA, &cuda::caching_allocator());
+  for (int d = 0; d < cuda_backend_device_count(); ++d)
+    register_allocator(Device::cuda(d), &cuda::caching_allocator(d));
   for (DType dtype : {kFloat32, kFloat64, kInt64, kBool}) {
     KernelTable table;
     cuda::fill_elementwise_kernels(table, dtype);
@@ -103,8 +149,11 @@ void register_cuda_backend() {
   }
   register_device_kernels(DeviceType::CUDA, {.copy_across_devices = copy_across_devices,
                                              .synchronize = synchronize,
+                                             .synchronize_device = synchronize_device,
                                              .empty_cache = cuda::release_cached_blocks,
-                                             .cached_bytes = cuda::cached_block_bytes});
+                                             .cached_bytes = cuda::cached_block_bytes,
+                                             .current_device = current_device,
+                                             .set_device = set_device});
 }
 
 }  // namespace lg

@@ -46,9 +46,8 @@ void cumsum(const Tensor& out, const Tensor& in, int64_t dim, bool reverse) {
   const int64_t lines = shape_numel(outer_shape), n = in.shape()[dim];
   if (lines == 0 || n == 0) return;
   const Geometry<2> outer = make_geometry<2>("cumsum", outer_shape, {&out_strides, &in_strides});
-  cumsum_kernel<T><<<blocks_for_groups<1>(lines), kThreads>>>(
-      ptr<T>(out), ptr<T>(in), lines, outer, n, out.strides()[dim], in.strides()[dim], reverse);
-  check(cudaGetLastError(), "cumsum", "kernel launch");
+  launch_kernel(cumsum_kernel<T>, blocks_for_groups<1>(lines), kThreads, 0, ptr<T>(out), ptr<T>(in),
+                lines, outer, n, out.strides()[dim], in.strides()[dim], reverse);
 }
 
 }  // namespace

@@ -77,7 +77,8 @@ void copy(const Tensor& dst, const Tensor& src) {
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
     const size_t nbytes = static_cast<size_t>(dst.numel()) * sizeof(T);
     if (nbytes > 0 && dst.raw_data() != src.raw_data())
-      check(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), nbytes, cudaMemcpyDeviceToDevice),
+      check(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), nbytes, cudaMemcpyDeviceToDevice,
+                            scope.stream()),
             "copy", "cudaMemcpyAsync");
     return;
   }
@@ -93,12 +94,17 @@ bool all_finite(const Tensor& in) {
   DeviceScope scope("all_finite", {&in});
   check_operand("all_finite", in, in.shape(), dtype_of<T>());
   Tensor flag = Tensor::empty({}, kInt64, in.device());
-  check(cudaMemsetAsync(flag.raw_data(), 0, sizeof(int64_t)), "all_finite", "cudaMemsetAsync");
+  check(cudaMemsetAsync(flag.raw_data(), 0, sizeof(int64_t), scope.stream()), "all_finite",
+        "cudaMemsetAsync");
   launch<1>("all_finite", in.shape(), {&in.strides()},
             NonFiniteFn<T>{ptr<T>(in), ptr<int64_t>(flag)});
+  // The answer is for the host (anomaly mode, optimizer state checks,
+  // multinomial's input check), so this op synchronises: it is no hot-path op.
   int64_t found = 0;
-  check(cudaMemcpy(&found, flag.raw_data(), sizeof(found), cudaMemcpyDeviceToHost), "all_finite",
-        "cudaMemcpy");
+  check(cudaMemcpyAsync(&found, flag.raw_data(), sizeof(found), cudaMemcpyDeviceToHost,
+                        scope.stream()),
+        "all_finite", "cudaMemcpyAsync");
+  synchronize_and_check(scope.device(), "all_finite");
   return found == 0;
 }
 

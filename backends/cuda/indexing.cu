@@ -1,6 +1,9 @@
 // CUDA indexing kernels: index_select and gather, and their adjoints
-// index_add and scatter_add, with the semantics of backends/cpu/indexing.cpp
-// (indices arrive validated). The adjoints add with atomicAdd, since repeated
+// index_add and scatter_add, with the semantics of backends/cpu/indexing.cpp.
+// The ops layer does not validate CUDA indices (that would read them back on
+// the host every step): each kernel checks its index, skips a bad one (reads
+// 0, adds nothing) and reports the first to the device's error flag, raised
+// at the next synchronisation. The adjoints add with atomicAdd, since repeated
 // indices send several elements to one output; integer adds wrap around
 // (atomicAdd on the unsigned type), and float sums may add in any order.
 //
@@ -33,6 +36,22 @@ __device__ inline void atomic_add(T* target, T v) {
   }
 }
 
+// Where an index must lie, [0, size), and where to report one that does not.
+struct IndexCheck {
+  int64_t size;
+  DeviceError* error;
+  int op;
+
+  static IndexCheck of(const DeviceScope& scope, int64_t size) {
+    return {size, scope.error_flag(), scope.report_id()};
+  }
+  __device__ bool ok(int64_t i) const {
+    if (i >= 0 && i < size) return true;
+    report_bad(error, op, kFoundIndex, i, 0, size);
+    return false;
+  }
+};
+
 // Operands: 0 the gathered-into, 1 the read operand without dim, 2 the index.
 template <typename T>
 struct GatherFn {
@@ -40,8 +59,10 @@ struct GatherFn {
   const T* in;
   const int64_t* index;
   int64_t in_dim_stride;
+  IndexCheck check;
   __device__ void operator()(int64_t, const int64_t* off) const {
-    out[off[0]] = in[off[1] + index[off[2]] * in_dim_stride];
+    const int64_t i = index[off[2]];
+    out[off[0]] = check.ok(i) ? in[off[1] + i * in_dim_stride] : T(0);
   }
 };
 
@@ -52,8 +73,10 @@ struct ScatterAddFn {
   const T* src;
   const int64_t* index;
   int64_t out_dim_stride;
+  IndexCheck check;
   __device__ void operator()(int64_t, const int64_t* off) const {
-    atomic_add(out + off[0] + index[off[2]] * out_dim_stride, src[off[1]]);
+    const int64_t i = index[off[2]];
+    if (check.ok(i)) atomic_add(out + off[0] + i * out_dim_stride, src[off[1]]);
   }
 };
 
@@ -75,7 +98,8 @@ void index_select(const Tensor& out, const Tensor& in, const Tensor& index) {
   const Shape in_strides = without_dim(in.strides(), 1);
   const Shape index_strides = {0, 1, 0};
   launch<3>("index_select", out.shape(), {&out.strides(), &in_strides, &index_strides},
-            GatherFn<T>{ptr<T>(out), ptr<T>(in), ptr<int64_t>(index), in.strides()[1]});
+            GatherFn<T>{ptr<T>(out), ptr<T>(in), ptr<int64_t>(index), in.strides()[1],
+                        IndexCheck::of(scope, in.shape()[1])});
 }
 
 // out [A,n,B] += src [A,K,B] at out[a,index[k],b].
@@ -91,7 +115,8 @@ void index_add(const Tensor& out, const Tensor& index, const Tensor& src) {
   const Shape out_strides = without_dim(out.strides(), 1);
   const Shape index_strides = {0, 1, 0};
   launch<3>("index_add", src.shape(), {&out_strides, &src.strides(), &index_strides},
-            ScatterAddFn<T>{ptr<T>(out), ptr<T>(src), ptr<int64_t>(index), out.strides()[1]});
+            ScatterAddFn<T>{ptr<T>(out), ptr<T>(src), ptr<int64_t>(index), out.strides()[1],
+                            IndexCheck::of(scope, out.shape()[1])});
 }
 
 // out[..i..] = in[..index[..i..]..], index taking dim's place.
@@ -105,7 +130,8 @@ void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& inde
            " dims and dim in range, got ", in.describe(), " and dim ", dim);
   const Shape in_strides = without_dim(in.strides(), dim);
   launch<3>("gather", index.shape(), {&out.strides(), &in_strides, &index.strides()},
-            GatherFn<T>{ptr<T>(out), ptr<T>(in), ptr<int64_t>(index), in.strides()[dim]});
+            GatherFn<T>{ptr<T>(out), ptr<T>(in), ptr<int64_t>(index), in.strides()[dim],
+                        IndexCheck::of(scope, in.shape()[dim])});
 }
 
 // out at index's positions along dim += src (src of index's shape, any strides).
@@ -119,7 +145,8 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
            index.dim(), " dims and dim in range, got ", out.describe(), " and dim ", dim);
   const Shape out_strides = without_dim(out.strides(), dim);
   launch<3>("scatter_add", index.shape(), {&out_strides, &src.strides(), &index.strides()},
-            ScatterAddFn<T>{ptr<T>(out), ptr<T>(src), ptr<int64_t>(index), out.strides()[dim]});
+            ScatterAddFn<T>{ptr<T>(out), ptr<T>(src), ptr<int64_t>(index), out.strides()[dim],
+                            IndexCheck::of(scope, out.shape()[dim])});
 }
 
 }  // namespace

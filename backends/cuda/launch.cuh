@@ -6,7 +6,7 @@
 #include <array>
 #include <cstdint>
 
-#include "cuda_internal.h"
+#include "kernel_launch.cuh"
 
 namespace lg::cuda {
 
@@ -96,8 +96,7 @@ void launch(const char* op, const Shape& shape, const std::array<const Shape*, N
   if (n == 0) return;
   const Geometry<N> g = make_geometry<N>(op, shape, strides);
   const int blocks = static_cast<int>(std::min<int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
-  elementwise_kernel<N, F><<<blocks, kThreads>>>(n, g, f);
-  check(cudaGetLastError(), op, "kernel launch");
+  launch_kernel(elementwise_kernel<N, F>, blocks, kThreads, 0, n, g, f);
 }
 
 }  // namespace lg::cuda

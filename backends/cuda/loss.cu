@@ -120,11 +120,10 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& logits,
            target.describe());
   if (N == 0) return;
   with_group_size(C, N, [&]<int G>() {
-    cross_entropy_rows<G, T><<<blocks_for_groups<G>(N), kThreads>>>(
-        ptr<T>(loss), ptr<T>(lse), ptr<T>(logits), ptr<int64_t>(target), N, C, ignore_index,
-        static_cast<T>(label_smoothing));
+    launch_kernel(cross_entropy_rows<G, T>, blocks_for_groups<G>(N), kThreads, 0, ptr<T>(loss),
+                  ptr<T>(lse), ptr<T>(logits), ptr<int64_t>(target), N, C, ignore_index,
+                  static_cast<T>(label_smoothing));
   });
-  check(cudaGetLastError(), "cross_entropy", "kernel launch");
 }
 
 template <typename T>

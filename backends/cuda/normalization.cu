@@ -137,11 +137,10 @@ void layer_norm(const Tensor& out, const Tensor& mean, const Tensor& rstd, const
   check_matrix<T>("layer_norm", bias, -1, N);
   if (M == 0) return;
   with_group_size(N, M, [&]<int G>() {
-    layer_norm_rows<G, T><<<blocks_for_groups<G>(M), kThreads>>>(
-        ptr<T>(out), ptr<T>(mean), ptr<T>(rstd), ptr<T>(x), optional_ptr<T>(weight),
-        optional_ptr<T>(bias), M, N, eps);
+    launch_kernel(layer_norm_rows<G, T>, blocks_for_groups<G>(M), kThreads, 0, ptr<T>(out),
+                  ptr<T>(mean), ptr<T>(rstd), ptr<T>(x), optional_ptr<T>(weight),
+                  optional_ptr<T>(bias), M, N, eps);
   });
-  check(cudaGetLastError(), "layer_norm", "kernel launch");
 }
 
 template <typename T>
@@ -164,23 +163,21 @@ void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& 
   check_matrix<T>(op, dbias, -1, N);
   if (dx.defined() && M > 0) {
     with_group_size(N, M, [&]<int G>() {
-      layer_norm_dx_rows<G, T>
-          <<<blocks_for_groups<G>(M), kThreads>>>(ptr<T>(dx), ptr<T>(grad), ptr<T>(x), ptr<T>(mean),
-                                                  ptr<T>(rstd), optional_ptr<T>(weight), M, N);
+      launch_kernel(layer_norm_dx_rows<G, T>, blocks_for_groups<G>(M), kThreads, 0, ptr<T>(dx),
+                    ptr<T>(grad), ptr<T>(x), ptr<T>(mean), ptr<T>(rstd), optional_ptr<T>(weight), M,
+                    N);
     });
-    check(cudaGetLastError(), op, "kernel launch");
   }
   if ((!dweight.defined() && !dbias.defined()) || N == 0) return;
   // No rows: one chunk of none, so the sums are 0.
   const int64_t chunks = std::max<int64_t>((M + kRowsPerChunk - 1) / kRowsPerChunk, 1);
   Tensor partial = Tensor::empty({chunks, N, 2}, kFloat64, x.device());
-  layer_norm_column_partials<T><<<blocks_for_groups<1>(chunks * N), kThreads>>>(
-      ptr<double>(partial), ptr<T>(grad), ptr<T>(x), ptr<T>(mean), ptr<T>(rstd), M, N, chunks);
-  check(cudaGetLastError(), op, "kernel launch");
-  layer_norm_column_sums<T><<<blocks_for_groups<1>(N), kThreads>>>(
-      dweight.defined() ? ptr<T>(dweight) : nullptr, dbias.defined() ? ptr<T>(dbias) : nullptr,
-      ptr<double>(partial), N, chunks);
-  check(cudaGetLastError(), op, "kernel launch");
+  launch_kernel(layer_norm_column_partials<T>, blocks_for_groups<1>(chunks * N), kThreads, 0,
+                ptr<double>(partial), ptr<T>(grad), ptr<T>(x), ptr<T>(mean), ptr<T>(rstd), M, N,
+                chunks);
+  launch_kernel(layer_norm_column_sums<T>, blocks_for_groups<1>(N), kThreads, 0,
+                dweight.defined() ? ptr<T>(dweight) : nullptr,
+                dbias.defined() ? ptr<T>(dbias) : nullptr, ptr<double>(partial), N, chunks);
 }
 
 }  // namespace

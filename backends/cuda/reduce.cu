@@ -118,10 +118,9 @@ void run_reduce(const char* name, typename Op::Out* out, const Tensor& in,
   const Geometry<1> kept = make_geometry<1>(name, kept_shape, {&kept_strides});
   const Geometry<1> reduced = make_geometry<1>(name, red_shape, {&red_strides});
   with_group_size(R, K, [&]<int G>() {
-    reduce_kernel<G, T, Op>
-        <<<blocks_for_groups<G>(K), kThreads>>>(out, ptr<T>(in), K, R, kept, reduced);
+    launch_kernel(reduce_kernel<G, T, Op>, blocks_for_groups<G>(K), kThreads, 0, out, ptr<T>(in), K,
+                  R, kept, reduced);
   });
-  check(cudaGetLastError(), name, "kernel launch");
 }
 
 const char* reduce_name(ReduceOp op) {

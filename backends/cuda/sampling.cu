@@ -82,12 +82,13 @@ Tensor ranked_order(const char* op, const T* data, int64_t R, int64_t n, bool la
   size_t bytes = 0;
   check(cub::DeviceSegmentedRadixSort::SortPairs(
             nullptr, bytes, ptr<uint64_t>(keys), ptr<uint64_t>(sorted_keys), ptr<int64_t>(index),
-            ptr<int64_t>(order), items, segments, begin, begin + 1),
+            ptr<int64_t>(order), items, segments, begin, begin + 1, 0, 64, scope_stream(op)),
         op, "cub::DeviceSegmentedRadixSort::SortPairs (size query)");
   Tensor scratch = Tensor::empty({static_cast<int64_t>(bytes / 8 + 1)}, kInt64, device);
-  check(cub::DeviceSegmentedRadixSort::SortPairs(
-            scratch.raw_data(), bytes, ptr<uint64_t>(keys), ptr<uint64_t>(sorted_keys),
-            ptr<int64_t>(index), ptr<int64_t>(order), items, segments, begin, begin + 1),
+  check(cub::DeviceSegmentedRadixSort::SortPairs(scratch.raw_data(), bytes, ptr<uint64_t>(keys),
+                                                 ptr<uint64_t>(sorted_keys), ptr<int64_t>(index),
+                                                 ptr<int64_t>(order), items, segments, begin,
+                                                 begin + 1, 0, 64, scope_stream(op)),
         op, "cub::DeviceSegmentedRadixSort::SortPairs");
   return order;
 }
@@ -195,9 +196,8 @@ void multinomial(const Tensor& out, const Tensor& probs, bool replacement, uint6
   if (R * S == 0) return;
   if (replacement) {
     Tensor cdf = Tensor::empty({R, C}, kFloat64, probs.device());
-    cumulative_weights<T>
-        <<<blocks_for_groups<1>(R), kThreads>>>(ptr<double>(cdf), ptr<T>(probs), R, C);
-    check(cudaGetLastError(), "multinomial", "kernel launch");
+    launch_kernel(cumulative_weights<T>, blocks_for_groups<1>(R), kThreads, 0, ptr<double>(cdf),
+                  ptr<T>(probs), R, C);
     launch_flat("multinomial", R * S,
                 InverseCdfFn{ptr<int64_t>(out), ptr<double>(cdf), C, S, seed, offset});
     return;

@@ -156,14 +156,13 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
   if (s.outer * s.n * s.inner == 0) return;
   if (s.inner == 1) {
     with_group_size(s.n, s.outer, [&]<int G>() {
-      forward_rows<G, T>
-          <<<blocks_for_groups<G>(s.outer), kThreads>>>(ptr<T>(out), ptr<T>(in), s.outer, s.n, log);
+      launch_kernel(forward_rows<G, T>, blocks_for_groups<G>(s.outer), kThreads, 0, ptr<T>(out),
+                    ptr<T>(in), s.outer, s.n, log);
     });
   } else {
-    forward_lanes<T>
-        <<<blocks_for_groups<1>(s.outer * s.inner), kThreads>>>(ptr<T>(out), ptr<T>(in), s, log);
+    launch_kernel(forward_lanes<T>, blocks_for_groups<1>(s.outer * s.inner), kThreads, 0,
+                  ptr<T>(out), ptr<T>(in), s, log);
   }
-  check(cudaGetLastError(), name, "kernel launch");
 }
 
 template <typename T>
@@ -176,14 +175,13 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
   if (s.outer * s.n * s.inner == 0) return;
   if (s.inner == 1) {
     with_group_size(s.n, s.outer, [&]<int G>() {
-      backward_rows<G, T><<<blocks_for_groups<G>(s.outer), kThreads>>>(
-          ptr<T>(grad_in), ptr<T>(grad_out), ptr<T>(out), s.outer, s.n, log);
+      launch_kernel(backward_rows<G, T>, blocks_for_groups<G>(s.outer), kThreads, 0,
+                    ptr<T>(grad_in), ptr<T>(grad_out), ptr<T>(out), s.outer, s.n, log);
     });
   } else {
-    backward_lanes<T><<<blocks_for_groups<1>(s.outer * s.inner), kThreads>>>(
-        ptr<T>(grad_in), ptr<T>(grad_out), ptr<T>(out), s, log);
+    launch_kernel(backward_lanes<T>, blocks_for_groups<1>(s.outer * s.inner), kThreads, 0,
+                  ptr<T>(grad_in), ptr<T>(grad_out), ptr<T>(out), s, log);
   }
-  check(cudaGetLastError(), name, "kernel launch");
 }
 
 }  // namespace

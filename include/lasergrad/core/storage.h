@@ -10,7 +10,8 @@
 
 namespace lg {
 
-// Device memory comes from the allocator a backend registers for its device.
+// Device memory comes from the allocator a backend registers for each device
+// (type and index), so a backend with several devices gives each its own.
 class Allocator {
  public:
   virtual ~Allocator() = default;
@@ -18,9 +19,13 @@ class Allocator {
   virtual void deallocate(void* ptr, size_t nbytes) = 0;
 };
 
-void register_allocator(DeviceType type, Allocator* allocator);
+// Device indices a backend may register: enough for any one machine today.
+inline constexpr int kMaxDevicesPerType = 16;
 
-// Bytes held by live tensor storages on a device, and the peak since start
+void register_allocator(Device device, Allocator* allocator);
+void register_allocator(DeviceType type, Allocator* allocator);  // for index 0
+
+// Bytes held by live tensor storages on a device (type and index), and the peak since start
 // (or since reset_peak_memory_allocated).
 size_t memory_allocated(Device device = Device::cpu());
 size_t max_memory_allocated(Device device = Device::cpu());
