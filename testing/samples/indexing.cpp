@@ -31,7 +31,8 @@ void register_indexing_ops() {
   // the gradient that padding_idx withholds.
   register_op({"embedding.padding_idx",
                [](const In& in) {
-                 Tensor not_padding = ne(in[1], full({}, 4, {.dtype = kInt64})).to(kFloat64);
+                 Tensor not_padding =
+                     ne(in[1], full({}, 4, {.dtype = kInt64, .device = in[1].device()})).to(kFloat64);
                  return embedding(in[1], in[0], /*padding_idx=*/-1) * not_padding.unsqueeze(-1);
                },
                [] {
