@@ -104,13 +104,17 @@ int run_speech_bench(const SpeechBenchOptions& options, std::FILE* out) {
   lg::set_num_threads(options.threads > 0 ? options.threads : std::max(1, hardware));
   lg::manual_seed(options.seed);
   SpeechModel model(options.model);
-  const Batch batch = synthetic_batch(options);
+  model.to(options.device);
+  Batch batch = synthetic_batch(options);
+  for (lg::Tensor* t : {&batch.features, &batch.lengths, &batch.targets, &batch.target_lengths})
+    *t = t->to(options.device);
   const std::vector<double> ms = time_training(model, batch, options);
   const double step_ms = median(ms);
   nlohmann::ordered_json line = {
       {"bench", "train_speech"},
       {"framework", "lasergrad"},
       {"attention", lg::nn::attention_kind_name(options.model.attention)},
+      {"device", options.device.is_cpu() ? "cpu" : "cuda"},
       {"threads", lg::get_num_threads()},
       {"batch", options.batch},
       {"frames", options.frames},
@@ -121,7 +125,8 @@ int run_speech_bench(const SpeechBenchOptions& options, std::FILE* out) {
       {"peak_rss_mb", round2(examples::peak_rss_mb())},
       {"params", model.num_parameters()}};
   // The machine, measured in the same run (the GEMM rate at this thread count).
-  const examples::BenchMachine machine = examples::bench_machine(true);
+  // (No CPU GEMM rate for a run on the GPU: sgemm_gflops is 0 there.)
+  const examples::BenchMachine machine = examples::bench_machine(options.device.is_cpu());
   line["sgemm_gflops"] = round2(machine.sgemm_gflops);
   line["cpu"] = machine.cpu;
   line["isa"] = machine.isa;
@@ -132,8 +137,10 @@ int run_speech_bench(const SpeechBenchOptions& options, std::FILE* out) {
   return 0;
 }
 
-int run_speech_bench(lg::nn::AttentionKind attention, int threads, std::FILE* out) {
+int run_speech_bench(lg::nn::AttentionKind attention, int threads, std::FILE* out,
+                     lg::Device device) {
   SpeechBenchOptions options;
+  options.device = device;
   options.model.attention = attention;
   options.threads = threads;
   return run_speech_bench(options, out);

@@ -24,16 +24,18 @@ struct SpeechBenchOptions {
   int64_t min_frames = 200;    // the shortest
   int64_t target_length = 20;  // targets have target_length - 2 .. target_length + 2 symbols
   uint64_t seed = 1234;
+  lg::Device device = lg::Device::cpu();  // the model and the batch (built on the CPU) go here
 };
 
 // Runs the benchmark and writes one JSON line to `out`:
-// {"bench":"train_speech","framework":"lasergrad","attention":..,"threads":..,"batch":..,
-//  "frames":..,"median_step_ms":..,"min_step_ms":..,"max_step_ms":..,"audio_s_per_s":..,
+// {"bench":"train_speech","framework":"lasergrad","attention":..,"device":..,"threads":..,
+//  "batch":..,"frames":..,"median_step_ms":..,"min_step_ms":..,"max_step_ms":..,"audio_s_per_s":..,
 //  "peak_rss_mb":..,"params":..}
 // audio_s_per_s: seconds of audio in the batch (10 ms frames) per second of
 // training at the median step. Returns 0; bad options throw std::invalid_argument.
 int run_speech_bench(const SpeechBenchOptions& options, std::FILE* out);
-// The benchmark model with `attention` on `threads` threads (0: all cores).
-int run_speech_bench(lg::nn::AttentionKind attention, int threads, std::FILE* out);
+// The benchmark model with `attention` on `threads` threads (0: all cores), on `device`.
+int run_speech_bench(lg::nn::AttentionKind attention, int threads, std::FILE* out,
+                     lg::Device device = lg::Device::cpu());
 
 }  // namespace speech

@@ -16,7 +16,8 @@ namespace speech {
 
 int bench(const SpeechConfig& config) {
   return run_speech_bench(lg::nn::attention_kind_from_string(config.attention), config.threads,
-                          stdout);
+                          stdout,
+                          config.device == "cuda" ? lg::Device::cuda(0) : lg::Device::cpu());
 }
 
 }  // namespace speech

@@ -103,7 +103,8 @@ SetScores score_set(SpeechModel& model, const std::vector<Utterance>& set, const
   SetScores out;
   for (int64_t step = 0; step < examples::steps_per_epoch(order); ++step) {
     const SpeechBatch b = make_speech_batch(set, mel, examples::batch_request(order, step), {});
-    auto [log_probs, lengths] = model.forward(b.features.to(device), b.lengths.to(device));
+    // The lengths stay on the CPU, where the model reads them.
+    auto [log_probs, lengths] = model.forward(b.features.to(device), b.lengths);
     out.loss_sum += lg::ctc_loss(log_probs, b.targets.to(device), lengths, b.target_lengths.to(device),
                              {.blank = kBlank, .reduction = lg::Reduction::Sum, .zero_infinity = true})
                     .item<double>();

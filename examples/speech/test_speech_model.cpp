@@ -204,6 +204,7 @@ TEST_CASE("run_speech_bench writes one JSON line with the benchmark's keys") {
   CHECK(line["bench"] == "train_speech");
   CHECK(line["framework"] == "lasergrad");
   CHECK(line["attention"] == "softmax");
+  CHECK(line["device"] == "cpu");
   CHECK(line["threads"] == 1);
   CHECK(line["params"] == SpeechModel(o.model).num_parameters());
   for (const char* key :

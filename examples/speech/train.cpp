@@ -83,7 +83,8 @@ class SpeechTask : public examples::TrainingTask {
       throw std::logic_error("SpeechTask: step " + std::to_string(step) + " after the loader's " +
                              std::to_string(loader_->step()));
     const SpeechBatch b = loader_->next();
-    auto [log_probs, lengths] = model_.forward(b.features.to(device_), b.lengths.to(device_));
+    // The lengths stay on the CPU: the model reads them there (no device round trip).
+    auto [log_probs, lengths] = model_.forward(b.features.to(device_), b.lengths);
     return lg::ctc_loss(log_probs, b.targets.to(device_), lengths, b.target_lengths.to(device_),
                         {.blank = kBlank, .reduction = lg::Reduction::Mean, .zero_infinity = true});
   }
