@@ -32,8 +32,8 @@ double median(std::vector<double> v);
 // Prints the machine the figures come from, once, before the first result: a
 // JSON line {"bench":"machine", cpu, isa (the CPU path in use), openblas_core,
 // openmp_wait, threads, sgemm_gflops (a 2048^3 float32 matmul at this thread
-// count, best of 5; 0 with --device cuda), device} and a line on stderr. Every ratio a benchmark prints is
-// against a baseline measured in the same run.
+// count, best of 5; 0 with --device cuda), device} and a line on stderr.
+// Every ratio a benchmark prints is against a baseline measured in the same run.
 void report_machine(const Common& common);
 
 // Median wall time of fn in milliseconds (steady_clock), after `warmup`

@@ -42,7 +42,8 @@ Tensor to_device_keeping_layout(const Tensor& x, Device device) {
   const Tensor dense = x.permute(order);
   if (!dense.is_contiguous()) return x.to(device);
   std::vector<int64_t> inverse(order.size());
-  for (size_t i = 0; i < order.size(); ++i) inverse[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
+  for (size_t i = 0; i < order.size(); ++i)
+    inverse[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
   return dense.to(device).permute(inverse);
 }
 
@@ -153,7 +154,8 @@ struct Run {
     std::vector<Tensor> decay, no_decay;
     for (const Tensor& p : model->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
     optimizer = std::make_unique<optim::AdamW>(
-        std::vector<optim::ParamGroup>{{.params = decay}, {.params = no_decay, .weight_decay = 0.0}},
+        std::vector<optim::ParamGroup>{{.params = decay},
+                                       {.params = no_decay, .weight_decay = 0.0}},
         optim::AdamWOptions{.lr = 3e-3, .beta1 = 0.9, .beta2 = 0.95, .weight_decay = 0.1});
     model->train();
     this->device = device;
