@@ -3,9 +3,12 @@
 #include <lasergrad/nn/clip_grad.h>
 #include <lasergrad/ops/arithmetic.h>
 #include <lasergrad/ops/elementwise_select.h>
+#include <lasergrad/ops/indexing.h>
 #include <lasergrad/ops/reduction.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 
 namespace lg::nn {
 
@@ -23,24 +26,32 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
     grads.push_back(g);
   }
   const bool inf_norm = std::isinf(norm_type);
-  double total = 0;
+  // One 0-d float64 part per gradient, on the gradient's device, combined per
+  // device and read once per device: reading each part back would make a GPU
+  // step wait once per parameter.
+  std::map<std::string, std::vector<Tensor>> parts;  // by device name
   for (const Tensor& g : grads) {
     // In float64: squares of float32 gradients above 1.8e19 would overflow.
     const Tensor g64 = g.to(kFloat64);
-    if (norm_type == 2.0) {
-      total += sum(g64 * g64).item<double>();
-      continue;
-    }
-    const Tensor a = abs(g64);
-    if (inf_norm) {
-      const double m = max(a).item<double>();
-      total = (std::isnan(m) || m > total) ? m : total;
-      if (std::isnan(total)) break;
-    } else if (norm_type == 1.0) {
-      total += sum(a).item<double>();
-    } else {
-      total += sum(pow(a, norm_type)).item<double>();
-    }
+    Tensor part;
+    if (norm_type == 2.0)
+      part = sum(g64 * g64);
+    else if (inf_norm)
+      part = max(abs(g64));
+    else if (norm_type == 1.0)
+      part = sum(abs(g64));
+    else
+      part = sum(pow(abs(g64), norm_type));
+    parts[g.device().str()].push_back(part);
+  }
+  double total = 0;
+  for (const auto& [device, device_parts] : parts) {
+    const Tensor all = stack(device_parts);
+    const double t = (inf_norm ? max(all) : sum(all)).item<double>();  // max: NaN wins
+    if (!inf_norm)
+      total += t;
+    else if (std::isnan(t) || t > total)
+      total = t;
   }
   if (!inf_norm && norm_type != 1.0) total = std::pow(total, 1.0 / norm_type);
   if (std::isfinite(total) && total > max_norm) {
