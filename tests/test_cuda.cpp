@@ -1,6 +1,5 @@
 // The CUDA backend against the CPU backend: every CUDA kernel runs on the same
 // inputs as its CPU twin and must agree. Exits 77 (ctest: skipped) without a GPU.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 
@@ -1237,13 +1236,4 @@ TEST_CASE("two GPUs: copies between them, ops on cuda:1, mixed devices refused")
   CHECK_THROWS_WITH_AS(cuda::synchronize(1), doctest::Contains("embedding: index 7"), Error);
   cuda::synchronize(0);
   cuda::synchronize(1);
-}
-
-int main(int argc, char** argv) {
-  if (!cuda_is_available()) {
-    std::cout << "test_cuda: no usable CUDA device; skipped\n";
-    return 77;
-  }
-  doctest::Context context(argc, argv);
-  return context.run();
 }

@@ -2,7 +2,6 @@
 // with every op running on the device, a short GPT training run whose
 // per-step losses must match the CPU's, and checkpoints moved between the
 // devices (model and optimizer state). Exits 77 (ctest: skipped) without a GPU.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 #include <lasergrad/lasergrad.h>
 #include <lasergrad/nn/checkpoint.h>
@@ -12,7 +11,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iostream>
 #include <map>
 #include <numeric>
 #include <string>
@@ -260,12 +258,3 @@ TEST_CASE("a checkpoint saved on the CPU loads on the device with the same value
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  if (!cuda_is_available()) {
-    std::cout << "test_cuda_training: no usable CUDA device; skipped\n";
-    return 77;
-  }
-  doctest::Context context(argc, argv);
-  return context.run();
-}
