@@ -71,18 +71,24 @@ std::string cpu_name() {
   return "unknown CPU";
 }
 
-double measure_sgemm_gflops(int64_t n, int runs) {
+double measure_sgemm_gflops(int64_t n, int runs, Device device) {
   LG_CHECK(n >= 1 && runs >= 1, "measure_sgemm_gflops: need n >= 1 and runs >= 1, got n ", n,
            " and runs ", runs);
   NoGradGuard no_grad;
   // Constant operands: GEMM speed does not depend on the values (normal
   // floats), and the caller's random stream is left as it was.
-  Tensor a = full({n, n}, 0.5), b = full({n, n}, 0.25);
+  Tensor a = full({n, n}, 0.5, {.device = device}), b = full({n, n}, 0.25, {.device = device});
+  // Waits for the device's queued work, so that each timed call is all of its own.
+  auto wait = [&] {
+    if (device.is_cuda()) cuda::synchronize(device.index);
+  };
   (void)matmul(a, b);  // untimed: first-touch and BLAS start-up
   std::vector<double> seconds;
   for (int i = 0; i < runs; ++i) {
+    wait();
     const auto start = std::chrono::steady_clock::now();
     Tensor c = matmul(a, b);
+    wait();
     seconds.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }

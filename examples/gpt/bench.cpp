@@ -1,5 +1,4 @@
 #include <lasergrad/distributed/data_parallel.h>
-#include <lasergrad/cuda.h>
 #include <lasergrad/nn/clip_grad.h>
 
 #include <algorithm>
@@ -60,27 +59,6 @@ double median_of(std::vector<double> v) {
   return (v[v.size() / 2] + v[(v.size() - 1) / 2]) / 2;
 }
 
-// cuBLAS's float32 GEMM rate on the GPU (2048^3, the median of 10 after 3
-// untimed), the GPU's counterpart of bench_machine's CPU rate.
-double device_sgemm_gflops(lg::Device device) {
-  const int64_t n = 2048;
-  lg::NoGradGuard no_grad;
-  const lg::Tensor a = lg::randn({n, n}, {.device = device}),
-                   b = lg::randn({n, n}, {.device = device});
-  std::vector<double> ms;
-  for (int i = 0; i < 13; ++i) {
-    lg::cuda::synchronize();
-    const auto start = std::chrono::steady_clock::now();
-    (void)lg::matmul(a, b);
-    lg::cuda::synchronize();
-    if (i >= 3)
-      ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count());
-  }
-  return 2.0 * static_cast<double>(n * n * n) / (median_of(ms) * 1e6);
-}
-
 }  // namespace
 
 int bench(TrainConfig config) {
@@ -136,7 +114,7 @@ int bench(TrainConfig config) {
   // step's matrix FLOPs at that rate over the step's time is its efficiency.
   // On the GPU, cuBLAS's rate in place of the CPU's.
   examples::BenchMachine machine = examples::bench_machine(device.is_cpu());
-  if (device.is_cuda()) machine.sgemm_gflops = device_sgemm_gflops(device);
+  if (device.is_cuda()) machine.sgemm_gflops = lg::measure_sgemm_gflops(2048, 5, device);
   const double flops = step_matrix_flops(model_shape(config, data.vocab().size()), config.batch);
   const double efficiency =
       machine.sgemm_gflops > 0 ? flops / (median / 1000) / (machine.sgemm_gflops * 1e9) : 0.0;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
+
 namespace lg {
 
 // Registers the backends' kernels and allocators and wires the layers
@@ -67,9 +69,10 @@ std::vector<std::string> supported_cpu_isas();  // best first, "baseline" last
 // where it does not say), and the float32 matrix-product rate of this machine
 // at the current thread count: GFLOP/s of an n x n x n matmul, the best of
 // `runs` after one untimed (on a shared or throttled machine single runs vary
-// by 2x). Benchmarks quote their GEMM efficiency against it.
+// by 2x). Benchmarks quote their GEMM efficiency against it. On a CUDA device
+// the product runs there (cuBLAS), timed between synchronisations.
 std::string cpu_name();
-double measure_sgemm_gflops(int64_t n = 2048, int runs = 5);
+double measure_sgemm_gflops(int64_t n = 2048, int runs = 5, Device device = Device::cpu());
 
 // Freed CPU blocks of 64 KiB or more are cached for reuse (up to 1 GiB):
 // empty_cache() returns them to the system; cpu_cached_bytes() says how much.
