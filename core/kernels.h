@@ -130,9 +130,11 @@ struct KernelTable {
                            int64_t dim, bool log) = nullptr;
 
   // ---- losses (ops/loss.cpp) ----
-  // Per-row cross entropy of logits [N,C] against int64 targets [N] (checked to
-  // lie in [0, C) or equal ignore_index; all contiguous): loss [N] (0 where
-  // ignored) and lse [N], each row's logsumexp, saved for the backward.
+  // Per-row cross entropy of logits [N,C] against int64 targets [N] (each in
+  // [0, C) or ignore_index: the ops layer checks CPU targets; a device's
+  // kernels check their own, treat a bad one as ignored and report it at the
+  // next synchronisation; all contiguous): loss [N] (0 where ignored) and lse
+  // [N], each row's logsumexp, saved for the backward.
   void (*cross_entropy)(const Tensor& loss, const Tensor& lse, const Tensor& logits,
                         const Tensor& target, int64_t ignore_index,
                         double label_smoothing) = nullptr;
@@ -141,15 +143,18 @@ struct KernelTable {
                                  const Tensor& logits, const Tensor& target, const Tensor& lse,
                                  int64_t ignore_index, double label_smoothing) = nullptr;
   // out [N] = in[n, target[n]] (0 where target[n] == ignore_index) of in [N,C]; its
-  // adjoint writes out [N,C] = 0 but out[n, target[n]] = src[n]. All contiguous.
+  // adjoint writes out [N,C] = 0 but out[n, target[n]] = src[n]. All contiguous;
+  // targets checked as for cross_entropy.
   void (*pick_class)(const Tensor& out, const Tensor& in, const Tensor& target,
                      int64_t ignore_index) = nullptr;
   void (*pick_class_backward)(const Tensor& out, const Tensor& src, const Tensor& target,
                               int64_t ignore_index) = nullptr;
   // CTC negative log likelihood per sample, loss [N], of log_probs [T,N,C]
-  // against padded targets [N,S] with lengths [N] (int64, validated; all
-  // contiguous). If grad is defined, also grad [T,N,C] = d loss[n] / d log_probs
-  // (0 where the loss is infinite).
+  // against padded targets [N,S] with lengths [N] (int64; all contiguous; the
+  // ops layer validates CPU ones, a device's kernel checks its own and gives a
+  // bad sample loss 0 and gradient 0, reported at the next synchronisation).
+  // If grad is defined, also grad [T,N,C] = d loss[n] / d log_probs (0 where
+  // the loss is infinite).
   void (*ctc_loss)(const Tensor& loss, const Tensor& grad, const Tensor& log_probs,
                    const Tensor& targets, const Tensor& input_lengths,
                    const Tensor& target_lengths, int64_t blank) = nullptr;
@@ -192,7 +197,9 @@ struct KernelTable {
   // reverse sums from the end (the adjoint, used by the backward).
   void (*cumsum)(const Tensor& out, const Tensor& in, int64_t dim, bool reverse) = nullptr;
   // Draws out [R,S] (int64) category indices from each row of probs [R,C]
-  // (contiguous, validated non-negative with enough mass) under seed: with
+  // (contiguous; finite and non-negative with enough non-zero mass: the ops
+  // layer checks CPU rows, a device's kernel checks its own and reports a bad
+  // row at the next synchronisation, its draws still in [0, C)) under seed: with
   // replacement draw r*S+s uses Philox counter offset + r*S + s; without,
   // category c of row r has counter offset + r*C + c (its random key).
   void (*multinomial)(const Tensor& out, const Tensor& probs, bool replacement, uint64_t seed,

@@ -1,11 +1,12 @@
 #include <lasergrad/ops/arithmetic.h>
+#include <lasergrad/ops/elementwise_select.h>
 #include <lasergrad/ops/factory.h>
 #include <lasergrad/ops/loss.h>
 #include <lasergrad/ops/reduction.h>
 #include <lasergrad/ops/softmax.h>
 
-#include <algorithm>
-#include <cmath>
+#include <limits>
+#include <vector>
 
 #include "op_support.h"
 
@@ -14,10 +15,9 @@ using detail::BackwardArgs;
 
 namespace {
 
-// Checks scores [..., C] against int64 class targets [...]; returns how many
-// targets are not ignore_index (the divisor of the mean).
-int64_t check_class_targets(const char* op, const Tensor& scores, const Tensor& target,
-                            int64_t ignore_index) {
+// Checks the shapes, dtypes and devices of scores [..., C] and int64 class
+// targets [...] (not their values: see mean_divisor).
+void check_class_targets(const char* op, const Tensor& scores, const Tensor& target) {
   detail::check_defined(scores, op, "input");
   detail::check_defined(target, op, "target");
   LG_CHECK(is_floating(scores.dtype()), op, ": needs floating-point scores, got ",
@@ -31,7 +31,12 @@ int64_t check_class_targets(const char* op, const Tensor& scores, const Tensor& 
            " does not match scores ", scores.describe(), ": expected target shape ",
            shape_str(expected), " (classes are the last dim)");
   detail::check_same_device(scores, target, op);
-  const int64_t C = scores.shape().back();
+}
+
+// The CPU targets' values: each in [0, C) or ignore_index. Returns how many
+// are not ignore_index.
+int64_t check_host_target_values(const char* op, const Tensor& target, int64_t C,
+                                 int64_t ignore_index) {
   std::vector<int64_t> t = target.to_vector<int64_t>();
   int64_t count = 0;
   for (size_t i = 0; i < t.size(); ++i) {
@@ -43,9 +48,26 @@ int64_t check_class_targets(const char* op, const Tensor& scores, const Tensor& 
   return count;
 }
 
+// Validates the targets' values where that needs no synchronisation, on the
+// CPU; on a device the kernels check them and report a bad one at the next
+// synchronisation. Returns the Mean reduction's divisor, the number of
+// targets not ignore_index as a 0-d tensor of `dtype` on the targets' device
+// (summed there, not read back), or an undefined tensor for other reductions.
+Tensor mean_divisor(const char* op, const Tensor& target, int64_t C, int64_t ignore_index,
+                    Reduction reduction, DType dtype) {
+  if (target.device().is_cpu()) {
+    const int64_t count = check_host_target_values(op, target, C, ignore_index);
+    if (reduction != Reduction::Mean) return Tensor();
+    return detail::scalar_tensor(static_cast<double>(count), dtype, target.device());
+  }
+  if (reduction != Reduction::Mean) return Tensor();
+  NoGradGuard no_grad;
+  return detail::cast_raw(sum(ne(target, Scalar(ignore_index))), dtype);
+}
+
 // Per-target losses reduced as asked; Mean divides by the count of targets
-// not ignored (0/0 = NaN when every target is ignored, as PyTorch).
-Tensor reduce_losses(const Tensor& losses, Reduction reduction, int64_t count) {
+// not ignored, `divisor` (0/0 = NaN when every target is ignored, as PyTorch).
+Tensor reduce_losses(const Tensor& losses, Reduction reduction, const Tensor& divisor) {
   switch (reduction) {
     case Reduction::None:
       return losses;
@@ -54,16 +76,17 @@ Tensor reduce_losses(const Tensor& losses, Reduction reduction, int64_t count) {
     case Reduction::Mean:
       break;
   }
-  return sum(losses) / static_cast<double>(count);
+  return sum(losses) / divisor;
 }
 
 // The upstream gradient of a reduced loss spread over its N rows: [N],
 // contiguous, in `dtype` (what the fused kernels multiply each row by).
-Tensor row_weights(const Tensor& grad, Reduction reduction, int64_t count, int64_t N, DType dtype) {
+Tensor row_weights(const Tensor& grad, Reduction reduction, const Tensor& divisor, int64_t N,
+                   DType dtype) {
   NoGradGuard no_grad;
   Tensor g = detail::cast_raw(grad.detach(), dtype);
   if (reduction == Reduction::None) return g.reshape({N}).contiguous();
-  if (reduction == Reduction::Mean) g = g / static_cast<double>(count);
+  if (reduction == Reduction::Mean) g = g / divisor;
   return g.reshape({1}).expand({N}).contiguous();
 }
 
@@ -97,7 +120,7 @@ Tensor pick_class_adjoint(const Tensor& src, const Tensor& target, int64_t C, in
 // The cross-entropy gradient in differentiable ops (what create_graph runs):
 // (softmax(x) - smoothed one-hot) times each row's upstream gradient.
 Tensor cross_entropy_grad_composite(const Tensor& grad, const Tensor& x, const Tensor& target,
-                                    const CrossEntropyOptions& o, int64_t count) {
+                                    const CrossEntropyOptions& o, const Tensor& divisor) {
   const int64_t C = x.shape().back(), N = target.numel();
   Tensor x2 = x.reshape({N, C});
   Tensor target_dist, live;
@@ -110,7 +133,7 @@ Tensor cross_entropy_grad_composite(const Tensor& grad, const Tensor& x, const T
     live = ne(t, detail::scalar_tensor(o.ignore_index, kInt64, x.device())).to(x.dtype());
   }
   Tensor w = o.reduction == Reduction::None   ? grad.reshape({N, 1})
-             : o.reduction == Reduction::Mean ? grad / static_cast<double>(count)
+             : o.reduction == Reduction::Mean ? grad / divisor
                                               : grad;
   return ((softmax(x2, -1) - target_dist) * live * w).reshape(x.shape());
 }
@@ -119,10 +142,11 @@ Tensor cross_entropy_grad_composite(const Tensor& grad, const Tensor& x, const T
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOptions o) {
   const char* op = "cross_entropy";
-  const int64_t count = check_class_targets(op, logits, target, o.ignore_index);
+  check_class_targets(op, logits, target);
+  const int64_t C = logits.shape().back(), N = target.numel();
+  const Tensor divisor = mean_divisor(op, target, C, o.ignore_index, o.reduction, logits.dtype());
   LG_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, op,
            ": label_smoothing must lie in [0, 1], got ", o.label_smoothing);
-  const int64_t C = logits.shape().back(), N = target.numel();
   auto forward = kernel(&KernelTable::cross_entropy, logits.device(), logits.dtype(), op);
   Tensor t1 = target.contiguous().reshape({N});
   Tensor rows = Tensor::empty({N}, logits.dtype(), logits.device());
@@ -130,31 +154,35 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOpt
   if (N > 0)
     forward(rows, lse, logits.detach().contiguous().reshape({N, C}), t1, o.ignore_index,
             o.label_smoothing);
-  Tensor out = reduce_losses(rows.reshape(target.shape()), o.reduction, count);
-  return detail::record(op, out, {logits}, {{"self", logits}, {"target", t1}, {"logsumexp", lse}},
-                        [o, count, N, C](const BackwardArgs& c) {
-                          const Tensor& x = c.saved("self");
-                          Tensor w = row_weights(c.grad, o.reduction, count, N, x.dtype());
-                          Tensor dx = Tensor::empty({N, C}, x.dtype(), x.device());
-                          if (N > 0)
-                            kernel(&KernelTable::cross_entropy_backward, x.device(), x.dtype(),
-                                   "cross_entropy")(dx, w, x.detach().contiguous().reshape({N, C}),
-                                                    c.saved("target"), c.saved("logsumexp"),
-                                                    o.ignore_index, o.label_smoothing);
-                          return std::vector<Tensor>{dx.reshape(x.shape())};
-                        },
-                        {.fused_backward = true, .composite = [o, count](const BackwardArgs& c) {
-                           return std::vector<Tensor>{cross_entropy_grad_composite(
-                               c.grad, c.saved("self"), c.saved("target"), o, count)};
-                         }});
+  Tensor out = reduce_losses(rows.reshape(target.shape()), o.reduction, divisor);
+  return detail::record(
+      op, out, {logits},
+      {{"self", logits}, {"target", t1}, {"logsumexp", lse}, {"divisor", divisor}},
+      [o, N, C](const BackwardArgs& c) {
+        const Tensor& x = c.saved("self");
+        Tensor w = row_weights(c.grad, o.reduction, c.saved("divisor"), N, x.dtype());
+        Tensor dx = Tensor::empty({N, C}, x.dtype(), x.device());
+        if (N > 0)
+          kernel(&KernelTable::cross_entropy_backward, x.device(), x.dtype(), "cross_entropy")(
+              dx, w, x.detach().contiguous().reshape({N, C}), c.saved("target"),
+              c.saved("logsumexp"), o.ignore_index, o.label_smoothing);
+        return std::vector<Tensor>{dx.reshape(x.shape())};
+      },
+      {.fused_backward = true, .composite = [o](const BackwardArgs& c) {
+         return std::vector<Tensor>{cross_entropy_grad_composite(
+             c.grad, c.saved("self"), c.saved("target"), o, c.saved("divisor"))};
+       }});
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, NllLossOptions o) {
-  const int64_t count = check_class_targets("nll_loss", log_probs, target, o.ignore_index);
+  const char* op = "nll_loss";
+  check_class_targets(op, log_probs, target);
   const int64_t C = log_probs.shape().back(), N = target.numel();
+  const Tensor divisor =
+      mean_divisor(op, target, C, o.ignore_index, o.reduction, log_probs.dtype());
   Tensor picked =
       pick_class(log_probs.reshape({N, C}), target.contiguous().reshape({N}), o.ignore_index);
-  return reduce_losses(-picked.reshape(target.shape()), o.reduction, count);
+  return reduce_losses(-picked.reshape(target.shape()), o.reduction, divisor);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
@@ -177,14 +205,17 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   return mean(sq);
 }
 
-Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
-                const Tensor& target_lengths, CtcLossOptions o) {
+namespace {
+
+// The shapes, dtypes and devices of ctc_loss's arguments, and the blank.
+void check_ctc_arguments(const Tensor& log_probs, const Tensor& targets,
+                         const Tensor& input_lengths, const Tensor& target_lengths, int64_t blank) {
   const char* op = "ctc_loss";
   for (const Tensor* t : {&log_probs, &targets, &input_lengths, &target_lengths})
     detail::check_defined(*t, op);
   LG_CHECK(is_floating(log_probs.dtype()) && log_probs.dim() == 3, op,
            ": log_probs must be a floating [T,N,C] tensor, got ", log_probs.describe());
-  const int64_t T = log_probs.shape()[0], N = log_probs.shape()[1], C = log_probs.shape()[2];
+  const int64_t N = log_probs.shape()[1], C = log_probs.shape()[2];
   LG_CHECK(targets.dtype() == kInt64 && targets.dim() == 2 && targets.shape()[0] == N, op,
            ": targets must be int64 [N,S] (padded) with N = ", N, ", got ", targets.describe(),
            " for log_probs ", log_probs.describe());
@@ -194,8 +225,16 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
     detail::check_same_device(log_probs, *t, op);
   }
   detail::check_same_device(log_probs, targets, op);
-  LG_CHECK(o.blank >= 0 && o.blank < C, op, ": blank ", o.blank, " is out of range for ", C,
-           " classes");
+  LG_CHECK(blank >= 0 && blank < C, op, ": blank ", blank, " is out of range for ", C, " classes");
+}
+
+// The CPU lengths and labels of each sample (on a device the kernel checks
+// them and reports a bad one at the next synchronisation).
+void check_host_ctc_values(const Tensor& log_probs, const Tensor& targets,
+                           const Tensor& input_lengths, const Tensor& target_lengths,
+                           int64_t blank) {
+  const char* op = "ctc_loss";
+  const int64_t T = log_probs.shape()[0], N = log_probs.shape()[1], C = log_probs.shape()[2];
   const int64_t S = targets.shape()[1];
   const std::vector<int64_t> in_len = input_lengths.to_vector<int64_t>();
   const std::vector<int64_t> tg_len = target_lengths.to_vector<int64_t>();
@@ -207,10 +246,37 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
              " is out of range for targets ", targets.describe());
     for (int64_t s = 0; s < tg_len[n]; ++s) {
       int64_t l = labels[n * S + s];
-      LG_CHECK(l >= 0 && l < C && l != o.blank, op, ": target ", l, " of sample ", n,
-               " is out of range for ", C, " classes or is the blank (", o.blank, ")");
+      LG_CHECK(l >= 0 && l < C && l != blank, op, ": target ", l, " of sample ", n,
+               " is out of range for ", C, " classes or is the blank (", blank, ")");
     }
   }
+}
+
+// zero_infinity: losses with +-inf (impossible alignments, whose gradient the
+// kernel already left at 0) set to 0, on the losses' device.
+Tensor zero_infinite(const Tensor& losses) {
+  NoGradGuard no_grad;
+  return masked_fill(losses, eq(abs(losses), std::numeric_limits<double>::infinity()), 0.0);
+}
+
+// Mean's per-sample weights 1 / (max(target length, 1) * N) in `dtype`,
+// computed in float64 on the lengths' device (no host read).
+Tensor ctc_mean_weights(const Tensor& target_lengths, DType dtype) {
+  NoGradGuard no_grad;
+  const double N = static_cast<double>(target_lengths.numel());
+  Tensor lengths = detail::cast_raw(clamp(target_lengths, Scalar(int64_t{1})), kFloat64);
+  return detail::cast_raw(1.0 / (lengths * N), dtype);
+}
+
+}  // namespace
+
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, CtcLossOptions o) {
+  const char* op = "ctc_loss";
+  check_ctc_arguments(log_probs, targets, input_lengths, target_lengths, o.blank);
+  if (log_probs.device().is_cpu())
+    check_host_ctc_values(log_probs, targets, input_lengths, target_lengths, o.blank);
+  const int64_t N = log_probs.shape()[1];
   auto run = kernel(&KernelTable::ctc_loss, log_probs.device(), log_probs.dtype(), op);
   const bool want_grad = GradMode::is_enabled() && log_probs.requires_grad();
   Tensor losses = Tensor::empty({N}, log_probs.dtype(), log_probs.device());
@@ -218,17 +284,10 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
                           : Tensor();
   run(losses, grad, log_probs.detach().contiguous(), targets.contiguous(),
       input_lengths.contiguous(), target_lengths.contiguous(), o.blank);
-  // Per-sample weights: zero_infinity drops impossible alignments (whose
-  // gradient the kernel already left at 0); Mean divides by target lengths.
-  std::vector<double> loss_host = losses.to_vector<double>(), weight(N, 1.0);
-  for (int64_t n = 0; n < N; ++n) {
-    if (o.zero_infinity && std::isinf(loss_host[n])) loss_host[n] = 0;
-    if (o.reduction == Reduction::Mean)
-      weight[n] = 1.0 / (static_cast<double>(std::max<int64_t>(tg_len[n], 1)) * N);
-  }
-  TensorOptions opts{.dtype = log_probs.dtype(), .device = log_probs.device()};
-  Tensor per_sample = from_vector(loss_host, {N}, opts);
-  Tensor weights = from_vector(weight, {N}, opts);
+  Tensor per_sample = o.zero_infinity ? zero_infinite(losses) : losses;
+  Tensor weights = o.reduction == Reduction::Mean
+                       ? ctc_mean_weights(target_lengths, log_probs.dtype())
+                       : Tensor();
   Tensor out = o.reduction == Reduction::None  ? per_sample
                : o.reduction == Reduction::Sum ? sum(per_sample)
                                                : sum(per_sample * weights);

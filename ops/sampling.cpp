@@ -13,6 +13,25 @@
 namespace lg {
 using detail::BackwardArgs;
 
+namespace {
+
+// The CPU rows' values: finite, non-negative, each row with non-zero mass and,
+// without replacement, num_samples non-zero categories. On a device the
+// kernel checks them and reports a bad row at the next synchronisation.
+void check_host_probabilities(const Tensor& rows, const Tensor& probs, int64_t num_samples,
+                              bool replacement) {
+  LG_CHECK(rows.all_finite(), "multinomial: probs contain NaN or Inf: ", probs.describe());
+  LG_CHECK(min(rows).item<double>() >= 0,
+           "multinomial: probs contain negative values: ", probs.describe());
+  LG_CHECK(min(sum(rows, 1)).item<double>() > 0,
+           "multinomial: a row of probs sums to 0: ", probs.describe());
+  LG_CHECK(replacement || min(sum(gt(rows, 0), 1)).item<int64_t>() >= num_samples,
+           "multinomial: a row of ", probs.describe(), " has fewer than ", num_samples,
+           " categories with non-zero probability to draw without replacement");
+}
+
+}  // namespace
+
 Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement) {
   detail::check_defined(probs, "multinomial", "probs");
   LG_CHECK(probs.dim() == 1 || probs.dim() == 2, "multinomial: probs must be 1-d or 2-d, got ",
@@ -29,14 +48,7 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement) {
   const int64_t R = rows.shape()[0];
   Tensor out = Tensor::empty({R, num_samples}, kInt64, probs.device());
   if (R > 0) {
-    LG_CHECK(rows.all_finite(), "multinomial: probs contain NaN or Inf: ", probs.describe());
-    LG_CHECK(min(rows).item<double>() >= 0,
-             "multinomial: probs contain negative values: ", probs.describe());
-    LG_CHECK(min(sum(rows, 1)).item<double>() > 0,
-             "multinomial: a row of probs sums to 0: ", probs.describe());
-    LG_CHECK(replacement || min(sum(gt(rows, 0), 1)).item<int64_t>() >= num_samples,
-             "multinomial: a row of ", probs.describe(), " has fewer than ", num_samples,
-             " categories with non-zero probability to draw without replacement");
+    if (probs.device().is_cpu()) check_host_probabilities(rows, probs, num_samples, replacement);
     // One counter per draw with replacement, one per category without (the kernel's keys).
     RngState rng = reserve_random(static_cast<uint64_t>(R * (replacement ? num_samples : C)));
     kernel(&KernelTable::multinomial, probs.device(), probs.dtype(), "multinomial")(

@@ -930,6 +930,28 @@ TEST_CASE("multinomial on CUDA draws the CPU's samples for the same seed") {
   }
 }
 
+TEST_CASE("bad probabilities in multinomial on CUDA are reported at the next synchronisation") {
+  auto check_reported = [](const Tensor& probs, int64_t S, bool replacement, const char* what) {
+    INFO(what);
+    Tensor draws = multinomial(gpu(probs), S, replacement);  // returns without reading probs
+    CHECK_THROWS_WITH_AS(cuda::synchronize(), doctest::Contains(what), Error);
+    const int64_t C = probs.shape().back();
+    for (int64_t d : draws.to(kCpu).to_vector<int64_t>()) CHECK((d >= 0 && d < C));
+  };
+  check_reported(from_vector<double>({0.5, 0.5, 0.2, -0.1, 0.3, 0.1}, {2, 3}), 4, true,
+                 "multinomial: row 1 of probs has a negative, NaN or infinite value (at column 0)");
+  check_reported(from_vector<float>({0.2f, NAN, 0.1f}, {3}), 2, false,
+                 "multinomial: row 0 of probs has a negative, NaN or infinite value (at column 1)");
+  check_reported(from_vector<float>({1, 1, 1, 0, 0, INFINITY}, {2, 3}), 3, true,
+                 "multinomial: row 1 of probs has a negative, NaN or infinite value (at column 2)");
+  check_reported(from_vector<double>({1, 1, 0, 0}, {2, 2}), 1, false,
+                 "multinomial: row 1 of probs sums to 0");
+  check_reported(from_vector<double>({0, 1, 0}, {3}), 2, false,
+                 "multinomial: row 0 of probs has fewer categories with non-zero probability (1) "
+                 "than the 2 samples to draw without replacement");
+  cuda::synchronize();
+}
+
 TEST_CASE("topk on CUDA selects and orders as the CPU, ties, NaN and signed zeros included") {
   for (DType dtype : {kFloat32, kFloat64, kInt64}) {
     for (const Shape& shape : {Shape{9}, Shape{6, 40}, Shape{3, 5000}}) {
@@ -1100,16 +1122,18 @@ TEST_CASE("ctc_loss on CUDA matches the CPU, loss and gradient, impossible align
           CHECK(std::isinf(loss.to_vector<double>()[4]));
           CHECK(std::isinf(loss.to_vector<double>()[5]));
         }
-        for (bool zero_infinity : {false, true}) {
-          const CtcLossOptions o{
-              .blank = blank, .reduction = Reduction::Mean, .zero_infinity = zero_infinity};
-          check_forward_backward(
-              [&](const auto& in) {
-                const Device d = in[0].device();
-                return ctc_loss(in[0], targets.to(d), in_len.to(d), tg_len.to(d), o);
-              },
-              {lp}, tol);
-        }
+        for (Reduction reduction : {Reduction::Mean, Reduction::Sum, Reduction::None})
+          for (bool zero_infinity : {false, true}) {
+            INFO("reduction " << static_cast<int>(reduction) << " zero_infinity " << zero_infinity);
+            const CtcLossOptions o{
+                .blank = blank, .reduction = reduction, .zero_infinity = zero_infinity};
+            check_forward_backward(
+                [&](const auto& in) {
+                  const Device d = in[0].device();
+                  return ctc_loss(in[0], targets.to(d), in_len.to(d), tg_len.to(d), o);
+                },
+                {lp}, tol);
+          }
       }
     }
   }
@@ -1183,6 +1207,90 @@ TEST_CASE("a bad index is reported at the next synchronisation, naming the op") 
   // A device -> host copy is a synchronisation point too.
   CHECK_THROWS_WITH_AS(picked.to(kCpu),
                        doctest::Contains("index_select: index -1 out of range [0, 6)"), Error);
+  cuda::synchronize();
+}
+
+TEST_CASE(
+    "a bad class target in cross_entropy or nll_loss is reported at the next synchronisation") {
+  Tensor logits = gpu(random_input({4, 5}, kFloat32)).requires_grad_(true);
+  Tensor bad = gpu(from_vector<int64_t>({1, 7, -100, 2}, {4}));
+  Tensor loss = cross_entropy(logits, bad);  // returns without reading the targets back
+  CHECK_THROWS_WITH_AS(
+      cuda::synchronize(),
+      doctest::Contains("cross_entropy: target 7 (at flat index 1) out of range [0, 5)"), Error);
+  cuda::synchronize();  // reported once, then cleared
+  loss.backward();      // the bad row gets no gradient, and is reported again
+  CHECK_THROWS_WITH_AS(cuda::synchronize(), doctest::Contains("cross_entropy backward: target 7"),
+                       Error);
+  CHECK(logits.grad().to(kCpu).select(0, 1).abs().sum().item<double>() == 0.0);
+  Tensor lp = gpu(log_softmax(random_input({3, 5}, kFloat64), 1));
+  Tensor picked =
+      nll_loss(lp, gpu(from_vector<int64_t>({0, -3, 4}, {3})), {.reduction = Reduction::None});
+  CHECK_THROWS_WITH_AS(
+      picked.to(kCpu),
+      doctest::Contains("nll_loss: target -3 (at flat index 1) out of range [0, 5)"), Error);
+  cuda::synchronize();
+  CHECK(picked.to(kCpu).to_vector<double>()[1] == 0.0);  // the bad target's loss is 0
+}
+
+TEST_CASE("the Mean over targets not ignore_index matches the CPU, NaN when all are ignored") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    INFO(dtype_name(dtype));
+    const double tol = sum_tol(dtype);
+    Tensor logits = random_input({7, 6}, dtype);
+    Tensor target = from_vector<int64_t>({3, 0, 3, 5, 1, 3, 2}, {7});
+    const CrossEntropyOptions ce{.ignore_index = 3, .label_smoothing = 0.1};
+    check_forward_backward(
+        [&](const auto& in) { return cross_entropy(in[0], target.to(in[0].device()), ce); },
+        {logits}, tol);
+    const NllLossOptions nll{.ignore_index = 3};
+    check_forward_backward(
+        [&](const auto& in) {
+          return nll_loss(log_softmax(in[0], 1), target.to(in[0].device()), nll);
+        },
+        {logits}, tol);
+    // The composite backward (create_graph) divides by the count on the device too.
+    auto second_order = [&](const Tensor& x) {
+      Tensor leaf = x.detach().requires_grad_(true);
+      Tensor g =
+          grad({cross_entropy(leaf, target.to(x.device()), ce)}, {leaf}, {.create_graph = true})[0];
+      return grad({sum(g * g)}, {leaf})[0];
+    };
+    check_close(second_order(gpu(logits)), second_order(logits), tol, tol);
+    Tensor ignored = full({3}, int64_t{-100}, {.dtype = kInt64});
+    Tensor x = random_input({3, 6}, dtype);
+    CHECK(std::isnan(cross_entropy(gpu(x), gpu(ignored)).item<double>()));
+    CHECK(std::isnan(nll_loss(gpu(x), gpu(ignored)).item<double>()));
+  }
+}
+
+TEST_CASE("a bad length or label in ctc_loss is reported at the next synchronisation") {
+  Tensor lp = gpu(log_softmax(random_input({6, 2, 4}, kFloat32), 2)).requires_grad_(true);
+  Tensor targets = gpu(from_vector<int64_t>({1, 2, 3, 1, 1, 0}, {2, 3}));
+  Tensor in_len = gpu(from_vector<int64_t>({6, 6}, {2}));
+  Tensor tg_len = gpu(from_vector<int64_t>({3, 2}, {2}));
+  auto loss_of = [&](const Tensor& t, const Tensor& il, const Tensor& tl) {
+    return ctc_loss(lp, t, il, tl, {.reduction = Reduction::None});
+  };
+  Tensor loss = loss_of(targets, gpu(from_vector<int64_t>({6, 7}, {2})), tg_len);
+  CHECK_THROWS_WITH_AS(
+      cuda::synchronize(),
+      doctest::Contains("ctc_loss: input length 7 of sample 1 out of range [0, 6]"), Error);
+  CHECK(loss.to(kCpu).to_vector<double>()[1] == 0.0);  // the bad sample's loss is 0
+  loss = loss_of(targets, in_len, gpu(from_vector<int64_t>({-1, 2}, {2})));
+  CHECK_THROWS_WITH_AS(
+      cuda::synchronize(),
+      doctest::Contains("ctc_loss: target length -1 of sample 0 out of range [0, 3]"), Error);
+  loss = loss_of(gpu(from_vector<int64_t>({1, 2, 3, 1, 4, 0}, {2, 3})), in_len, tg_len);
+  CHECK_THROWS_WITH_AS(
+      cuda::synchronize(),
+      doctest::Contains("ctc_loss: target 4 of sample 1 out of range [0, 4) or the blank"), Error);
+  loss = loss_of(gpu(from_vector<int64_t>({1, 0, 3, 1, 1, 0}, {2, 3})), in_len, tg_len);
+  loss.sum().backward();
+  CHECK_THROWS_WITH_AS(cuda::synchronize(), doctest::Contains("ctc_loss: target 0 of sample 0"),
+                       Error);
+  CHECK(lp.grad().to(kCpu).select(1, 0).abs().sum().item<double>() == 0.0);
+  CHECK(lp.grad().to(kCpu).select(1, 1).abs().sum().item<double>() > 0.0);
   cuda::synchronize();
 }
 

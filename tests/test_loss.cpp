@@ -153,6 +153,29 @@ TEST_CASE("nll_loss matches a reference and tolerates -inf at other classes") {
         doctest::Approx(1.05));
 }
 
+TEST_CASE("the Mean divides by the targets not ignore_index: NaN when all are, 0 gradient there") {
+  manual_seed(29);
+  for (DType dtype : {kFloat32, kFloat64}) {
+    Tensor x = rnd({5, 4}, dtype).requires_grad_(true);
+    Tensor t = from_vector(std::vector<int64_t>{2, 1, 2, 0, 2}, {5});
+    const CrossEntropyOptions by_mean{.ignore_index = 2};
+    const CrossEntropyOptions by_sum{.ignore_index = 2, .reduction = Reduction::Sum};
+    Tensor g_mean = grad({cross_entropy(x, t, by_mean)}, {x})[0];
+    Tensor g_sum = grad({cross_entropy(x, t, by_sum)}, {x})[0];
+    check_close(g_mean, g_sum / 2.0, 1e-6);  // two targets count
+    Tensor composite = grad({cross_entropy(x, t, by_mean)}, {x}, {.create_graph = true})[0];
+    check_close(composite.detach(), g_sum / 2.0, 1e-6);
+    const NllLossOptions nll{.ignore_index = 2};
+    check_close(nll_loss(x, t, nll), {-(x.to_vector<double>()[5] + x.to_vector<double>()[12]) / 2},
+                1e-6);
+    Tensor none = full({5}, int64_t{2}, {.dtype = kInt64});
+    CHECK(std::isnan(nll_loss(x, none, nll).item<double>()));
+    CHECK(std::isnan(cross_entropy(x, none, by_mean).item<double>()));
+    Tensor fused = grad({cross_entropy(x, none, by_mean)}, {x})[0];
+    CHECK(fused.abs().sum().item<double>() == 0.0);  // every row ignored
+  }
+}
+
 TEST_CASE("mse_loss matches a reference, broadcasting") {
   manual_seed(25);
   for (DType dtype : {kFloat32, kFloat64}) {
@@ -270,6 +293,30 @@ TEST_CASE("ctc_loss reductions and zero_infinity") {
   CHECK(lp.grad().all_finite());
   CHECK(lp.grad().select(1, 1).abs().sum().item<double>() == 0.0);
   CHECK(lp.grad().select(1, 0).abs().sum().item<double>() > 0.0);
+}
+
+TEST_CASE("ctc_loss Mean weighs sample n by 1 / (max(target length, 1) * N), zero_infinity too") {
+  manual_seed(30);
+  Tensor lp = log_softmax(rnd({4, 3, 4}, kFloat64), -1).detach().requires_grad_(true);
+  // Sample 1 is impossible ([3,3,3] needs 5 frames), sample 2 has no labels.
+  Tensor targets = from_vector(std::vector<int64_t>{1, 2, 0, 3, 3, 3, 0, 0, 0}, {3, 3});
+  Tensor il = from_vector(std::vector<int64_t>{4, 4, 3}, {3});
+  Tensor tl = from_vector(std::vector<int64_t>{2, 3, 0}, {3});
+  auto loss = [&](Reduction r, bool zero_infinity) {
+    return ctc_loss(lp, targets, il, tl, {.reduction = r, .zero_infinity = zero_infinity});
+  };
+  std::vector<double> per = loss(Reduction::None, false).to_vector<double>();
+  CHECK(std::isinf(per[1]));
+  CHECK(std::isfinite(per[0]));
+  CHECK(std::isfinite(per[2]));
+  check_close(loss(Reduction::None, true), {per[0], 0.0, per[2]}, 1e-12);
+  check_close(loss(Reduction::Sum, true), {per[0] + per[2]}, 1e-12);
+  check_close(loss(Reduction::Mean, true), {(per[0] / 2 + per[2] / 1) / 3}, 1e-12);
+  CHECK(std::isinf(loss(Reduction::Mean, false).item<double>()));
+  Tensor weights = from_vector(std::vector<double>{1.0 / 6, 0.0, 1.0 / 3}, {3});
+  Tensor g_mean = grad({loss(Reduction::Mean, true)}, {lp})[0];
+  Tensor g_weighted = grad({sum(loss(Reduction::None, true) * weights)}, {lp})[0];
+  check_close(g_mean, g_weighted, 1e-12);
 }
 
 TEST_CASE("ctc_loss has no double backward: create_graph throws clearly") {

@@ -4,7 +4,11 @@
 // extended label position and a block barrier per frame, in T as the CPU
 // does. The gradient is 0 on frames past a sample's input length and on
 // samples whose loss is infinite. exp and log1p come from CUDA's math
-// library, so the last bits may differ from the CPU's.
+// library, so the last bits may differ from the CPU's. The ops layer does
+// not read CUDA lengths and labels back to validate them: each block checks
+// its sample's before using them, and a sample with a bad one gets loss 0 and
+// gradient 0, the first reported to the device's error flag (raised at the
+// next synchronisation).
 #include <cmath>
 #include <cstdint>
 
@@ -42,16 +46,51 @@ struct CtcSample {
   }
 };
 
+// What a sample must satisfy: 0 <= input length <= frames, 0 <= target
+// length <= width (the padded targets' S), labels in [0, classes) other than
+// the blank; and where to report one that does not.
+struct CtcCheck {
+  int64_t frames, width, classes, blank;
+  DeviceError* error;
+  int op;
+
+  // Called by every thread of sample n's block alike; thread 0 reports.
+  __device__ bool lengths_ok(int64_t n, int64_t T_in, int64_t S) const {
+    const bool in_ok = T_in >= 0 && T_in <= frames, target_ok = S >= 0 && S <= width;
+    if (threadIdx.x == 0 && !in_ok) report_bad(error, op, kFoundInputLength, T_in, 0, frames, n);
+    if (threadIdx.x == 0 && in_ok && !target_ok)
+      report_bad(error, op, kFoundTargetLength, S, 0, width, n);
+    return in_ok && target_ok;
+  }
+  // Sample n's S labels, checked by the block's threads together (a block
+  // barrier): every thread gets the same answer.
+  __device__ bool labels_ok(int64_t n, const int64_t* labels, int64_t S) const {
+    bool bad = false;
+    for (int64_t s = threadIdx.x; s < S; s += blockDim.x) {
+      const int64_t l = labels[s];
+      if (l >= 0 && l < classes && l != blank) continue;
+      report_bad(error, op, kFoundLabel, l, 0, classes, n);
+      bad = true;
+    }
+    return __syncthreads_or(bad) == 0;
+  }
+};
+
 // alpha and beta are per-sample scratch [T_max, L_max] (used as [T_in, L]).
 template <typename T>
 __global__ void ctc_kernel(T* loss, T* grad, T* alpha_all, T* beta_all, const T* log_probs,
                            const int64_t* targets, const int64_t* input_lengths,
-                           const int64_t* target_lengths, int64_t N, int64_t C, int64_t S_max,
-                           int64_t scratch_per_sample, int64_t blank) {
+                           const int64_t* target_lengths, int64_t N, int64_t scratch_per_sample,
+                           CtcCheck check) {
   constexpr T kNegInf = -T(INFINITY);
   const int64_t tid = threadIdx.x, threads = blockDim.x;
+  const int64_t C = check.classes, S_max = check.width, blank = check.blank;
   for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
     const int64_t T_in = input_lengths[n], S = target_lengths[n];
+    if (!check.lengths_ok(n, T_in, S) || !check.labels_ok(n, targets + n * S_max, S)) {
+      if (tid == 0) loss[n] = 0;  // its gradient stays 0
+      continue;
+    }
     const CtcSample<T> p{log_probs + n * C, N * C, targets + n * S_max, 2 * S + 1, blank};
     const int64_t L = p.L;
     T* alpha = alpha_all + n * scratch_per_sample;
@@ -143,8 +182,8 @@ void ctc_loss(const Tensor& loss, const Tensor& grad, const Tensor& log_probs,
   launch_kernel(ctc_kernel<T>, blocks, kThreads, 0, ptr<T>(loss),
                 grad.defined() ? ptr<T>(grad) : nullptr, ptr<T>(alpha),
                 grad.defined() ? ptr<T>(beta) : nullptr, ptr<T>(log_probs), ptr<int64_t>(targets),
-                ptr<int64_t>(input_lengths), ptr<int64_t>(target_lengths), N, C, S_max, per_sample,
-                blank);
+                ptr<int64_t>(input_lengths), ptr<int64_t>(target_lengths), N, per_sample,
+                CtcCheck{T_max, S_max, C, blank, scope.error_flag(), scope.report_id()});
 }
 
 }  // namespace

@@ -23,15 +23,22 @@ cudaStream_t device_stream(int device);
 
 // What a kernel's device-side check found first (index validation and the
 // like, which would otherwise need the host to read device memory inside the
-// op): the op (an id from op_id), the bad value and the allowed range
-// [lo, hi). Checked at the next synchronisation point, see
-// synchronize_and_check.
-inline constexpr int kFoundIndex = 1;   // an index out of its dim's range
-inline constexpr int kFoundTarget = 2;  // a class target out of [0, classes)
+// op): the op (an id from op_id), the kind of value, the bad value, the
+// allowed range and where it was met. Checked at the next synchronisation
+// point, see synchronize_and_check, which words the message by kind.
+inline constexpr int kFoundIndex = 1;         // an index out of [lo, hi), its dim's range
+inline constexpr int kFoundTarget = 2;        // a class target out of [lo, hi), at flat index `at`
+inline constexpr int kFoundInputLength = 3;   // sample `at`'s input length out of [lo, hi]
+inline constexpr int kFoundTargetLength = 4;  // sample `at`'s target length out of [lo, hi]
+inline constexpr int kFoundLabel = 5;         // a label of sample `at` out of [lo, hi) or the blank
+inline constexpr int kFoundProbability = 6;   // row `at` of probs: column `value` negative/NaN/inf
+inline constexpr int kFoundZeroRow = 7;       // row `at` of probs sums to 0
+inline constexpr int kFoundFewCategories = 8;  // row `at`: `value` non-zero, fewer than lo draws
 struct DeviceError {
-  int found;  // 0 while nothing was reported, else kFoundIndex or kFoundTarget
+  int found;  // 0 while nothing was reported, else one of the kFound kinds
   int op;
   long long value, lo, hi;
+  long long at;  // the flat index or sample the value belongs to, -1 if none
 };
 
 // Opens a scope for one op's CUDA work: checks that the tensors all live on

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstring>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "cuda_backend.h"
@@ -72,6 +74,40 @@ std::vector<const char*>& op_names() {
 const char* op_name(int id) {
   std::lock_guard<std::mutex> lock(op_names_mutex());
   return id >= 0 && static_cast<size_t>(id) < op_names().size() ? op_names()[id] : "a CUDA kernel";
+}
+
+// What a report says of its bad value, by kind: "index 7 out of range [0, 5)".
+std::string found_value(const DeviceError& e) {
+  std::ostringstream os;
+  switch (e.found) {
+    case kFoundTarget:
+      os << "target " << e.value << " (at flat index " << e.at << ") out of range [" << e.lo << ", "
+         << e.hi << ") and not ignore_index";
+      break;
+    case kFoundInputLength:
+    case kFoundTargetLength:
+      os << (e.found == kFoundInputLength ? "input length " : "target length ") << e.value
+         << " of sample " << e.at << " out of range [" << e.lo << ", " << e.hi << "]";
+      break;
+    case kFoundLabel:
+      os << "target " << e.value << " of sample " << e.at << " out of range [" << e.lo << ", "
+         << e.hi << ") or the blank";
+      break;
+    case kFoundProbability:
+      os << "row " << e.at << " of probs has a negative, NaN or infinite value (at column "
+         << e.value << ")";
+      break;
+    case kFoundZeroRow:
+      os << "row " << e.at << " of probs sums to 0";
+      break;
+    case kFoundFewCategories:
+      os << "row " << e.at << " of probs has fewer categories with non-zero probability ("
+         << e.value << ") than the " << e.lo << " samples to draw without replacement";
+      break;
+    default:
+      os << "index " << e.value << " out of range [" << e.lo << ", " << e.hi << ")";
+  }
+  return os.str();
 }
 
 }  // namespace
@@ -150,8 +186,7 @@ void synchronize_and_check(int device, const char* op) {
   const DeviceError e = *c.flag_host;
   c.flag_host->found = 0;
   check(cudaMemsetAsync(c.flag, 0, sizeof(DeviceError), c.stream), op, "cudaMemsetAsync");
-  detail::fail(op_name(e.op), ": ", e.found == kFoundTarget ? "target " : "index ", e.value,
-               " out of range [", e.lo, ", ", e.hi, ") on cuda:", device,
+  detail::fail(op_name(e.op), ": ", found_value(e), " on cuda:", device,
                " (reported at the next synchronisation, ", op, ")");
 }
 

@@ -98,8 +98,8 @@ bool all_finite(const Tensor& in) {
         "cudaMemsetAsync");
   launch<1>("all_finite", in.shape(), {&in.strides()},
             NonFiniteFn<T>{ptr<T>(in), ptr<int64_t>(flag)});
-  // The answer is for the host (anomaly mode, optimizer state checks,
-  // multinomial's input check), so this op synchronises: it is no hot-path op.
+  // The answer is for the host (anomaly mode, optimizer state checks), so
+  // this op synchronises: it is no hot-path op.
   int64_t found = 0;
   check(cudaMemcpyAsync(&found, flag.raw_data(), sizeof(found), cudaMemcpyDeviceToHost,
                         scope.stream()),

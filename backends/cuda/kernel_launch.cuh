@@ -17,16 +17,18 @@ void launch_kernel(void (*kernel)(Params...), int blocks, int threads, size_t sh
   check(cudaGetLastError(), scope.op(), "kernel launch");
 }
 
-// Records the first bad value a kernel meets (kFoundIndex or kFoundTarget);
-// later ones are dropped, the host reports one. `found` goes last, after a
-// fence, so that the host never sees it without the fields.
+// Records the first bad value a kernel meets (one of the kFound kinds, with
+// the flat index or sample it belongs to, if any); later ones are dropped, the
+// host reports one. `found` goes last, after a fence, so that the host never
+// sees it without the fields.
 __device__ inline void report_bad(DeviceError* e, int op, int found, long long value, long long lo,
-                                  long long hi) {
+                                  long long hi, long long at = -1) {
   if (atomicCAS(&e->found, 0, -1) != 0) return;
   e->op = op;
   e->value = value;
   e->lo = lo;
   e->hi = hi;
+  e->at = at;
   __threadfence();
   atomicExch(&e->found, found);
 }

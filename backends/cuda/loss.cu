@@ -2,7 +2,11 @@
 // row's logsumexp, the backward recomputes the softmax from it) and the class
 // pick behind nll_loss, with the formulas of backends/cpu/loss.cpp (sums in
 // T, as there). Cross entropy's forward gives each row a group of threads
-// (group_reduce.cuh); the others are elementwise.
+// (group_reduce.cuh); the others are elementwise. The ops layer does not read
+// CUDA targets back to validate them: each kernel treats a target outside
+// [0, C) (other than ignore_index) as ignored, 0 loss and 0 gradient, and
+// reports the first to the device's error flag (raised at the next
+// synchronisation).
 #include <cmath>
 #include <cstdint>
 
@@ -12,9 +16,29 @@
 namespace lg::cuda {
 namespace {
 
+// Which class targets count: those in [0, classes), not ignore_index; where
+// to report the others.
+struct TargetCheck {
+  int64_t classes, ignore_index;
+  DeviceError* error;
+  int op;
+
+  static TargetCheck of(const DeviceScope& scope, int64_t classes, int64_t ignore_index) {
+    return {classes, ignore_index, scope.error_flag(), scope.report_id()};
+  }
+  // Whether row r's target t counts; one out of range is reported if `report`
+  // (an elementwise kernel reports from one element of the row, not all).
+  __device__ bool counts(int64_t t, int64_t r, bool report = true) const {
+    if (t == ignore_index) return false;
+    if (t >= 0 && t < classes) return true;
+    if (report) report_bad(error, op, kFoundTarget, t, 0, classes, r);
+    return false;
+  }
+};
+
 template <int G, typename T>
 __global__ void cross_entropy_rows(T* loss, T* lse, const T* logits, const int64_t* target,
-                                   int64_t N, int64_t C, int64_t ignore_index, T eps) {
+                                   int64_t N, int64_t C, TargetCheck check, T eps) {
   const GroupIndex<G> at;
   for (int64_t r = at.first; r < N; r += at.step) {
     const T* row = logits + r * C;
@@ -34,7 +58,7 @@ __global__ void cross_entropy_rows(T* loss, T* lse, const T* logits, const int64
     const T z = shift + log_of(s);
     lse[r] = z;
     const int64_t t = target[r];
-    if (t == ignore_index) {
+    if (!check.counts(t, r)) {
       loss[r] = 0;
       continue;
     }
@@ -52,11 +76,12 @@ struct CrossEntropyBackwardFn {
   const T* logits;
   const int64_t* target;
   const T* lse;
-  int64_t C, ignore_index;
+  int64_t C;
+  TargetCheck check;
   T floor, on_target;  // label_smoothing / C, and 1 - label_smoothing
   __device__ void operator()(int64_t i, const int64_t*) const {
     const int64_t r = i / C, c = i % C, t = target[r];
-    if (t == ignore_index) {
+    if (!check.counts(t, r, c == 0)) {
       grad[i] = T(0);
       return;
     }
@@ -72,9 +97,11 @@ struct PickClassFn {
   T* out;
   const T* in;
   const int64_t* target;
-  int64_t C, ignore_index;
+  int64_t C;
+  TargetCheck check;
   __device__ void operator()(int64_t r, const int64_t*) const {
-    out[r] = target[r] == ignore_index ? T(0) : in[r * C + target[r]];
+    const int64_t t = target[r];
+    out[r] = check.counts(t, r) ? in[r * C + t] : T(0);
   }
 };
 
@@ -83,10 +110,11 @@ struct PickClassBackwardFn {
   T* out;
   const T* src;
   const int64_t* target;
-  int64_t C, ignore_index;
+  int64_t C;
+  TargetCheck check;
   __device__ void operator()(int64_t i, const int64_t*) const {
-    const int64_t r = i / C, t = target[r];
-    out[i] = t != ignore_index && i % C == t ? src[r] : T(0);
+    const int64_t r = i / C, c = i % C, t = target[r];
+    out[i] = check.counts(t, r, c == 0) && c == t ? src[r] : T(0);
   }
 };
 
@@ -121,8 +149,8 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& logits,
   if (N == 0) return;
   with_group_size(C, N, [&]<int G>() {
     launch_kernel(cross_entropy_rows<G, T>, blocks_for_groups<G>(N), kThreads, 0, ptr<T>(loss),
-                  ptr<T>(lse), ptr<T>(logits), ptr<int64_t>(target), N, C, ignore_index,
-                  static_cast<T>(label_smoothing));
+                  ptr<T>(lse), ptr<T>(logits), ptr<int64_t>(target), N, C,
+                  TargetCheck::of(scope, C, ignore_index), static_cast<T>(label_smoothing));
   });
 }
 
@@ -142,7 +170,8 @@ void cross_entropy_backward(const Tensor& grad_logits, const Tensor& row_grad, c
   const T eps = static_cast<T>(label_smoothing);
   launch_flat(op, N * C,
               CrossEntropyBackwardFn<T>{ptr<T>(grad_logits), ptr<T>(row_grad), ptr<T>(logits),
-                                        ptr<int64_t>(target), ptr<T>(lse), C, ignore_index,
+                                        ptr<int64_t>(target), ptr<T>(lse), C,
+                                        TargetCheck::of(scope, C, ignore_index),
                                         eps / static_cast<T>(C), 1 - eps});
 }
 
@@ -154,7 +183,8 @@ void pick_class(const Tensor& out, const Tensor& in, const Tensor& target, int64
   check_operands("nll_loss", {{&out, {N}}, {&in, {N, C}}, {&target, {N}}}, dtype_of<T>());
   LG_CHECK(target.dtype() == kInt64, "nll_loss: targets must be int64, got ", target.describe());
   launch_flat("nll_loss", N,
-              PickClassFn<T>{ptr<T>(out), ptr<T>(in), ptr<int64_t>(target), C, ignore_index});
+              PickClassFn<T>{ptr<T>(out), ptr<T>(in), ptr<int64_t>(target), C,
+                             TargetCheck::of(scope, C, ignore_index)});
 }
 
 template <typename T>
@@ -166,9 +196,9 @@ void pick_class_backward(const Tensor& out, const Tensor& src, const Tensor& tar
   const int64_t N = out.shape()[0], C = out.shape()[1];
   check_operands(op, {{&out, {N, C}}, {&src, {N}}, {&target, {N}}}, dtype_of<T>());
   LG_CHECK(target.dtype() == kInt64, op, ": targets must be int64, got ", target.describe());
-  launch_flat(
-      op, N * C,
-      PickClassBackwardFn<T>{ptr<T>(out), ptr<T>(src), ptr<int64_t>(target), C, ignore_index});
+  launch_flat(op, N * C,
+              PickClassBackwardFn<T>{ptr<T>(out), ptr<T>(src), ptr<int64_t>(target), C,
+                                     TargetCheck::of(scope, C, ignore_index)});
 }
 
 }  // namespace

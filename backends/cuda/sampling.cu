@@ -4,7 +4,10 @@
 // multinomial draws from the same Philox counters as the CPU, with
 // replacement by inverse CDF over each row's sequential running sums (the
 // CPU's partial_sum, so the same bits), without replacement as the top keys
-// of Efraimidis and Spirakis, ranked by the same sort.
+// of Efraimidis and Spirakis, ranked by the same sort. The ops layer does not
+// read CUDA probabilities back to validate them: a kernel checks each row and
+// reports the first bad one to the device's error flag (raised at the next
+// synchronisation); a bad row's draws are still categories in [0, C).
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -170,6 +173,42 @@ struct InverseCdfFn {
   }
 };
 
+// Each row of probs [R,C] must hold finite, non-negative weights, at least
+// `needed` of them non-zero (1, or the draws without replacement); reports
+// the first row that does not, naming its first bad column if it has one.
+template <int G, typename T>
+__global__ void check_probability_rows(const T* probs, int64_t R, int64_t C, int64_t needed,
+                                       DeviceError* error, int op) {
+  const GroupIndex<G> at;
+  for (int64_t r = at.first; r < R; r += at.step) {
+    const T* row = probs + r * C;
+    long long first_bad = C, non_zero = 0;
+    for (int64_t j = at.lane; j < C; j += G) {
+      const T w = row[j];
+      if (!(w >= T(0) && w < T(INFINITY)) && j < first_bad) first_bad = j;
+      non_zero += w > T(0);
+    }
+    first_bad =
+        group_all_reduce<G>(first_bad, [](long long a, long long b) { return a < b ? a : b; });
+    non_zero = group_all_reduce<G>(non_zero, [](long long a, long long b) { return a + b; });
+    if (at.lane != 0) continue;
+    if (first_bad < C)
+      report_bad(error, op, kFoundProbability, first_bad, 0, C, r);
+    else if (non_zero < needed)
+      report_bad(error, op, non_zero == 0 ? kFoundZeroRow : kFoundFewCategories, non_zero, needed,
+                 C, r);
+  }
+}
+
+template <typename T>
+void check_probabilities(const DeviceScope& scope, const Tensor& probs, int64_t needed) {
+  const int64_t R = probs.shape()[0], C = probs.shape()[1];
+  with_group_size(C, R, [&]<int G>() {
+    launch_kernel(check_probability_rows<G, T>, blocks_for_groups<G>(R), kThreads, 0, ptr<T>(probs),
+                  R, C, needed, scope.error_flag(), scope.report_id());
+  });
+}
+
 // Category i = r*C + j's key log(w_j) - log(E_j), E_j ~ Exp(1) from counter r*C + j.
 template <typename T>
 struct RandomKeyFn {
@@ -194,6 +233,7 @@ void multinomial(const Tensor& out, const Tensor& probs, bool replacement, uint6
   check_operand("multinomial", probs, {R, C}, dtype_of<T>());
   check_operand("multinomial", out, {R, S}, kInt64);
   if (R * S == 0) return;
+  check_probabilities<T>(scope, probs, replacement ? 1 : S);
   if (replacement) {
     Tensor cdf = Tensor::empty({R, C}, kFloat64, probs.device());
     launch_kernel(cumulative_weights<T>, blocks_for_groups<1>(R), kThreads, 0, ptr<double>(cdf),
