@@ -130,12 +130,15 @@ Tensor cross_entropy_grad_composite(const Tensor& grad, const Tensor& x, const T
     Tensor classes = arange(0, C, 1, {.dtype = kInt64, .device = x.device()}).reshape({1, C});
     target_dist = eq(t, classes).to(x.dtype()) * (1.0 - o.label_smoothing) +
                   o.label_smoothing / static_cast<double>(C);
-    live = ne(t, detail::scalar_tensor(o.ignore_index, kInt64, x.device())).to(x.dtype());
+    live = ne(t, detail::scalar_tensor(o.ignore_index, kInt64, x.device()));
   }
   Tensor w = o.reduction == Reduction::None   ? grad.reshape({N, 1})
              : o.reduction == Reduction::Mean ? grad / divisor
                                               : grad;
-  return ((softmax(x2, -1) - target_dist) * live * w).reshape(x.shape());
+  // Ignored rows get 0 by selection, not by a product: with every target
+  // ignored Mean's w is inf there, and 0 * inf would be NaN (the fused kernel gives 0).
+  Tensor d = (softmax(x2, -1) - target_dist) * w;
+  return where(live, d, Scalar(0.0)).reshape(x.shape());
 }
 
 }  // namespace
